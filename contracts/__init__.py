@@ -1,0 +1,43 @@
+"""The wire contract of Rendezvous: topic names, message types, codecs and the config snapshot.
+
+Django-free on purpose: the control plane, the model runners and the rendezvous workers all import
+it, so it depends on nothing heavier than msgspec.
+"""
+
+from contracts.codec import DecodeError, decode, encode
+from contracts.config import DeploymentSpec, ServiceConfig
+from contracts.messages import Candidate, Decision, DeadLetter, ReplyTo, Request, Result, Score
+from contracts.roles import ANSWERING_ROLES, Role
+from contracts.topics import (
+    CONFIG_TOPIC,
+    DLQ_TOPIC,
+    REPLIES_TOPIC,
+    ServiceTopics,
+    config_key,
+    is_valid_slug,
+    service_topics,
+)
+
+__all__ = [
+    "ANSWERING_ROLES",
+    "CONFIG_TOPIC",
+    "Candidate",
+    "DLQ_TOPIC",
+    "DeadLetter",
+    "Decision",
+    "DecodeError",
+    "DeploymentSpec",
+    "REPLIES_TOPIC",
+    "ReplyTo",
+    "Request",
+    "Result",
+    "Role",
+    "Score",
+    "ServiceConfig",
+    "ServiceTopics",
+    "config_key",
+    "decode",
+    "encode",
+    "is_valid_slug",
+    "service_topics",
+]

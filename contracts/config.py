@@ -1,0 +1,47 @@
+"""The per-service config snapshot published to ``rdv.config`` (compacted, key ``tenant/service``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+DEFAULT_POOL = "default"
+
+
+class DeploymentSpec(msgspec.Struct, kw_only=True, frozen=True):
+    model: str
+    version: int
+    role: str
+    weight: int = 0
+    rank: int = 0
+    pool: str = DEFAULT_POOL
+    format: str
+    sha256: str
+    # Where a runner downloads the artifact (control-plane URL, runner token required).
+    artifact_url: str
+    # The model's input columns in order; the runner builds a float row from ``inputs``.
+    features: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.model, self.version)
+
+
+class ServiceConfig(msgspec.Struct, kw_only=True, frozen=True):
+    tenant: str
+    service: str
+    revision: int
+    deadline_ms: int
+    partitions: int
+    deployments: tuple[DeploymentSpec, ...] = ()
+    # How long late scores are still collected into the decision record after the answer.
+    grace_ms: int = 1000
+    external_state: dict[str, Any] = {}
+    published_at: float = 0.0
+
+    def in_pool(self, pool: str) -> tuple[DeploymentSpec, ...]:
+        return tuple(d for d in self.deployments if d.pool == pool)
+
+    def by_role(self, role: str) -> tuple[DeploymentSpec, ...]:
+        return tuple(d for d in self.deployments if d.role == role)

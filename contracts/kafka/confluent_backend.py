@@ -1,0 +1,222 @@
+"""The confluent-kafka (librdkafka) backend: the default, and the one on the hot path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import confluent_kafka
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from contracts.kafka.base import (
+    Admin,
+    AssignCallback,
+    Consumer,
+    DeliveryCallback,
+    KafkaError,
+    KafkaSettings,
+    Producer,
+    Record,
+    TopicPartition,
+    TopicSpec,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _error(err: Any) -> KafkaError:
+    return KafkaError(str(err))
+
+
+def _tp_out(tp: confluent_kafka.TopicPartition) -> TopicPartition:
+    return TopicPartition(tp.topic, tp.partition, tp.offset)
+
+
+def _tp_in(tp: TopicPartition) -> confluent_kafka.TopicPartition:
+    return confluent_kafka.TopicPartition(tp.topic, tp.partition, tp.offset)
+
+
+class ConfluentProducer(Producer):
+    def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
+        config = {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": settings.linger_ms,
+            # Same partition for the same key as Java and kafka-python clients.
+            "partitioner": "murmur2_random",
+            **overrides,
+        }
+        self._producer = confluent_kafka.Producer(config)
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        partition: int | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {"key": key}
+        if partition is not None:
+            kwargs["partition"] = partition
+        if on_delivery is not None:
+
+            def delivered(err: Any, msg: Any) -> None:
+                on_delivery(
+                    None if err is None else _error(err),
+                    TopicPartition(msg.topic(), msg.partition(), msg.offset()),
+                )
+
+            kwargs["on_delivery"] = delivered
+        try:
+            self._producer.produce(topic, value, **kwargs)
+        except BufferError:
+            # Local queue full: serve callbacks to make room, then try once more.
+            self._producer.poll(0.5)
+            self._producer.produce(topic, value, **kwargs)
+        except confluent_kafka.KafkaException as exc:
+            raise _error(exc) from exc
+
+    def poll(self, timeout: float = 0.0) -> int:
+        return self._producer.poll(timeout)
+
+    def flush(self, timeout: float = 10.0) -> int:
+        return self._producer.flush(timeout)
+
+    def close(self) -> None:
+        self._producer.flush(10.0)
+
+
+class ConfluentConsumer(Consumer):
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        group_id: str | None,
+        auto_offset_reset: str = "earliest",
+        assignor: str = "range",
+        **overrides: Any,
+    ) -> None:
+        config = {
+            "bootstrap.servers": settings.bootstrap_servers,
+            # librdkafka wants a group id even for assign(); without one nothing is committed.
+            "group.id": group_id or "rdv-unmanaged",
+            "enable.auto.commit": False,
+            "auto.offset.reset": auto_offset_reset,
+            "fetch.wait.max.ms": settings.fetch_wait_ms,
+            "partition.assignment.strategy": assignor,
+            "topic.metadata.refresh.interval.ms": 5000,
+            **overrides,
+        }
+        self._consumer = confluent_kafka.Consumer(config)
+
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        *,
+        on_assign: AssignCallback | None = None,
+        on_revoke: AssignCallback | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {}
+        if on_assign is not None:
+            kwargs["on_assign"] = lambda _c, parts: on_assign([_tp_out(p) for p in parts])
+        if on_revoke is not None:
+            kwargs["on_revoke"] = lambda _c, parts: on_revoke([_tp_out(p) for p in parts])
+        self._consumer.subscribe(list(topics), **kwargs)
+
+    def assign(self, partitions: Sequence[TopicPartition]) -> None:
+        self._consumer.assign([_tp_in(p) for p in partitions])
+
+    def poll(self, timeout: float) -> Record | None:
+        msg = self._consumer.poll(timeout)
+        if msg is None:
+            return None
+        err = msg.error()
+        if err is not None:
+            if err.fatal():
+                raise _error(err)
+            log.warning("kafka consumer: %s", err)
+            return None
+        return Record(
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
+            key=msg.key(),
+            value=msg.value(),
+            timestamp_ms=msg.timestamp()[1],
+        )
+
+    def commit(self, offsets: Iterable[TopicPartition]) -> None:
+        parts = [_tp_in(tp) for tp in offsets]
+        if not parts:
+            return
+        try:
+            self._consumer.commit(offsets=parts, asynchronous=False)
+        except confluent_kafka.KafkaException as exc:
+            raise _error(exc) from exc
+
+    def assignment(self) -> list[TopicPartition]:
+        return [_tp_out(p) for p in self._consumer.assignment()]
+
+    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        low, high = self._consumer.get_watermark_offsets(
+            confluent_kafka.TopicPartition(topic, partition), timeout=10.0
+        )
+        return low, high
+
+    def position(self, topic: str, partition: int) -> int:
+        [tp] = self._consumer.position([confluent_kafka.TopicPartition(topic, partition)])
+        return tp.offset
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class ConfluentAdmin(Admin):
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+
+    def ensure_topics(self, topics: Sequence[TopicSpec]) -> list[str]:
+        missing = [t for t in topics if self.partition_count(t.name) is None]
+        if not missing:
+            return []
+        futures = self._admin.create_topics(
+            [
+                NewTopic(t.name, t.partitions, self._settings.replication_factor, config=dict(t.config))
+                for t in missing
+            ],
+            operation_timeout=15,
+        )
+        created = []
+        for name, future in futures.items():
+            try:
+                future.result()
+                created.append(name)
+            except confluent_kafka.KafkaException as exc:
+                if exc.args[0].code() != confluent_kafka.KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise _error(exc) from exc
+        return created
+
+    def partition_count(self, topic: str) -> int | None:
+        metadata = self._admin.list_topics(topic=topic, timeout=10)
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None:
+            return None
+        return len(found.partitions)
+
+    def delete_topics(self, names: Sequence[str]) -> None:
+        if not names:
+            return
+        for future in self._admin.delete_topics(list(names), operation_timeout=15).values():
+            try:
+                future.result()
+            except confluent_kafka.KafkaException as exc:
+                if exc.args[0].code() != confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise _error(exc) from exc
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,254 @@
+"""The kafka-python backend: pure Python, no native code; selectable with RDV_KAFKA_CLIENT."""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import kafka
+import kafka.errors
+from kafka.admin import KafkaAdminClient
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from kafka.structs import OffsetAndMetadata
+from kafka.structs import TopicPartition as KTopicPartition
+
+from contracts.kafka.base import (
+    BEGINNING,
+    END,
+    Admin,
+    AssignCallback,
+    Consumer,
+    DeliveryCallback,
+    KafkaError,
+    KafkaSettings,
+    Producer,
+    Record,
+    TopicPartition,
+    TopicSpec,
+)
+
+log = logging.getLogger(__name__)
+
+_ASSIGNORS = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}
+
+
+class KafkaPythonProducer(Producer):
+    def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
+        self._producer = kafka.KafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=settings.linger_ms,
+            **overrides,
+        )
+        # Futures complete on kafka-python's I/O thread; callbacks are queued and run in poll().
+        self._completed: queue.SimpleQueue[tuple[DeliveryCallback, KafkaError | None, TopicPartition]]
+        self._completed = queue.SimpleQueue()
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        partition: int | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        try:
+            future = self._producer.send(topic, value=value, key=key, partition=partition)
+        except kafka.errors.KafkaError as exc:
+            raise KafkaError(str(exc)) from exc
+        if on_delivery is None:
+            return
+        done = self._completed
+
+        def ok(meta: Any) -> None:
+            done.put((on_delivery, None, TopicPartition(meta.topic, meta.partition, meta.offset)))
+
+        def failed(exc: Exception) -> None:
+            done.put((on_delivery, KafkaError(str(exc)), TopicPartition(topic, partition or -1, -1)))
+
+        future.add_callback(ok)
+        future.add_errback(failed)
+
+    def poll(self, timeout: float = 0.0) -> int:
+        served = 0
+        block = timeout > 0
+        while True:
+            try:
+                callback, err, tp = self._completed.get(block=block, timeout=timeout if block else None)
+            except queue.Empty:
+                return served
+            callback(err, tp)
+            served += 1
+            block = False
+
+    def flush(self, timeout: float = 10.0) -> int:
+        try:
+            self._producer.flush(timeout=timeout)
+        except kafka.errors.KafkaTimeoutError:
+            pass
+        self.poll(0)
+        return 0
+
+    def close(self) -> None:
+        self.flush()
+        self._producer.close(timeout=10)
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(
+        self,
+        owner: KafkaPythonConsumer,
+        on_assign: AssignCallback | None,
+        on_revoke: AssignCallback | None,
+    ) -> None:
+        self._owner = owner
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        parts = [TopicPartition(tp.topic, tp.partition) for tp in revoked]
+        self._owner._drop_buffered(parts)
+        if self._on_revoke is not None:
+            self._on_revoke(parts)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if self._on_assign is not None:
+            self._on_assign([TopicPartition(tp.topic, tp.partition) for tp in assigned])
+
+
+class KafkaPythonConsumer(Consumer):
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        group_id: str | None,
+        auto_offset_reset: str = "earliest",
+        assignor: str = "range",
+        **overrides: Any,
+    ) -> None:
+        self._consumer = kafka.KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=auto_offset_reset,
+            fetch_max_wait_ms=settings.fetch_wait_ms,
+            partition_assignment_strategy=(_ASSIGNORS[assignor],),
+            metadata_max_age_ms=5000,
+            **overrides,
+        )
+        self._buffer: deque[Record] = deque()
+
+    def _drop_buffered(self, parts: Sequence[TopicPartition]) -> None:
+        gone = {(p.topic, p.partition) for p in parts}
+        self._buffer = deque(r for r in self._buffer if (r.topic, r.partition) not in gone)
+
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        *,
+        on_assign: AssignCallback | None = None,
+        on_revoke: AssignCallback | None = None,
+    ) -> None:
+        self._consumer.subscribe(topics=list(topics), listener=_Listener(self, on_assign, on_revoke))
+
+    def assign(self, partitions: Sequence[TopicPartition]) -> None:
+        self._buffer.clear()
+        parts = [KTopicPartition(p.topic, p.partition) for p in partitions]
+        self._consumer.assign(parts)
+        for p, kp in zip(partitions, parts, strict=True):
+            if p.offset == BEGINNING:
+                self._consumer.seek_to_beginning(kp)
+            elif p.offset == END:
+                self._consumer.seek_to_end(kp)
+            elif p.offset >= 0:
+                self._consumer.seek(kp, p.offset)
+
+    def poll(self, timeout: float) -> Record | None:
+        if not self._buffer:
+            batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=500)
+            for records in batches.values():
+                self._buffer.extend(
+                    Record(
+                        topic=r.topic,
+                        partition=r.partition,
+                        offset=r.offset,
+                        key=r.key,
+                        value=r.value,
+                        timestamp_ms=r.timestamp,
+                    )
+                    for r in records
+                )
+        return self._buffer.popleft() if self._buffer else None
+
+    def commit(self, offsets: Iterable[TopicPartition]) -> None:
+        parts = {KTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(tp.offset, "", -1) for tp in offsets}
+        if not parts:
+            return
+        try:
+            self._consumer.commit(offsets=parts)
+        except kafka.errors.KafkaError as exc:
+            raise KafkaError(str(exc)) from exc
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()]
+
+    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        tp = KTopicPartition(topic, partition)
+        low = self._consumer.beginning_offsets([tp])[tp]
+        high = self._consumer.end_offsets([tp])[tp]
+        return low, high
+
+    def position(self, topic: str, partition: int) -> int:
+        return self._consumer.position(KTopicPartition(topic, partition))
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+class KafkaPythonAdmin(Admin):
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+
+    def ensure_topics(self, topics: Sequence[TopicSpec]) -> list[str]:
+        existing = set(self._admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if not missing:
+            return []
+        spec = {
+            t.name: {
+                "num_partitions": t.partitions,
+                "replication_factor": self._settings.replication_factor,
+                "configs": dict(t.config),
+            }
+            for t in missing
+        }
+        try:
+            self._admin.create_topics(spec, wait_for_metadata=True)
+        except kafka.errors.TopicAlreadyExistsError:
+            pass
+        return [t.name for t in missing]
+
+    def partition_count(self, topic: str) -> int | None:
+        for described in self._admin.describe_topics([topic]):
+            if described.get("name") == topic and not described.get("error_code"):
+                return len(described["partitions"])
+        return None
+
+    def delete_topics(self, names: Sequence[str]) -> None:
+        if not names:
+            return
+        try:
+            self._admin.delete_topics(list(names))
+        except kafka.errors.UnknownTopicOrPartitionError:
+            pass
+
+    def close(self) -> None:
+        self._admin.close()

@@ -1,0 +1,103 @@
+"""Message types of the streams (DESIGN.md §3). Decoding validates shape and types in one step."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+ScoreStatus = Literal["ok", "error"]
+ResultStatus = Literal["ok", "timeout", "error"]
+
+
+class ReplyTo(msgspec.Struct, kw_only=True, frozen=True):
+    """Where the gateway process holding the HTTP request listens for its Result."""
+
+    topic: str
+    partition: int
+
+
+class Request(msgspec.Struct, kw_only=True):
+    request_id: str
+    tenant: str
+    service: str
+    user_key: str | None = None
+    sent_at: float
+    deadline_ms: int
+    config_revision: int
+    inputs: dict[str, Any]
+    external_state: dict[str, Any] = {}
+    reply_to: ReplyTo | None = None
+
+    @property
+    def deadline_at(self) -> float:
+        return self.sent_at + self.deadline_ms / 1000.0
+
+
+class Score(msgspec.Struct, kw_only=True):
+    request_id: str
+    tenant: str
+    service: str
+    model: str
+    version: int
+    role: str
+    status: ScoreStatus
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    latency_ms: float
+    runner: str
+    # Wall-clock time the score was produced; lets the rendezvous tell late scores apart.
+    scored_at: float = 0.0
+
+
+class Result(msgspec.Struct, kw_only=True):
+    request_id: str
+    tenant: str
+    service: str
+    status: ResultStatus
+    output: dict[str, Any] | None = None
+    model: str | None = None
+    version: int | None = None
+    reason: str
+    latency_ms: float
+    config_revision: int
+
+
+class Candidate(msgspec.Struct, kw_only=True):
+    model: str
+    version: int
+    role: str
+    status: ScoreStatus | Literal["missing"]
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    latency_ms: float | None = None
+    late: bool = False
+
+
+class Decision(msgspec.Struct, kw_only=True):
+    """The Result plus every candidate seen for the request, for monitoring and lookup."""
+
+    request_id: str
+    tenant: str
+    service: str
+    status: ResultStatus
+    output: dict[str, Any] | None = None
+    model: str | None = None
+    version: int | None = None
+    reason: str
+    latency_ms: float
+    config_revision: int
+    candidates: list[Candidate] = []
+    decided_at: float = 0.0
+
+
+class DeadLetter(msgspec.Struct, kw_only=True):
+    """A poison record as it was read, and why it could not be handled (DESIGN.md §6)."""
+
+    error: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: str
+    encoding: Literal["utf-8", "base64"] = "utf-8"
