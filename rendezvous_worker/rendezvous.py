@@ -1,0 +1,210 @@
+"""The rendezvous itself: requests and scores meet here and leave as one Result and one Decision.
+
+No Kafka and no clock inside: the worker loop passes records and the current time in and carries out
+the outcomes (produce a Result, produce a Decision, mark offsets finished). That keeps every timing
+rule (deadline, grace, orphans, stale replays) testable with plain numbers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from contracts.config import DeploymentSpec, ServiceConfig
+from contracts.messages import Decision, Request, Result, Score
+from rendezvous_worker.policy import (
+    VersionKey,
+    Verdict,
+    candidates_of,
+    decide,
+    preference_list,
+    result_latency_ms,
+    routing_key,
+)
+
+RecordRef = tuple[str, int, int]  # topic, partition, offset
+ConfigLookup = Callable[[str, str], ServiceConfig | None]
+
+
+@dataclass(slots=True)
+class Answer:
+    """A Result to produce; its records are finished once it is delivered."""
+
+    result: Result
+    request: Request
+    partition: int
+    refs: list[RecordRef]
+
+
+@dataclass(slots=True)
+class Record:
+    """The Decision record of a request whose grace period is over."""
+
+    decision: Decision
+    partition: int
+
+
+@dataclass(slots=True)
+class Finished:
+    """Records that need nothing more (late scores, expired orphans, stale replays)."""
+
+    refs: list[RecordRef]
+
+
+Outcome = Answer | Record | Finished
+
+
+def stream_of(topic: str) -> str:
+    """``rdv.t.s.requests`` and ``rdv.t.s.scores`` are one stream: ``rdv.t.s``."""
+    return topic.rsplit(".", 1)[0]
+
+
+@dataclass(slots=True)
+class _Pending:
+    request_id: str
+    request: Request | None = None
+    stream: str = ""
+    partition: int = -1
+    config: ServiceConfig | None = None
+    preference: tuple[DeploymentSpec, ...] = ()
+    scores: dict[VersionKey, Score] = field(default_factory=dict)
+    late: set[VersionKey] = field(default_factory=set)
+    refs: list[RecordRef] = field(default_factory=list)
+    result: Result | None = None
+    first_seen: float = 0.0
+
+
+class Rendezvous:
+    def __init__(
+        self,
+        configs: ConfigLookup,
+        *,
+        orphan_ttl_s: float = 30.0,
+        stale_after_s: float = 60.0,
+        replay_settle_s: float = 0.25,
+    ) -> None:
+        self._configs = configs
+        self._orphan_ttl_s = orphan_ttl_s
+        self._stale_after_s = stale_after_s
+        self._replay_settle_s = replay_settle_s
+        self._pending: dict[str, _Pending] = {}
+        # (when, request_id, kind): deadlines, ends of grace periods, orphan expiries.
+        self._timers: list[tuple[float, str, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def next_wakeup(self) -> float | None:
+        return self._timers[0][0] if self._timers else None
+
+    def on_request(self, request: Request, ref: RecordRef, now: float) -> list[Outcome]:
+        entry = self._pending.get(request.request_id)
+        if entry is None:
+            entry = self._pending[request.request_id] = _Pending(request.request_id, first_seen=now)
+        elif entry.request is not None:
+            # The same request twice (a client retry or a replay): nothing new to decide.
+            return [Finished([ref])]
+        if now - request.deadline_at > self._stale_after_s and not entry.scores:
+            # A replay of something long gone: nobody waits for it any more.
+            del self._pending[request.request_id]
+            return [Finished([ref])]
+        config = self._configs(request.tenant, request.service)
+        entry.request = request
+        entry.stream, entry.partition = stream_of(ref[0]), ref[1]
+        entry.config = config
+        entry.preference = preference_list(config, routing_key(request)) if config is not None else ()
+        entry.refs.append(ref)
+        # A request read after its deadline is a replay (a crashed instance's partition): give its
+        # scores, which sit right behind it in the co-partitioned topic, a moment to be read too.
+        replayed = now >= request.deadline_at
+        decide_at = now + self._replay_settle_s if replayed else request.deadline_at
+        heapq.heappush(self._timers, (decide_at, request.request_id, "deadline"))
+        return self._try_decide(entry, now, at_deadline=False)
+
+    def on_score(self, score: Score, ref: RecordRef, now: float) -> list[Outcome]:
+        entry = self._pending.get(score.request_id)
+        if entry is None:
+            # The score outran its request (different partitions fetch independently): keep it.
+            entry = self._pending[score.request_id] = _Pending(
+                score.request_id, stream=stream_of(ref[0]), partition=ref[1], first_seen=now
+            )
+            heapq.heappush(self._timers, (now + self._orphan_ttl_s, score.request_id, "orphan"))
+        key = (score.model, score.version)
+        entry.scores.setdefault(key, score)
+        if entry.result is not None:
+            entry.late.add(key)
+            return [Finished([ref])]
+        entry.refs.append(ref)
+        if entry.request is None:
+            return []
+        # The deadline rule belongs to the timer alone, so a replay decides as the original did.
+        return self._try_decide(entry, now, at_deadline=False)
+
+    def on_tick(self, now: float) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        while self._timers and self._timers[0][0] <= now:
+            _, request_id, kind = heapq.heappop(self._timers)
+            entry = self._pending.get(request_id)
+            if entry is None:
+                continue
+            if kind == "deadline" and entry.result is None:
+                outcomes.extend(self._try_decide(entry, now, at_deadline=True))
+            elif kind == "grace" and entry.result is not None:
+                outcomes.append(self._close(entry, now))
+            elif kind == "orphan" and entry.request is None:
+                del self._pending[request_id]
+                outcomes.append(Finished(entry.refs))
+        return outcomes
+
+    def drop_partitions(self, partitions: set[tuple[str, int]]) -> None:
+        """Forget work of partitions this instance no longer owns; their new owner re-reads them.
+
+        ``partitions`` holds (stream, partition) pairs, the stream being a topic name without its
+        last part: requests and scores of one partition number always move together.
+        """
+        gone = [rid for rid, e in self._pending.items() if (e.stream, e.partition) in partitions]
+        for request_id in gone:
+            del self._pending[request_id]
+
+    def _try_decide(self, entry: _Pending, now: float, *, at_deadline: bool) -> list[Outcome]:
+        if entry.result is not None or entry.request is None:
+            return []
+        verdict = decide(entry.preference, entry.scores, at_deadline=False)
+        if verdict is None and at_deadline:
+            verdict = decide(entry.preference, entry.scores, at_deadline=True)
+        if verdict is None:
+            return []
+        entry.result = self._result(entry.request, entry.config, verdict)
+        grace_s = (entry.config.grace_ms if entry.config is not None else 1000) / 1000.0
+        close_at = max(now, entry.request.deadline_at) + grace_s
+        heapq.heappush(self._timers, (close_at, entry.request_id, "grace"))
+        refs, entry.refs = entry.refs, []
+        return [Answer(entry.result, entry.request, entry.partition, refs)]
+
+    @staticmethod
+    def _result(request: Request, config: ServiceConfig | None, verdict: Verdict) -> Result:
+        score = verdict.score
+        return Result(
+            request_id=request.request_id,
+            tenant=request.tenant,
+            service=request.service,
+            status=verdict.status,  # type: ignore[arg-type]
+            output=score.output if score is not None else None,
+            model=score.model if score is not None else None,
+            version=score.version if score is not None else None,
+            reason=verdict.reason,
+            latency_ms=result_latency_ms(request, verdict),
+            config_revision=config.revision if config is not None else request.config_revision,
+        )
+
+    def _close(self, entry: _Pending, now: float) -> Record:
+        del self._pending[entry.request_id]
+        result = entry.result
+        assert result is not None
+        decision = Decision(
+            **{f: getattr(result, f) for f in result.__struct_fields__},
+            candidates=candidates_of(entry.config, entry.scores, frozenset(entry.late)),
+            decided_at=now,
+        )
+        return Record(decision, entry.partition)

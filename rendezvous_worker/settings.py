@@ -1,0 +1,34 @@
+"""Settings of a rendezvous worker, read once from the environment and passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from contracts.kafka import KafkaSettings
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    kafka: KafkaSettings
+    group_id: str
+    instance_id: str
+    commit_interval_s: float
+    orphan_ttl_s: float
+    stale_after_s: float
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> WorkerSettings:
+        env = os.environ if environ is None else environ
+        try:
+            return cls(
+                kafka=KafkaSettings.from_env(env),
+                group_id=env.get("RDV_RENDEZVOUS_GROUP", "rdv-rendezvous"),
+                instance_id=env.get("RDV_INSTANCE_ID", f"{socket.gethostname()}-{os.getpid()}"),
+                commit_interval_s=float(env.get("RDV_COMMIT_INTERVAL_S", "0.2")),
+                orphan_ttl_s=float(env.get("RDV_ORPHAN_TTL_S", "30")),
+                stale_after_s=float(env.get("RDV_STALE_AFTER_S", "60")),
+            )
+        except ValueError as exc:
+            raise SystemExit(f"rendezvous worker: bad setting: {exc}") from exc

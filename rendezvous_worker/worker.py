@@ -1,0 +1,195 @@
+"""The Kafka shell around the rendezvous: read requests and scores, produce results and decisions.
+
+Offsets are committed only once the Result of every record before them has been delivered (the
+ledger), so a worker killed at any moment loses nothing: its partitions' next owner re-reads the
+unfinished records and decides them again, with identical content.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from contracts.codec import DecodeError, decode, encode
+from contracts.config import ServiceConfig
+from contracts.dead_letter import send_to_dead_letter
+from contracts.follower import ConfigFollower
+from contracts.kafka import (
+    Consumer,
+    KafkaError,
+    Producer,
+    Record,
+    TopicPartition,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
+from contracts.messages import Request, Score
+from contracts.topics import service_topics
+from contracts.topology import platform_topics
+from rendezvous_worker.ledger import OffsetLedger
+from rendezvous_worker.rendezvous import Answer, Finished, Outcome, Rendezvous, stream_of
+from rendezvous_worker.rendezvous import Record as DecisionRecord
+from rendezvous_worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+MAX_POLL_WAIT_S = 0.05
+
+
+def subscribed_topics(services: dict[tuple[str, str], ServiceConfig]) -> list[str]:
+    topics: list[str] = []
+    for tenant, service in sorted(services):
+        names = service_topics(tenant, service)
+        topics += [names.requests, names.scores]
+    return topics
+
+
+class RendezvousWorker:
+    def __init__(self, settings: WorkerSettings) -> None:
+        self._settings = settings
+        self._stop = threading.Event()
+        self._follower = ConfigFollower(settings.kafka)
+        self._rendezvous = Rendezvous(
+            self._follower.get,
+            orphan_ttl_s=settings.orphan_ttl_s,
+            stale_after_s=settings.stale_after_s,
+        )
+        self._ledger = OffsetLedger()
+        self._producer: Producer = make_producer(settings.kafka)
+        self._consumer: Consumer = make_consumer(
+            settings.kafka, group_id=settings.group_id, assignor="range"
+        )
+        self._topics: list[str] = []
+        self.answered = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        admin = make_admin(self._settings.kafka)
+        admin.ensure_topics(platform_topics())
+        admin.close()
+        self._follower.start()
+        if not self._follower.wait_ready(60):
+            raise SystemExit("rendezvous worker: could not read rdv.config within 60 s")
+        generation = -1
+        last_commit = time.monotonic()
+        log.info("[rendezvous %s] ready", self._settings.instance_id)
+        print(f"[rendezvous {self._settings.instance_id}] ready", flush=True)
+        try:
+            while not self._stop.is_set():
+                if generation != self._follower.generation:
+                    generation = self._follower.generation
+                    self._resubscribe()
+                self._poll_once()
+                self._producer.poll(0)
+                if time.monotonic() - last_commit >= self._settings.commit_interval_s:
+                    self._commit()
+                    last_commit = time.monotonic()
+        finally:
+            self._shutdown()
+
+    def _resubscribe(self) -> None:
+        topics = subscribed_topics(dict(self._follower.services))
+        if topics == self._topics:
+            return
+        self._topics = topics
+        if topics:
+            self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+            log.info("subscribed to %d topics", len(topics))
+
+    def _poll_once(self) -> None:
+        wakeup = self._rendezvous.next_wakeup()
+        wait = MAX_POLL_WAIT_S if wakeup is None else max(0.0, min(MAX_POLL_WAIT_S, wakeup - time.time()))
+        record = self._consumer.poll(wait) if self._topics else self._idle(wait)
+        while record is not None:
+            self._handle(record)
+            record = self._consumer.poll(0)
+        self._carry_out(self._rendezvous.on_tick(time.time()))
+
+    def _idle(self, wait: float) -> None:
+        self._stop.wait(wait)
+        return None
+
+    def _handle(self, record: Record) -> None:
+        ref = (record.topic, record.partition, record.offset)
+        now = time.time()
+        try:
+            if record.topic.endswith(".requests"):
+                self._ledger.opened(*ref)
+                outcomes = self._rendezvous.on_request(decode(Request, record.value or b""), ref, now)
+            else:
+                self._ledger.opened(*ref)
+                outcomes = self._rendezvous.on_score(decode(Score, record.value or b""), ref, now)
+        except DecodeError as exc:
+            send_to_dead_letter(self._producer, record, str(exc))
+            self._ledger.finished(*ref)
+            return
+        self._carry_out(outcomes)
+
+    def _carry_out(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            if isinstance(outcome, Answer):
+                self._answer(outcome)
+            elif isinstance(outcome, DecisionRecord):
+                topics = service_topics(outcome.decision.tenant, outcome.decision.service)
+                self._producer.produce(
+                    topics.decisions,
+                    encode(outcome.decision),
+                    key=outcome.decision.request_id.encode(),
+                    partition=outcome.partition,
+                )
+            elif isinstance(outcome, Finished):
+                for ref in outcome.refs:
+                    self._ledger.finished(*ref)
+
+    def _answer(self, answer: Answer) -> None:
+        payload = encode(answer.result)
+        key = answer.result.request_id.encode()
+        reply_to = answer.request.reply_to
+        if reply_to is not None:
+            self._producer.produce(reply_to.topic, payload, key=key, partition=reply_to.partition)
+        refs = answer.refs
+        ledger = self._ledger
+
+        def delivered(err: KafkaError | None, _tp: TopicPartition) -> None:
+            if err is not None:
+                log.error("result of %s not delivered: %s", answer.result.request_id, err)
+                return
+            for ref in refs:
+                ledger.finished(*ref)
+
+        topics = service_topics(answer.request.tenant, answer.request.service)
+        self._producer.produce(
+            topics.results, payload, key=key, partition=answer.partition, on_delivery=delivered
+        )
+        self.answered += 1
+
+    def _commit(self) -> None:
+        moves = self._ledger.committable()
+        if not moves:
+            return
+        try:
+            self._consumer.commit([TopicPartition(t, p, o) for (t, p), o in moves.items()])
+        except KafkaError as exc:
+            # A rebalance took the partition away; its new owner re-reads from the last commit.
+            log.warning("commit failed: %s", exc)
+
+    def _on_assign(self, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %s", sorted((p.topic, p.partition) for p in partitions))
+
+    def _on_revoke(self, partitions: list[TopicPartition]) -> None:
+        self._producer.flush(10.0)
+        self._commit()
+        gone = [(p.topic, p.partition) for p in partitions]
+        self._ledger.forget(gone)
+        self._rendezvous.drop_partitions({(stream_of(t), p) for t, p in gone})
+        log.info("revoked %s", sorted(gone))
+
+    def _shutdown(self) -> None:
+        self._producer.flush(10.0)
+        self._commit()
+        self._consumer.close()
+        self._follower.stop()

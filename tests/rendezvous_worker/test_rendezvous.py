@@ -1,0 +1,82 @@
+from rendezvous_worker.rendezvous import Answer, Finished, Record, Rendezvous
+from tests.rendezvous_worker.builders import config, deployment, request, score
+
+CHAMPION = deployment("m", 1, "champion")
+CHALLENGER = deployment("m", 4, "challenger")
+REQ_REF = ("rdv.acme.fraud.requests", 2, 10)
+
+
+def scores_ref(offset: int) -> tuple[str, int, int]:
+    return ("rdv.acme.fraud.scores", 2, offset)
+
+
+def make(cfg=None) -> Rendezvous:
+    cfg = cfg or config(CHAMPION, CHALLENGER)
+    return Rendezvous(lambda tenant, service: cfg)
+
+
+def test_champion_score_answers_at_once_and_the_record_follows_after_grace():
+    rdv = make()
+    assert rdv.on_request(request(), REQ_REF, now=1000.001) == []
+    [answer] = rdv.on_score(score("m", 1), scores_ref(5), now=1000.011)
+    assert isinstance(answer, Answer)
+    assert (answer.result.status, answer.result.model, answer.result.reason) == ("ok", "m", "champion")
+    assert answer.partition == 2 and answer.refs == [REQ_REF, scores_ref(5)]
+    assert answer.result.latency_ms == 10.0
+    # A challenger arriving later is late: logged, never the answer.
+    [finished] = rdv.on_score(score("m", 4, role="challenger"), scores_ref(6), now=1000.02)
+    assert isinstance(finished, Finished)
+    assert rdv.on_tick(1000.3) == []
+    [record] = rdv.on_tick(1000.7)
+    assert isinstance(record, Record)
+    by_version = {c.version: c for c in record.decision.candidates}
+    assert by_version[4].late and by_version[4].role == "challenger" and not by_version[1].late
+    assert len(rdv) == 0
+
+
+def test_score_before_request_is_kept_and_used():
+    rdv = make()
+    assert rdv.on_score(score("m", 1), scores_ref(5), now=1000.005) == []
+    [answer] = rdv.on_request(request(), REQ_REF, now=1000.006)
+    assert answer.result.model == "m" and answer.result.reason == "champion"
+
+
+def test_nothing_arrives_so_the_deadline_answers_timeout():
+    rdv = make()
+    rdv.on_request(request(deadline_ms=100), REQ_REF, now=1000.0)
+    assert rdv.next_wakeup() == 1000.1
+    assert rdv.on_tick(1000.099) == []
+    [answer] = rdv.on_tick(1000.1)
+    assert answer.result.status == "timeout" and answer.result.latency_ms == 100.0
+
+
+def test_replayed_request_is_decided_again_with_identical_content():
+    first, second = make(), make()
+    first.on_request(request(), REQ_REF, now=1000.001)
+    [a] = first.on_score(score("m", 1), scores_ref(5), now=1000.011)
+    # Another instance re-reads both records long after the deadline.
+    second.on_request(request(), REQ_REF, now=1005.0)
+    [b] = second.on_score(score("m", 1), scores_ref(5), now=1005.0)
+    assert a.result == b.result
+
+
+def test_orphan_score_expires_and_is_finished():
+    rdv = Rendezvous(lambda t, s: config(CHAMPION), orphan_ttl_s=5)
+    rdv.on_score(score("m", 1, request_id="ghost"), scores_ref(1), now=1000.0)
+    [finished] = rdv.on_tick(1005.0)
+    assert isinstance(finished, Finished) and finished.refs == [scores_ref(1)]
+
+
+def test_revoked_partition_drops_its_pending_requests():
+    rdv = make()
+    rdv.on_request(request(), REQ_REF, now=1000.0)
+    rdv.drop_partitions({("rdv.acme.fraud", 2)})
+    assert len(rdv) == 0
+
+
+def test_replayed_request_waits_briefly_for_its_scores_before_the_deadline_rule():
+    rdv = Rendezvous(lambda t, s: config(CHAMPION), replay_settle_s=0.25)
+    assert rdv.on_request(request(), REQ_REF, now=1005.0) == []
+    assert rdv.on_tick(1005.1) == []
+    [answer] = rdv.on_tick(1005.25)
+    assert answer.result.status == "timeout"
