@@ -22,7 +22,7 @@ class KafkaSettings:
     bootstrap_servers: str = "127.0.0.1:9092"
     client: ClientName = "confluent"
     replication_factor: int = 1
-    linger_ms: float = 1.0
+    linger_ms: float = 0.0
     # How long a broker may hold a fetch open waiting for data; every hop pays it when idle.
     fetch_wait_ms: int = 10
 
@@ -33,11 +33,11 @@ class KafkaSettings:
         if client not in CLIENTS:
             raise ValueError(f"RDV_KAFKA_CLIENT must be one of {', '.join(CLIENTS)}, not {client!r}")
         return cls(
-            bootstrap_servers=env.get("RDV_KAFKA_BOOTSTRAP", cls.bootstrap_servers),
+            bootstrap_servers=env.get("RDV_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
             client=client,  # type: ignore[arg-type]
-            replication_factor=int(env.get("RDV_KAFKA_REPLICATION", cls.replication_factor)),
-            linger_ms=float(env.get("RDV_KAFKA_LINGER_MS", cls.linger_ms)),
-            fetch_wait_ms=int(env.get("RDV_KAFKA_FETCH_WAIT_MS", cls.fetch_wait_ms)),
+            replication_factor=int(env.get("RDV_KAFKA_REPLICATION", "1")),
+            linger_ms=float(env.get("RDV_KAFKA_LINGER_MS", "0")),
+            fetch_wait_ms=int(env.get("RDV_KAFKA_FETCH_WAIT_MS", "10")),
         )
 
 

@@ -102,3 +102,11 @@ def test_group_commit_is_resumed_by_the_next_member(settings):
     assert record is not None and record.value == b"v2"
     second.close()
     producer.close()
+
+
+def test_settings_from_environment_with_defaults_and_a_clear_error():
+    assert KafkaSettings.from_env({}) == KafkaSettings()
+    chosen = KafkaSettings.from_env({"RDV_KAFKA_CLIENT": "kafka-python", "RDV_KAFKA_BOOTSTRAP": "h:1"})
+    assert (chosen.client, chosen.bootstrap_servers) == ("kafka-python", "h:1")
+    with pytest.raises(ValueError, match="RDV_KAFKA_CLIENT"):
+        KafkaSettings.from_env({"RDV_KAFKA_CLIENT": "java"})
