@@ -1,0 +1,33 @@
+# Rendezvous: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+HTTP_PORT ?= 8000
+
+.PHONY: run test bench stop lint venv kafka-up kafka-down
+
+venv:
+	@bash scripts/bootstrap.sh
+
+## Start Kafka, the control plane with a demo tenant, a model runner and a rendezvous worker.
+run: venv
+	@bash scripts/run.sh
+
+## Run the whole test suite against real Kafka, PostgreSQL and Redis (started when missing).
+test: venv
+	@bash scripts/test.sh
+
+## Benchmarks: HTTP predict against the raw three-hop Kafka pipeline on the same broker.
+bench: venv
+	@bash scripts/bench.sh
+
+stop:
+	@bash scripts/kafka.sh stop
+
+lint: venv
+	@$(PY) -m ruff check .
+
+kafka-up:
+	@bash scripts/kafka.sh start
+
+kafka-down:
+	@bash scripts/kafka.sh stop

@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka 4.1.1 broker (KRaft, combined broker+controller), no Docker.
+#
+#   scripts/kafka.sh fetch    download the broker jars from Maven Central (once, cached)
+#   scripts/kafka.sh start    fetch if needed, format storage once, start, wait until ready
+#   scripts/kafka.sh stop     graceful stop (SIGTERM), SIGKILL after 20 s
+#   scripts/kafka.sh status   exit 0 if running, 3 if not
+#   scripts/kafka.sh reset    stop and delete the data dir
+#
+# Environment:
+#   RDV_KAFKA_HOME             jar cache        (default $HOME/.cache/rendezvous/kafka-4.1.1)
+#   RDV_KAFKA_PORT             client port      (default 9092), listens on 127.0.0.1 only
+#   RDV_KAFKA_CONTROLLER_PORT  controller port  (default RDV_KAFKA_PORT+1)
+#   RDV_KAFKA_DATA             data dir         (default $HOME/.cache/rendezvous/kafka-data-$RDV_KAFKA_PORT)
+#   RDV_KAFKA_HEAP             JVM max heap     (default 512m)
+#   RDV_KAFKA_START_TIMEOUT    seconds to wait for readiness (default 60)
+#   RDV_PYTHON                 python used for the metadata readiness check (optional)
+#
+# Several brokers on different ports (each with its own data dir) can run side by side.
+set -euo pipefail
+
+KAFKA_VERSION=4.1.1
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+POM="$SCRIPT_DIR/kafka/pom.xml"
+
+RDV_KAFKA_HOME="${RDV_KAFKA_HOME:-$HOME/.cache/rendezvous/kafka-$KAFKA_VERSION}"
+RDV_KAFKA_PORT="${RDV_KAFKA_PORT:-9092}"
+RDV_KAFKA_CONTROLLER_PORT="${RDV_KAFKA_CONTROLLER_PORT:-$((RDV_KAFKA_PORT + 1))}"
+RDV_KAFKA_DATA="${RDV_KAFKA_DATA:-$HOME/.cache/rendezvous/kafka-data-$RDV_KAFKA_PORT}"
+RDV_KAFKA_HEAP="${RDV_KAFKA_HEAP:-512m}"
+RDV_KAFKA_START_TIMEOUT="${RDV_KAFKA_START_TIMEOUT:-60}"
+
+LIBS="$RDV_KAFKA_HOME/libs"
+PIDFILE="$RDV_KAFKA_DATA/kafka.pid"
+PROPS="$RDV_KAFKA_DATA/server.properties"
+LOG4J="$RDV_KAFKA_DATA/log4j2.xml"
+SERVER_LOG="$RDV_KAFKA_DATA/server.log"   # broker log (log4j2)
+STDOUT_LOG="$RDV_KAFKA_DATA/kafka.out"    # JVM stdout/stderr (normally near-empty)
+LOG_DIRS="$RDV_KAFKA_DATA/logs"           # Kafka's record storage
+
+log() { echo "[kafka] $*" >&2; }
+die() { echo "[kafka] ERROR: $*" >&2; exit 1; }
+
+now_ms() { date +%s%3N; }
+elapsed() { # $1 = start ms -> "1.2"
+  local d=$(( $(now_ms) - $1 ))
+  printf '%d.%d' $((d / 1000)) $(((d % 1000) / 100))
+}
+
+need_java() {
+  command -v java >/dev/null 2>&1 || die "java not found (Kafka $KAFKA_VERSION needs Java 17+: apt-get install -y openjdk-17-jre-headless)"
+}
+
+# The stamp records which pom produced the jars, so editing the pom triggers a re-fetch.
+pom_sum() { sha256sum "$POM" | cut -d' ' -f1; }
+
+libs_ok() {
+  [[ -f "$LIBS/kafka_2.13-$KAFKA_VERSION.jar" && -f "$LIBS/.rdv-pom.sha256" ]] &&
+    [[ "$(cat "$LIBS/.rdv-pom.sha256")" == "$(pom_sum)" ]]
+}
+
+cmd_fetch() {
+  if libs_ok; then
+    log "jars already in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
+    return 0
+  fi
+  command -v mvn >/dev/null 2>&1 || die "mvn not found (apt-get install -y maven)"
+  mkdir -p "$RDV_KAFKA_HOME"
+  # Serialise concurrent fetches (two brokers started at once share the cache).
+  exec 8>"$RDV_KAFKA_HOME/.fetch.lock"
+  flock 8
+  if libs_ok; then
+    log "jars fetched by a concurrent run into $LIBS"
+    exec 8>&-
+    return 0
+  fi
+  local t0 tmp
+  t0=$(now_ms)
+  tmp="$RDV_KAFKA_HOME/libs.tmp.$$"
+  rm -rf "$tmp"
+  log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIBS ..."
+  # Maven's output goes to a log (Debian's mvn prints stray ANSI codes even with -q -B).
+  if ! mvn -q -B -f "$POM" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$tmp" >"$RDV_KAFKA_HOME/fetch.log" 2>&1; then
+    tail -n 40 "$RDV_KAFKA_HOME/fetch.log" >&2
+    rm -rf "$tmp"
+    die "maven fetch failed (log: $RDV_KAFKA_HOME/fetch.log)"
+  fi
+  pom_sum >"$tmp/.rdv-pom.sha256"
+  rm -rf "$LIBS"
+  mv "$tmp" "$LIBS"
+  exec 8>&-
+  log "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars ($(du -sh "$LIBS" | cut -f1)) in $(elapsed "$t0")s"
+}
+
+# --- process helpers ---------------------------------------------------------
+
+# Prints the pid if the pidfile names a live broker of THIS data dir.
+running_pid() {
+  [[ -f "$PIDFILE" ]] || return 1
+  local pid
+  pid="$(cat "$PIDFILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  # Guard against pid reuse: the process must be our java kafka.Kafka with our properties file.
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $PROPS" || return 1
+  echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_python() {
+  local c
+  for c in "${RDV_PYTHON:-}" "${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}" python3 "$REPO_ROOT/.venv/bin/python"; do
+    [[ -n "$c" ]] || continue
+    command -v "$c" >/dev/null 2>&1 || continue
+    if "$c" -c 'import confluent_kafka' >/dev/null 2>&1; then
+      echo "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
+metadata_ok() { # $1 = python with confluent_kafka
+  "$1" - "127.0.0.1:$RDV_KAFKA_PORT" <<'PY' >/dev/null 2>&1
+import sys
+from confluent_kafka.admin import AdminClient
+md = AdminClient({"bootstrap.servers": sys.argv[1], "log_level": 0}).list_topics(timeout=3)
+sys.exit(0 if md.brokers and md.controller_id is not None and md.controller_id >= 0 else 1)
+PY
+}
+
+write_config() {
+  cat >"$PROPS" <<EOF
+# Generated by scripts/kafka.sh on every start; edit the script, not this file.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$RDV_KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$RDV_KAFKA_PORT,CONTROLLER://127.0.0.1:$RDV_KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$RDV_KAFKA_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+log.dirs=$LOG_DIRS
+num.partitions=4
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# After an unclean stop (SIGKILL) the restarted controller refuses the broker's re-registration
+# (DUPLICATE_BROKER_REGISTRATION) until the old session expires: 9 s by default, 5 s here.
+broker.session.timeout.ms=5000
+broker.heartbeat.interval.ms=1000
+num.network.threads=3
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+log.retention.hours=24
+log.segment.bytes=104857600
+EOF
+
+  cat >"$LOG4J" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by scripts/kafka.sh: broker log goes to a file in the data dir, nothing to the console. -->
+<Configuration status="warn">
+  <Appenders>
+    <RollingFile name="file" fileName="$SERVER_LOG" filePattern="$SERVER_LOG.%i">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+      <Policies><SizeBasedTriggeringPolicy size="20 MB"/></Policies>
+      <DefaultRolloverStrategy max="2"/>
+    </RollingFile>
+  </Appenders>
+  <Loggers>
+    <Root level="info"><AppenderRef ref="file"/></Root>
+    <Logger name="kafka.request.logger" level="warn"/>
+    <Logger name="state.change.logger" level="warn"/>
+    <Logger name="org.apache.kafka.clients" level="warn"/>
+    <Logger name="kafka.log.LogCleaner" level="warn"/>
+  </Loggers>
+</Configuration>
+EOF
+}
+
+format_storage() {
+  if [[ -f "$LOG_DIRS/meta.properties" ]]; then
+    return 0
+  fi
+  local cid t0
+  t0=$(now_ms)
+  # Cluster id: base64url (no padding) of 16 random bytes, as `kafka-storage random-uuid` prints.
+  # Like Kafka's Uuid.randomUuid(), reject ids starting with '-': StorageTool's argument parser
+  # would take them for an option ("argument --cluster-id/-t: expected one argument").
+  cid=-
+  while [[ "$cid" == -* ]]; do
+    cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
+  log "formatting storage in $LOG_DIRS (cluster id $cid) ..."
+  # Static quorum (controller.quorum.voters): format WITHOUT --standalone
+  # (--standalone is only for the dynamic controller.quorum.bootstrap.servers setup).
+  java -Xmx256m -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" kafka.tools.StorageTool \
+    format -t "$cid" -c "$PROPS" >>"$STDOUT_LOG" 2>&1 ||
+    { tail -n 20 "$STDOUT_LOG" >&2; die "storage format failed (see $STDOUT_LOG)"; }
+  log "formatted in $(elapsed "$t0")s"
+}
+
+cmd_start() {
+  local pid
+  if pid="$(running_pid)"; then
+    log "already running on 127.0.0.1:$RDV_KAFKA_PORT (pid $pid, data $RDV_KAFKA_DATA)"
+    return 0
+  fi
+  need_java
+  cmd_fetch
+  for p in "$RDV_KAFKA_PORT" "$RDV_KAFKA_CONTROLLER_PORT"; do
+    if port_open "$p"; then
+      die "port 127.0.0.1:$p is already in use by another process (not the broker of $RDV_KAFKA_DATA)"
+    fi
+  done
+  mkdir -p "$RDV_KAFKA_DATA"
+  rm -f "$PIDFILE"
+  write_config
+  format_storage
+
+  local t0 log_offset py=""
+  t0=$(now_ms)
+  log_offset=$(stat -c %s "$SERVER_LOG" 2>/dev/null || echo 0)
+  log "starting broker on 127.0.0.1:$RDV_KAFKA_PORT (controller :$RDV_KAFKA_CONTROLLER_PORT, data $RDV_KAFKA_DATA) ..."
+  # setsid: own session, so the broker outlives the calling shell / its process group.
+  # The inner shell writes its own pid and execs java, so the pidfile is java's pid.
+  # shellcheck disable=SC2016
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
+    java -Xms"$RDV_KAFKA_HEAP" -Xmx"$RDV_KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J" \
+    -Dkafka.logs.dir="$RDV_KAFKA_DATA" \
+    -cp "$LIBS/*" kafka.Kafka "$PROPS" \
+    </dev/null >>"$STDOUT_LOG" 2>&1 &
+  disown || true
+
+  py="$(pick_python || true)"
+  [[ -n "$py" ]] || log "no python with confluent_kafka found; readiness = TCP + 'Kafka Server started' log line"
+  local deadline=$(( $(now_ms) + RDV_KAFKA_START_TIMEOUT * 1000 ))
+  while :; do
+    if [[ -f "$PIDFILE" ]] && ! running_pid >/dev/null; then
+      log "broker process exited during startup; last log lines:"
+      tail -n 30 "$SERVER_LOG" >&2 2>/dev/null || true
+      tail -n 30 "$STDOUT_LOG" >&2 2>/dev/null || true
+      rm -f "$PIDFILE"
+      die "broker failed to start (logs: $SERVER_LOG, $STDOUT_LOG)"
+    fi
+    if port_open "$RDV_KAFKA_PORT"; then
+      if [[ -n "$py" ]]; then
+        metadata_ok "$py" && break
+      elif tail -c +"$((log_offset + 1))" "$SERVER_LOG" 2>/dev/null | grep -q "Kafka Server started"; then
+        break
+      fi
+    fi
+    if (( $(now_ms) > deadline )); then
+      tail -n 30 "$SERVER_LOG" >&2 2>/dev/null || true
+      die "broker not ready after ${RDV_KAFKA_START_TIMEOUT}s (still running as pid $(cat "$PIDFILE" 2>/dev/null); logs: $SERVER_LOG)"
+    fi
+    sleep 0.2
+  done
+  log "ready on 127.0.0.1:$RDV_KAFKA_PORT ($(elapsed "$t0")s)"
+}
+
+cmd_stop() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    rm -f "$PIDFILE"
+    log "not running (port $RDV_KAFKA_PORT, data $RDV_KAFKA_DATA)"
+    return 0
+  fi
+  local t0
+  t0=$(now_ms)
+  log "stopping broker pid $pid (port $RDV_KAFKA_PORT) ..."
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "still alive after 20s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 25; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+  fi
+  rm -f "$PIDFILE"
+  log "stopped ($(elapsed "$t0")s)"
+}
+
+cmd_status() {
+  local pid
+  if pid="$(running_pid)"; then
+    if port_open "$RDV_KAFKA_PORT"; then
+      log "running on 127.0.0.1:$RDV_KAFKA_PORT (pid $pid, data $RDV_KAFKA_DATA)"
+    else
+      log "process running (pid $pid) but port $RDV_KAFKA_PORT not accepting connections yet"
+    fi
+    echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$RDV_KAFKA_PORT"
+    return 0
+  fi
+  log "not running (port $RDV_KAFKA_PORT, data $RDV_KAFKA_DATA)"
+  return 3
+}
+
+cmd_reset() {
+  cmd_stop
+  case "$RDV_KAFKA_DATA" in
+    "" | "/" | "$HOME" | "$HOME/") die "refusing to delete RDV_KAFKA_DATA=$RDV_KAFKA_DATA" ;;
+  esac
+  if [[ -d "$RDV_KAFKA_DATA" ]]; then
+    rm -rf "$RDV_KAFKA_DATA"
+    log "deleted $RDV_KAFKA_DATA"
+  else
+    log "nothing to delete ($RDV_KAFKA_DATA does not exist)"
+  fi
+}
+
+case "${1:-}" in
+  fetch) cmd_fetch ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  reset) cmd_reset ;;
+  *)
+    echo "usage: $0 {fetch|start|stop|status|reset}" >&2
+    exit 2
+    ;;
+esac

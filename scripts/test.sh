@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test`: the suite against a private Kafka broker, PostgreSQL and Redis, all started here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+# A broker of its own for the tests, on another port and with fresh storage every run.
+export RDV_KAFKA_PORT="${RDV_TEST_KAFKA_PORT:-19092}"
+export RDV_KAFKA_DATA="${RDV_TEST_KAFKA_DATA:-/tmp/rdv-test-kafka-$RDV_KAFKA_PORT}"
+bash scripts/kafka.sh reset >/dev/null 2>&1 || true
+bash scripts/kafka.sh start
+trap 'bash scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+
+service_env=$(bash scripts/services.sh start | grep -E '^(DATABASE_URL|REDIS_URL)=')
+while IFS= read -r line; do export "$line"; done <<<"$service_env"
+export RDV_KAFKA_BOOTSTRAP="127.0.0.1:$RDV_KAFKA_PORT"
+export DJANGO_SETTINGS_MODULE=controlplane.settings.test
+
+echo "[test] Kafka $RDV_KAFKA_BOOTSTRAP, $DATABASE_URL, $REDIS_URL" >&2
+$PY -m pytest "$@"
