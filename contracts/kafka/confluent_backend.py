@@ -202,7 +202,10 @@ class ConfluentAdmin(Admin):
         return created
 
     def partition_count(self, topic: str) -> int | None:
-        metadata = self._admin.list_topics(topic=topic, timeout=10)
+        try:
+            metadata = self._admin.list_topics(topic=topic, timeout=10)
+        except confluent_kafka.KafkaException as exc:
+            raise _error(exc) from exc
         found = metadata.topics.get(topic)
         if found is None or found.error is not None:
             return None

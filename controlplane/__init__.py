@@ -1,0 +1,1 @@
+"""The Rendezvous control plane: tenants, the model registry, routing, and the REST API."""

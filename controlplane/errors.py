@@ -1,0 +1,39 @@
+"""Domain errors raised by services and selectors; the API maps each to a status and a JSON body.
+
+They carry no HTTP knowledge so that the admin, management commands and Celery tasks can raise and
+catch the same errors the REST API answers with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__(detail if isinstance(detail, str) else repr(detail))
+        self.detail = detail
+
+
+class InvalidInput(DomainError):
+    """The request names things that do not exist or breaks a rule of its own shape (400)."""
+
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class ConflictError(DomainError):
+    """The request is well-formed but the current state forbids it, e.g. a version not yet ready (409)."""
+
+    code = "conflict"
+
+
+class StreamUnavailable(DomainError):
+    """Kafka did not acknowledge in time; the database change may already be committed (503)."""
+
+    code = "stream_unavailable"

@@ -1,0 +1,1 @@
+"""The HTTP gateway for predictions (ASGI, async views): validate, publish, await the Result."""

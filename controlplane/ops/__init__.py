@@ -1,0 +1,1 @@
+"""Operator commands that span apps: ensuring platform topics, seeding the demo."""

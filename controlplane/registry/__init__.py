@@ -1,0 +1,1 @@
+"""The model registry: models, their immutable versions (artifacts) and the validation that gates them."""

@@ -1,0 +1,1 @@
+"""Services, their routing tables (deployments) and the config revisions published to ``rdv.config``."""

@@ -1,0 +1,101 @@
+"""A service is what clients call; its deployments say which model versions score and which may answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from contracts.config import DEFAULT_POOL
+from controlplane.registry.models import ModelVersion
+from controlplane.tenancy.models import Tenant, slug_validator
+
+
+def validate_json_schema(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError("input_schema must be a JSON Schema object")
+    try:
+        Draft202012Validator.check_schema(value)
+    except SchemaError as exc:
+        raise ValidationError(f"input_schema is not a valid JSON Schema: {exc.message}") from exc
+
+
+class Service(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="services")
+    slug = models.CharField(max_length=63, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    input_schema = models.JSONField(default=dict, validators=[validate_json_schema])
+    deadline_ms = models.PositiveIntegerField(
+        default=200, validators=[MinValueValidator(1), MaxValueValidator(60_000)]
+    )
+    # Values injected once before fan-out so every model sees byte-identical input (DESIGN.md §4).
+    external_state = models.JSONField(default=dict, blank=True)
+    # Fixed at creation: requests and scores are co-partitioned, so it cannot change under traffic.
+    partitions = models.PositiveIntegerField(
+        default=4, validators=[MinValueValidator(1), MaxValueValidator(256)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant__slug", "slug"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "slug"], name="routing_service_unique_slug")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug}/{self.slug}"
+
+
+class Deployment(models.Model):
+    class Role(models.TextChoices):
+        CHAMPION = "champion"
+        FALLBACK = "fallback"
+        CHALLENGER = "challenger"
+        CANARY = "canary"
+        DECOY = "decoy"
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="deployments")
+    # PROTECT: a version that is live in a routing table cannot disappear under the runners.
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    weight = models.PositiveIntegerField(default=100)
+    rank = models.IntegerField(default=0)
+    pool = models.CharField(max_length=63, default=DEFAULT_POOL, validators=[slug_validator])
+
+    class Meta:
+        ordering = ["service", "role", "rank", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "version"], name="routing_deployment_unique_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.version} as {self.role}"
+
+    def clean(self) -> None:
+        if self.service_id and self.version_id:
+            if self.version.model.tenant_id != self.service.tenant_id:
+                raise ValidationError({"version": "the version belongs to another tenant"})
+            if self.version.status != ModelVersion.Status.READY:
+                raise ValidationError({"version": f"{self.version} is {self.version.status}, not ready"})
+
+
+class ConfigRevision(models.Model):
+    """An immutable snapshot of a service's routing; rollback republishes an old one as a new revision."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    actor = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["service", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "number"], name="routing_revision_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} r{self.number}"

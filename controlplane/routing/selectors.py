@@ -1,0 +1,81 @@
+"""Reads of services and routing, including the snapshot that workers receive."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+
+from contracts.config import DeploymentSpec, ServiceConfig
+from contracts.roles import ROLES
+from controlplane.errors import NotFound
+from controlplane.routing.models import ConfigRevision, Deployment, Service
+from controlplane.tenancy.models import Tenant
+
+_ROLE_ORDER = {role: index for index, role in enumerate(ROLES)}
+
+
+def service_get(*, tenant: Tenant, slug: str) -> Service:
+    service = Service.objects.filter(tenant=tenant, slug=slug).select_related("tenant").first()
+    if service is None:
+        raise NotFound(f"service {slug!r} does not exist in tenant {tenant.slug!r}")
+    return service
+
+
+def deployments_ordered(*, service: Service) -> list[Deployment]:
+    """Champions first, then fallbacks by rank, …: the order readers of a routing table expect."""
+    rows = Deployment.objects.filter(service=service).select_related("version__model")
+    return sorted(rows, key=lambda d: (_ROLE_ORDER[d.role], d.rank, d.version.model.slug, d.version.number))
+
+
+def deployments_list(*, service: Service) -> list[dict[str, Any]]:
+    """The routing table in the shape the API reads and writes (DESIGN.md §6)."""
+    return [
+        {
+            "model": d.version.model.slug,
+            "version": d.version.number,
+            "role": d.role,
+            "weight": d.weight,
+            "rank": d.rank,
+            "pool": d.pool,
+        }
+        for d in deployments_ordered(service=service)
+    ]
+
+
+def artifact_url(*, sha256: str) -> str:
+    return f"{settings.RDV_PUBLIC_URL}/api/v1/internal/artifacts/{sha256}"
+
+
+def config_snapshot_build(*, service: Service, revision: int) -> ServiceConfig:
+    """Everything a worker needs about the service, so workers never read the database."""
+    deployments = tuple(
+        DeploymentSpec(
+            model=d.version.model.slug,
+            version=d.version.number,
+            role=d.role,
+            weight=d.weight,
+            rank=d.rank,
+            pool=d.pool,
+            format=d.version.format,
+            sha256=d.version.sha256,
+            artifact_url=artifact_url(sha256=d.version.sha256),
+            features=tuple(d.version.features),
+        )
+        for d in deployments_ordered(service=service)
+    )
+    return ServiceConfig(
+        tenant=service.tenant.slug,
+        service=service.slug,
+        revision=revision,
+        deadline_ms=service.deadline_ms,
+        partitions=service.partitions,
+        deployments=deployments,
+        external_state=dict(service.external_state or {}),
+        published_at=time.time(),
+    )
+
+
+def revision_latest(*, service: Service) -> ConfigRevision | None:
+    return ConfigRevision.objects.filter(service=service).order_by("-number").first()

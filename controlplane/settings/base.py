@@ -1,0 +1,149 @@
+"""Settings shared by every environment; the environment modules only override what differs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from contracts.kafka import KafkaSettings
+from controlplane.settings.env import env_bool, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# Local state (SQLite database, uploaded artifacts, demo token) lives here and is git-ignored.
+RUN_DIR = BASE_DIR / ".run"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "controlplane.tenancy",
+    "controlplane.registry",
+    "controlplane.routing",
+    "controlplane.ops",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "controlplane.urls"
+WSGI_APPLICATION = "controlplane.wsgi.application"
+ASGI_APPLICATION = "controlplane.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "frontend" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(RUN_DIR / "static")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("RDV_MEDIA_ROOT", str(RUN_DIR / "media")))
+# Artifacts can be large; uploads above this are streamed to a temporary file, not held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The address runners use to reach the control plane; artifact URLs in snapshots are built from it.
+RDV_PUBLIC_URL = env_str("RDV_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Shared secret model runners present to download artifacts; environments decide whether it is required.
+RDV_RUNNER_TOKEN = env_str("RDV_RUNNER_TOKEN", "dev-runner-token")
+
+
+def _kafka_settings() -> KafkaSettings:
+    """The contract package reads its own RDV_KAFKA_* variables, so workers and Django agree on them.
+
+    Defaults are passed in explicitly because ``KafkaSettings.from_env`` reads them from the class,
+    which a slotted dataclass does not provide (contracts bug; harmless once that is fixed).
+    """
+    defaults = KafkaSettings()
+    environ = {
+        "RDV_KAFKA_BOOTSTRAP": defaults.bootstrap_servers,
+        "RDV_KAFKA_CLIENT": defaults.client,
+        "RDV_KAFKA_REPLICATION": str(defaults.replication_factor),
+        "RDV_KAFKA_LINGER_MS": str(defaults.linger_ms),
+        "RDV_KAFKA_FETCH_WAIT_MS": str(defaults.fetch_wait_ms),
+        **os.environ,
+    }
+    try:
+        return KafkaSettings.from_env(environ)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"Kafka settings: {exc}") from exc
+
+
+RDV_KAFKA = _kafka_settings()
+# How long config_publish waits for the broker to acknowledge a snapshot.
+RDV_PUBLISH_TIMEOUT_S = 10.0
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.tenancy.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "controlplane.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rendezvous API",
+    "DESCRIPTION": "Multi-tenant model serving on the rendezvous architecture (see DESIGN.md §6).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

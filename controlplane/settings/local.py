@@ -1,0 +1,18 @@
+"""One-machine development: SQLite and uploaded files under ``.run/``, debug on, dev secrets."""
+
+from controlplane.settings.base import *  # noqa: F403
+from controlplane.settings.base import RUN_DIR
+from controlplane.settings.env import env_bool, env_str
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-secret-key-do-not-use-in-production")
+
+RUN_DIR.mkdir(exist_ok=True)
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": RUN_DIR / "db.sqlite3",
+        # The gateway and the admin write concurrently; wait for the lock instead of failing.
+        "OPTIONS": {"timeout": 20},
+    }
+}

@@ -1,0 +1,22 @@
+"""Tests run against the production components: DATABASE_URL is required (PostgreSQL in CI)."""
+
+import tempfile
+from pathlib import Path
+
+import dj_database_url
+
+from controlplane.settings.base import *  # noqa: F403
+from controlplane.settings.env import env_str
+
+SECRET_KEY = "test-secret-key"
+DEBUG = False
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", required=True, hint="e.g. the URL printed by `scripts/services.sh start`")
+    )
+}
+
+# Each test session writes artifacts to its own directory so runs never see each other's files.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="rdv-test-media-"))
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,53 @@
+"""A tenant owns everything else; its API tokens are stored only as a hash of the secret."""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+from contracts.topics import SLUG_PATTERN
+
+SCOPES: tuple[str, ...] = ("predict", "read", "deploy", "admin")
+
+# The same rule as topic names (DESIGN.md §3): a slug ends up inside Kafka topic names.
+slug_validator = RegexValidator(
+    SLUG_PATTERN, "Use lowercase letters, digits and hyphens, starting with a letter or digit (max 63)."
+)
+
+
+class Tenant(models.Model):
+    slug = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class ApiToken(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=200)
+    # Shown in lists so a user can tell tokens apart without the secret ever being shown again.
+    prefix = models.CharField(max_length=8, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug}: {self.name} (rdv_{self.prefix}_…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        """``admin`` implies every other scope within the token's own tenant."""
+        return scope in self.scopes or "admin" in self.scopes

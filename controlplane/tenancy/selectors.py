@@ -1,0 +1,47 @@
+"""Reads of tenants and tokens; ``token_authenticate`` is what every authenticated request runs."""
+
+from __future__ import annotations
+
+import hashlib
+
+from controlplane.errors import NotFound
+from controlplane.tenancy.models import ApiToken, Tenant
+
+TOKEN_PREFIX = "rdv_"
+
+
+def token_hash(*, secret: str) -> str:
+    """A plain SHA-256 suffices: secrets are 256 random bits, so there is nothing to brute-force."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _lookup_kwargs(secret: str) -> dict[str, str] | None:
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    return {"key_hash": token_hash(secret=secret)}
+
+
+def token_authenticate(*, secret: str) -> ApiToken | None:
+    """The live token for ``secret``, with its tenant loaded, or None when unknown or revoked.
+
+    Synchronous on purpose so async callers can wrap it in ``sync_to_async``; ``atoken_authenticate``
+    is the native async twin.
+    """
+    lookup = _lookup_kwargs(secret)
+    if lookup is None:
+        return None
+    return ApiToken.objects.select_related("tenant").filter(revoked_at__isnull=True, **lookup).first()
+
+
+async def atoken_authenticate(*, secret: str) -> ApiToken | None:
+    lookup = _lookup_kwargs(secret)
+    if lookup is None:
+        return None
+    return await ApiToken.objects.select_related("tenant").filter(revoked_at__isnull=True, **lookup).afirst()
+
+
+def tenant_get(*, slug: str) -> Tenant:
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise NotFound(f"tenant {slug!r} does not exist")
+    return tenant
