@@ -71,7 +71,7 @@ class KafkaPythonProducer(Producer):
             done.put((on_delivery, None, TopicPartition(meta.topic, meta.partition, meta.offset)))
 
         def failed(exc: Exception) -> None:
-            done.put((on_delivery, KafkaError(str(exc)), TopicPartition(topic, partition or -1, -1)))
+            done.put((on_delivery, KafkaError(str(exc)), TopicPartition(topic, -1 if partition is None else partition, -1)))
 
         future.add_callback(ok)
         future.add_errback(failed)

@@ -1,0 +1,83 @@
+"""``python -m model_runner``: host this pool's model versions and score every request they get."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from contracts.follower import ConfigFollower
+from contracts.kafka import make_admin, make_consumer, make_producer
+from contracts.topology import platform_topics
+from model_runner.artifacts import fetch_artifact
+from model_runner.hosting import HostedModels
+from model_runner.loading import LoadedModel, load_model
+from model_runner.loop import RunnerLoop
+from model_runner.settings import RunnerSettings, SettingsError
+
+log = logging.getLogger("model_runner")
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=os.environ.get("RDV_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # kafka-python narrates every connection at INFO; its warnings are what an operator needs.
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        settings = RunnerSettings.from_env()
+    except SettingsError as exc:
+        print(f"model_runner: {exc}", file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the current batch", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    admin = make_admin(settings.kafka)
+    admin.ensure_topics(platform_topics())
+
+    follower = ConfigFollower(settings.kafka).start()
+    while not follower.wait_ready(0.5):
+        if stop.is_set():
+            follower.stop()
+            return 0
+
+    def loader(spec) -> LoadedModel:  # type: ignore[no-untyped-def]
+        path = fetch_artifact(spec, cache_dir=settings.artifact_cache, token=settings.token)
+        return load_model(spec, path)
+
+    hosting = HostedModels(settings.pool, loader)
+    consumer = make_consumer(settings.kafka, group_id=settings.group_id, assignor="range")
+    producer = make_producer(settings.kafka)
+    loop = RunnerLoop(
+        settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting
+    )
+
+    def ready() -> None:
+        print(f"[runner {settings.runner_id}] pool={settings.pool} ready", flush=True)
+
+    try:
+        loop.run(stop, on_ready=ready)
+    finally:
+        # The consumer first: closing it may revoke partitions, whose callback flushes the producer.
+        consumer.close()
+        producer.close()
+        follower.stop()
+        hosting.close()
+        admin.close()
+        log.info("stopped; stats %s", loop.stats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

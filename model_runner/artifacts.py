@@ -1,0 +1,103 @@
+"""Artifact download with a content-addressed disk cache.
+
+Files are stored as ``<cache>/<sha256>`` so two services (or two restarts) sharing a version download
+it once, and a file is only ever trusted after its hash matched the one the control plane recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import httpx
+
+from contracts.config import DeploymentSpec
+
+log = logging.getLogger(__name__)
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1 << 20
+
+
+class ArtifactError(RuntimeError):
+    """The artifact could not be fetched or is not the file the control plane registered."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_artifact(
+    spec: DeploymentSpec,
+    *,
+    cache_dir: Path,
+    token: str,
+    client: httpx.Client | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """The local path of the verified artifact, downloading it only when the cache lacks it."""
+    expected = spec.sha256.lower()
+    if not _SHA256.match(expected):
+        raise ArtifactError(f"{spec.model} v{spec.version}: sha256 {spec.sha256!r} is not 64 hex digits")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / expected
+    if target.exists():
+        if file_sha256(target) == expected:
+            return target
+        log.warning("cached artifact %s is corrupt; fetching it again", target)
+        target.unlink(missing_ok=True)
+    partial = cache_dir / f".{expected}.{uuid.uuid4().hex}.part"
+    try:
+        digest = hashlib.sha256()
+        with partial.open("wb") as out:
+            for chunk in _chunks(spec.artifact_url, token=token, client=client, timeout=timeout):
+                digest.update(chunk)
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if actual != expected:
+            raise ArtifactError(
+                f"{spec.model} v{spec.version}: sha256 mismatch for {spec.artifact_url}: "
+                f"expected {expected}, got {actual}"
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _chunks(url: str, *, token: str, client: httpx.Client | None, timeout: float) -> Iterator[bytes]:
+    scheme = urlparse(url).scheme
+    if scheme == "file":
+        path = Path(url2pathname(urlparse(url).path))
+        try:
+            with path.open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    yield chunk
+        except OSError as exc:
+            raise ArtifactError(f"cannot read {url}: {exc}") from exc
+        return
+    if scheme not in ("http", "https"):
+        raise ArtifactError(f"unsupported artifact URL scheme {scheme!r} in {url}")
+    owned = client is None
+    http = client or httpx.Client(timeout=timeout, follow_redirects=True)
+    try:
+        with http.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as response:
+            if response.status_code != 200:
+                raise ArtifactError(f"GET {url} answered {response.status_code}")
+            yield from response.iter_bytes(_CHUNK)
+    except httpx.HTTPError as exc:
+        raise ArtifactError(f"GET {url} failed: {exc}") from exc
+    finally:
+        if owned:
+            http.close()

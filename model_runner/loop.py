@@ -1,0 +1,311 @@
+"""The Kafka shell around scoring: poll one record, drain what is fetched, score, produce, commit.
+
+One thread does all consuming, producing and committing (delivery callbacks run inside its
+``poll``/``flush``), so nothing here needs a lock; only model loading runs elsewhere (hosting).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from contracts.codec import DecodeError, decode, encode
+from contracts.config import DeploymentSpec
+from contracts.dead_letter import send_to_dead_letter
+from contracts.follower import ConfigFollower
+from contracts.kafka import (
+    Admin,
+    Consumer,
+    KafkaError,
+    Producer,
+    Record,
+    TopicPartition,
+)
+from contracts.messages import Request, Score
+from contracts.topics import service_topics
+from contracts.topology import service_topic_specs
+from model_runner.hosting import HostedModels, HostedVersion
+from model_runner.offsets import OffsetTracker
+from model_runner.scoring import (
+    MODEL_LOADING,
+    Inbound,
+    PendingScores,
+    ServiceKey,
+    error_scores,
+    score_version,
+    split_expired,
+)
+from model_runner.settings import RunnerSettings
+
+log = logging.getLogger(__name__)
+
+COMMIT_INTERVAL_S = 0.2
+COMMIT_EVERY_RECORDS = 2000
+HEALTH_INTERVAL_S = 5.0
+STATS_INTERVAL_S = 60.0
+
+
+class RunnerLoop:
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        *,
+        consumer: Consumer,
+        producer: Producer,
+        admin: Admin,
+        follower: ConfigFollower,
+        hosting: HostedModels,
+    ) -> None:
+        self._settings = settings
+        self._consumer = consumer
+        self._producer = producer
+        self._admin = admin
+        self._follower = follower
+        self._hosting = hosting
+        self._offsets = OffsetTracker()
+        self._pending = PendingScores()
+        self._topic_services: dict[str, ServiceKey] = {}
+        self._subscribed: tuple[str, ...] = ()
+        self._generation = -1
+        self._delivery_error: KafkaError | None = None
+        self._last_commit = time.monotonic()
+        self._uncommitted_records = 0
+        self._next_health = 0.0
+        self._next_stats = time.monotonic() + STATS_INTERVAL_S
+        self.stats = {"records": 0, "scores": 0, "expired": 0, "dead_lettered": 0}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
+        self._apply_config()
+        if on_ready is not None:
+            on_ready()
+        while not stop.is_set():
+            if self._follower.generation != self._generation:
+                self._apply_config()
+            self._step()
+            self._housekeeping()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Everything handed to the producer is delivered, then its positions are committed."""
+        self._commit(force=True)
+
+    # -- config and subscription -------------------------------------------------------------
+
+    def _apply_config(self) -> None:
+        self._generation = self._follower.generation
+        services = self._follower.services
+        self._hosting.sync(services)
+        routed = self._hosting.routed_services()
+        topic_services = {service_topics(t, s).requests: (t, s) for (t, s) in routed}
+        topics = tuple(sorted(topic_services))
+        new = [key for topic, key in topic_services.items() if topic not in self._topic_services]
+        self._topic_services = topic_services
+        if topics == self._subscribed or not topics:
+            # With nothing routed the old subscription stays; its records are acknowledged unscored.
+            return
+        self._ensure_service_topics(new)
+        self._commit(force=True)
+        self._consumer.subscribe(topics, on_revoke=self._on_revoke)
+        self._subscribed = topics
+        log.info("subscribed to %d request topics: %s", len(topics), ", ".join(topics))
+
+    def _ensure_service_topics(self, keys: Sequence[ServiceKey]) -> None:
+        """Requests and scores topics of newly routed services, so subscribing never waits on them."""
+        specs = []
+        for tenant, service in keys:
+            config = self._follower.get(tenant, service)
+            if config is not None:
+                topics = service_topics(tenant, service)
+                wanted = {topics.requests, topics.scores}
+                specs += [
+                    t for t in service_topic_specs(tenant, service, config.partitions) if t.name in wanted
+                ]
+        if specs:
+            try:
+                self._admin.ensure_topics(specs)
+            except Exception as exc:  # the control plane normally created them already
+                log.warning("could not ensure service topics: %s", exc)
+
+    def _on_revoke(self, partitions: list[TopicPartition]) -> None:
+        revoked = {(p.topic, p.partition) for p in partitions}
+        self._commit(force=True, only=revoked)
+        self._pending.drop_partitions(revoked)
+        self._offsets.forget(revoked)
+
+    # -- the hot path --------------------------------------------------------------------------
+
+    def _step(self) -> None:
+        record = self._consumer.poll(0.05) if self._subscribed else None
+        if record is None:
+            if not self._subscribed:
+                time.sleep(0.05)
+            return
+        records = [record]
+        while len(records) < self._settings.max_batch:
+            more = self._consumer.poll(0)
+            if more is None:
+                break
+            records.append(more)
+        self._handle(records)
+
+    def _handle(self, records: Sequence[Record]) -> None:
+        now = time.time()
+        by_service: dict[ServiceKey, list[Inbound]] = {}
+        for record in records:
+            self._offsets.seen(record.topic, record.partition, record.offset)
+            item = self._admit(record, now)
+            if item is not None:
+                by_service.setdefault((item.request.tenant, item.request.service), []).append(item)
+        self.stats["records"] += len(records)
+        self._uncommitted_records += len(records)
+        for service_key, items in by_service.items():
+            for spec in self._hosting.deployments(*service_key):
+                hosted = self._hosting.version(service_key[0], spec)
+                if hosted is None or hosted.state == "loading":
+                    for item in items:
+                        self._offsets.hold(item.topic, item.partition, item.offset)
+                        self._pending.add(service_key, spec, item)
+                else:
+                    self._emit(items, self._scores(items, spec, hosted))
+        self._producer.poll(0)
+
+    def _admit(self, record: Record, now: float) -> Inbound | None:
+        """The decoded request, or None when it is poison, expired or not for a routed service."""
+        service_key = self._topic_services.get(record.topic)
+        if service_key is None:
+            return None
+        if record.value is None:
+            return self._dead_letter(record, "empty record (tombstone) on a requests topic")
+        try:
+            request = decode(Request, record.value)
+        except DecodeError as exc:
+            return self._dead_letter(record, str(exc))
+        if (request.tenant, request.service) != service_key:
+            return self._dead_letter(
+                record,
+                f"request for {request.tenant}/{request.service} on the topic of {'/'.join(service_key)}",
+            )
+        if request.deadline_at <= now:
+            self.stats["expired"] += 1
+            return None
+        return Inbound(request=request, partition=record.partition, offset=record.offset, topic=record.topic)
+
+    def _dead_letter(self, record: Record, error: str) -> None:
+        send_to_dead_letter(self._producer, record, error)
+        self.stats["dead_lettered"] += 1
+
+    def _emit(self, items: Sequence[Inbound], scores: Sequence[Score]) -> None:
+        scores_topic_of: dict[str, str] = {}
+        for item, score in zip(items, scores, strict=True):
+            topic = scores_topic_of.get(item.topic)
+            if topic is None:
+                topic = scores_topic_of[item.topic] = service_topics(score.tenant, score.service).scores
+            # Same partition number as the request: the rendezvous relies on co-partitioning.
+            self._producer.produce(
+                topic,
+                encode(score),
+                key=score.request_id.encode(),
+                partition=item.partition,
+                on_delivery=self._delivered,
+            )
+        self.stats["scores"] += len(scores)
+
+    def _delivered(self, error: KafkaError | None, _tp: TopicPartition) -> None:
+        if error is not None and self._delivery_error is None:
+            self._delivery_error = error
+
+    @property
+    def _runner_id(self) -> str:
+        return self._settings.runner_id
+
+    # -- pending versions, commits, health -------------------------------------------------------
+
+    def _serve_pending(self) -> None:
+        now = time.time()
+        for group in self._pending.groups():
+            hosted = self._hosting.version(group.tenant, group.spec)
+            if hosted is None or group.spec not in self._hosting.deployments(group.tenant, group.service):
+                self._release(group.items)  # no longer deployed: nobody waits for its score
+                self._pending.discard(group)
+            elif hosted.state == "loading":
+                live, expired = split_expired(group.items, now)
+                if expired:
+                    self._emit(
+                        expired, error_scores(expired, group.spec, MODEL_LOADING, runner_id=self._runner_id)
+                    )
+                    self._release(expired)
+                    group.items = live
+                    if not live:
+                        self._pending.discard(group)
+            else:
+                self._emit(group.items, self._scores(group.items, group.spec, hosted))
+                self._release(group.items)
+                self._pending.discard(group)
+
+    def _scores(self, items: Sequence[Inbound], spec: DeploymentSpec, hosted: HostedVersion) -> list[Score]:
+        if hosted.model is not None:
+            return score_version(items, spec, hosted.model, runner_id=self._runner_id)
+        return error_scores(items, spec, hosted.error or "model failed to load", runner_id=self._runner_id)
+
+    def _release(self, items: Sequence[Inbound]) -> None:
+        for item in items:
+            self._offsets.release(item.topic, item.partition, item.offset)
+
+    def _housekeeping(self) -> None:
+        if self._pending:
+            self._serve_pending()
+        self._producer.poll(0)
+        self._commit()
+        now = time.monotonic()
+        if now >= self._next_health:
+            self._next_health = now + HEALTH_INTERVAL_S
+            self._write_health()
+        if now >= self._next_stats:
+            self._next_stats = now + STATS_INTERVAL_S
+            log.info("stats %s pending=%d", self.stats, len(self._pending))
+
+    def _commit(self, *, force: bool = False, only: set[tuple[str, int]] | None = None) -> None:
+        due = time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S
+        if not (force or due or self._uncommitted_records >= COMMIT_EVERY_RECORDS):
+            return
+        self._last_commit = time.monotonic()
+        offsets = self._offsets.committable()
+        if only is not None:
+            offsets = [tp for tp in offsets if (tp.topic, tp.partition) in only]
+        if not offsets:
+            return
+        undelivered = self._producer.flush(10.0)
+        if self._delivery_error is not None:
+            # Idempotent retries are exhausted: stop without committing; a restart re-scores.
+            raise RuntimeError(f"score delivery failed: {self._delivery_error}")
+        if undelivered:
+            log.warning("%d scores still undelivered after flush; commit postponed", undelivered)
+            return
+        try:
+            self._consumer.commit(offsets)
+        except KafkaError as exc:  # e.g. a rebalance in progress; the next commit catches up
+            log.warning("commit failed: %s", exc)
+            return
+        self._offsets.committed(offsets)
+        self._uncommitted_records = 0
+
+    def _write_health(self) -> None:
+        path = self._settings.health_file
+        if path is None:
+            return
+        status = {
+            "runner": self._runner_id,
+            "pool": self._settings.pool,
+            "at": time.time(),
+            "subscribed": list(self._subscribed),
+            "pending": len(self._pending),
+            **self.stats,
+        }
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(status))
+        tmp.replace(path)

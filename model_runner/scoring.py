@@ -1,0 +1,146 @@
+"""Turning a micro-batch of requests into scores: plain functions over plain data, no Kafka.
+
+Every version scores all the requests it holds in ONE ``predict_batch`` call (DESIGN.md §9: the
+per-call overhead of scikit-learn dominates small models), and every request of that call reports
+the call's duration as its latency, since that is what it waited for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.config import DeploymentSpec
+from contracts.messages import Request, Score
+from model_runner.loading import LoadedModel, RowError
+
+ServiceKey = tuple[str, str]
+MODEL_LOADING = "model loading"
+
+
+@dataclass(slots=True)
+class Inbound:
+    """A decoded request and where it was read: its score goes to the same partition number."""
+
+    request: Request
+    partition: int
+    offset: int
+    topic: str
+
+
+def request_row(request: Request) -> Mapping[str, Any]:
+    """The model's view of a request: its inputs, then the external state injected before fan-out."""
+    return ChainMap(request.inputs, request.external_state)
+
+
+def _score(request: Request, spec: DeploymentSpec, runner_id: str, **fields: Any) -> Score:
+    return Score(
+        request_id=request.request_id,
+        tenant=request.tenant,
+        service=request.service,
+        model=spec.model,
+        version=spec.version,
+        role=spec.role,
+        runner=runner_id,
+        **fields,
+    )
+
+
+def error_scores(
+    items: Sequence[Inbound],
+    spec: DeploymentSpec,
+    message: str,
+    *,
+    runner_id: str,
+    latency_ms: float = 0.0,
+    clock: Callable[[], float] = time.time,
+) -> list[Score]:
+    now = clock()
+    return [
+        _score(
+            i.request, spec, runner_id, status="error", error=message, latency_ms=latency_ms, scored_at=now
+        )
+        for i in items
+    ]
+
+
+def score_version(
+    items: Sequence[Inbound],
+    spec: DeploymentSpec,
+    model: LoadedModel,
+    *,
+    runner_id: str,
+    clock: Callable[[], float] = time.time,
+) -> list[Score]:
+    """One score per item, in order; a model that raises fails its batch, never the runner."""
+    started = time.perf_counter()
+    try:
+        predictions = model.predict_batch([request_row(i.request) for i in items])
+    except Exception as exc:  # a model bug fails its batch only
+        latency_ms = (time.perf_counter() - started) * 1000
+        message = f"{type(exc).__name__}: {exc}"
+        return error_scores(items, spec, message, runner_id=runner_id, latency_ms=latency_ms, clock=clock)
+    latency_ms = (time.perf_counter() - started) * 1000
+    now = clock()
+    scores = []
+    for item, prediction in zip(items, predictions, strict=True):
+        if isinstance(prediction, RowError):
+            fields: dict[str, Any] = {"status": "error", "error": prediction.message}
+        else:
+            fields = {"status": "ok", "output": prediction}
+        scores.append(_score(item.request, spec, runner_id, latency_ms=latency_ms, scored_at=now, **fields))
+    return scores
+
+
+@dataclass(slots=True)
+class PendingGroup:
+    tenant: str
+    service: str
+    spec: DeploymentSpec
+    items: list[Inbound] = field(default_factory=list)
+
+
+class PendingScores:
+    """Requests held for a version that is still loading, scored once it is, or failed at deadline."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[ServiceKey, DeploymentSpec], PendingGroup] = {}
+
+    def __len__(self) -> int:
+        return sum(len(g.items) for g in self._groups.values())
+
+    def __bool__(self) -> bool:
+        return bool(self._groups)
+
+    def add(self, service_key: ServiceKey, spec: DeploymentSpec, item: Inbound) -> None:
+        group = self._groups.get((service_key, spec))
+        if group is None:
+            group = self._groups[(service_key, spec)] = PendingGroup(*service_key, spec)
+        group.items.append(item)
+
+    def groups(self) -> Iterator[PendingGroup]:
+        yield from list(self._groups.values())
+
+    def discard(self, group: PendingGroup) -> None:
+        self._groups.pop(((group.tenant, group.service), group.spec), None)
+
+    def drop_partitions(self, partitions: set[tuple[str, int]]) -> list[Inbound]:
+        """Forget requests of revoked partitions (their new owner scores them); returns them."""
+        dropped: list[Inbound] = []
+        for group in self.groups():
+            kept = [i for i in group.items if (i.topic, i.partition) not in partitions]
+            dropped.extend(i for i in group.items if (i.topic, i.partition) in partitions)
+            group.items = kept
+            if not kept:
+                self.discard(group)
+        return dropped
+
+
+def split_expired(items: Sequence[Inbound], now: float) -> tuple[list[Inbound], list[Inbound]]:
+    """(still within deadline, past deadline)."""
+    live = [i for i in items if i.request.deadline_at > now]
+    expired = [i for i in items if i.request.deadline_at <= now]
+    return live, expired

@@ -1,0 +1,241 @@
+"""The loop's bookkeeping without a broker: subscriptions follow the config, scores keep their
+partition, requests wait for a loading version, and offsets are committed only after a flush."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from contracts.codec import decode, encode
+from contracts.config import DeploymentSpec, ServiceConfig
+from contracts.kafka import Admin, Consumer, Producer, Record, TopicPartition, TopicSpec
+from contracts.messages import DeadLetter, Request, Score
+from contracts.topics import DLQ_TOPIC, service_topics
+from model_runner.hosting import HostedModels
+from model_runner.loading import LoadedModel, Prediction
+from model_runner.loop import RunnerLoop
+from model_runner.settings import RunnerSettings
+
+SETTINGS = RunnerSettings.from_env({"RDV_RUNNER_ID": "r1", "RDV_MAX_BATCH": "64"})
+
+
+class FakeConsumer(Consumer):
+    def __init__(self) -> None:
+        self.records: deque[Record] = deque()
+        self.subscriptions: list[tuple[str, ...]] = []
+        self.commits: list[list[TopicPartition]] = []
+
+    def subscribe(self, topics: Sequence[str], *, on_assign: Any = None, on_revoke: Any = None) -> None:
+        self.subscriptions.append(tuple(topics))
+
+    def poll(self, timeout: float) -> Record | None:
+        return self.records.popleft() if self.records else None
+
+    def commit(self, offsets: Iterable[TopicPartition]) -> None:
+        self.commits.append(list(offsets))
+
+    def assign(self, partitions: Sequence[TopicPartition]) -> None: ...
+    def assignment(self) -> list[TopicPartition]:
+        return []  # noqa: E704
+
+    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        return (0, 0)  # noqa: E704
+
+    def position(self, topic: str, partition: int) -> int:
+        return 0  # noqa: E704
+
+    def close(self) -> None: ...
+
+
+class FakeProducer(Producer):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int | None, bytes | None]] = []
+        self.flushed = 0
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: Any = None,
+        partition: Any = None,
+        on_delivery: Any = None,
+    ) -> None:
+        self.sent.append((topic, partition, value))
+
+    def poll(self, timeout: float = 0.0) -> int:
+        return 0  # noqa: E704
+
+    def flush(self, timeout: float = 10.0) -> int:  # noqa: E301
+        self.flushed = len(self.sent)
+        return 0
+
+    def close(self) -> None: ...
+
+
+class FakeAdmin(Admin):
+    def __init__(self) -> None:
+        self.ensured: list[str] = []
+
+    def ensure_topics(self, topics: Sequence[TopicSpec]) -> list[str]:
+        self.ensured += [t.name for t in topics]
+        return []
+
+    def partition_count(self, topic: str) -> int | None:
+        return 4  # noqa: E704
+
+    def delete_topics(self, names: Sequence[str]) -> None: ...
+    def close(self) -> None: ...
+
+
+class FakeFollower:
+    def __init__(self) -> None:
+        self.services: dict[tuple[str, str], ServiceConfig] = {}
+        self.generation = 0
+
+    def publish(self, config: ServiceConfig) -> None:
+        self.services = {**self.services, (config.tenant, config.service): config}
+        self.generation += 1
+
+    def get(self, tenant: str, service: str) -> ServiceConfig | None:
+        return self.services.get((tenant, service))
+
+
+class Echo(LoadedModel):
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def predict_batch(self, rows: Sequence[Any]) -> list[Prediction]:
+        self.batches.append(len(rows))
+        return [{"value": float(row["x"])} for row in rows]
+
+    def _predict(self, matrix: Any) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+def _spec(model: str) -> DeploymentSpec:
+    return DeploymentSpec(
+        model=model, version=1, role="champion", format="skops", sha256="b" * 64, artifact_url="file:///x"
+    )
+
+
+def _config(service: str, *models: str) -> ServiceConfig:
+    return ServiceConfig(
+        tenant="acme",
+        service=service,
+        revision=1,
+        deadline_ms=100,
+        partitions=4,
+        deployments=tuple(_spec(m) for m in models),
+    )
+
+
+def _record(service: str, offset: int, partition: int, value: bytes) -> Record:
+    return Record(service_topics("acme", service).requests, partition, offset, b"k", value, 0)
+
+
+def _request(service: str, request_id: str, x: float, deadline_ms: int = 5000) -> bytes:
+    return encode(
+        Request(
+            request_id=request_id,
+            tenant="acme",
+            service=service,
+            sent_at=time.time(),
+            deadline_ms=deadline_ms,
+            config_revision=1,
+            inputs={"x": x},
+        )
+    )
+
+
+def _loop(gate: threading.Event | None = None) -> tuple[RunnerLoop, FakeConsumer, FakeProducer, FakeFollower]:
+    model = Echo()
+
+    def loader(spec: DeploymentSpec) -> LoadedModel:
+        if gate is not None:
+            gate.wait(5)
+        return model
+
+    consumer, producer, follower = FakeConsumer(), FakeProducer(), FakeFollower()
+    loop = RunnerLoop(
+        SETTINGS,
+        consumer=consumer,
+        producer=producer,
+        admin=FakeAdmin(),
+        follower=follower,
+        hosting=HostedModels("default", loader),
+    )  # type: ignore[arg-type]
+    return loop, consumer, producer, follower
+
+
+def _run_until(loop: RunnerLoop, condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        if loop._follower.generation != loop._generation:
+            loop._apply_config()
+        loop._step()
+        loop._housekeeping()
+
+
+def test_scores_keep_the_partition_and_poison_goes_to_the_dead_letter_topic() -> None:
+    loop, consumer, producer, follower = _loop()
+    follower.publish(_config("churn", "a", "b"))
+    loop._apply_config()
+    consumer.records.extend(
+        [
+            _record("churn", 0, 3, _request("churn", "r0", 1.0)),
+            _record("churn", 1, 3, b"{oops"),
+            _record("churn", 0, 2, _request("churn", "r1", 2.0)),
+            _record("churn", 2, 3, _request("churn", "old", 3.0, deadline_ms=-1)),
+        ]
+    )
+
+    _run_until(loop, lambda: len([s for s in producer.sent if s[0] != DLQ_TOPIC]) == 4)
+
+    scores = [(t, p, decode(Score, v)) for t, p, v in producer.sent if t != DLQ_TOPIC]
+    assert {(p, s.request_id, s.model) for _t, p, s in scores} == {
+        (3, "r0", "a"),
+        (3, "r0", "b"),
+        (2, "r1", "a"),
+        (2, "r1", "b"),
+    }
+    assert {t for t, _p, _s in scores} == {service_topics("acme", "churn").scores}
+    [letter] = [decode(DeadLetter, v) for t, _p, v in producer.sent if t == DLQ_TOPIC]
+    assert (letter.partition, letter.offset, letter.value) == (3, 1, "{oops")
+    assert loop.stats["expired"] == 1
+
+
+def test_requests_wait_for_a_loading_version_and_their_offset_waits_with_them() -> None:
+    gate = threading.Event()
+    loop, consumer, producer, follower = _loop(gate)
+    follower.publish(_config("churn", "slow"))
+    loop._apply_config()
+    consumer.records.extend(_record("churn", i, 0, _request("churn", f"r{i}", i)) for i in range(3))
+
+    _run_until(loop, lambda: len(loop._pending) == 3)
+    loop._commit(force=True)
+    assert all(tp.offset == 0 for batch in consumer.commits for tp in batch)
+
+    gate.set()
+    _run_until(loop, lambda: len(producer.sent) == 3)
+    loop._commit(force=True)
+    assert consumer.commits[-1] == [TopicPartition(service_topics("acme", "churn").requests, 0, 3)]
+    assert producer.flushed == 3
+
+
+def test_a_new_service_in_the_pool_is_subscribed_without_a_restart() -> None:
+    loop, consumer, _producer, follower = _loop()
+    follower.publish(_config("churn", "a"))
+    loop._apply_config()
+
+    follower.publish(_config("fraud", "a"))
+    _run_until(loop, lambda: len(consumer.subscriptions) == 2)
+
+    assert consumer.subscriptions[-1] == (
+        service_topics("acme", "churn").requests,
+        service_topics("acme", "fraud").requests,
+    )
