@@ -18,8 +18,13 @@ from django.core.files import File
 from controlplane.registry.models import Model, ModelVersion
 from controlplane.registry.services import model_create, version_create
 from controlplane.routing.models import Service
-from controlplane.routing.selectors import deployments_list, revision_latest
-from controlplane.routing.services import deployments_replace, service_create, service_topics_ensure
+from controlplane.routing.selectors import deployments_list
+from controlplane.routing.services import (
+    config_publish,
+    deployments_replace,
+    service_create,
+    service_topics_ensure,
+)
 from controlplane.tenancy.models import Tenant
 from controlplane.tenancy.selectors import token_authenticate
 from controlplane.tenancy.services import tenant_create, token_create
@@ -120,9 +125,9 @@ def demo_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
         revision = deployments_replace(service=service, deployments=ROUTING, actor="rdv_demo").number
         say(f"routing: published revision {revision}")
     else:
-        latest = revision_latest(service=service)
-        revision = latest.number if latest else 0
-        say(f"routing: unchanged (revision {revision})")
+        # Publish again all the same: the broker may be new, or the public URL in the snapshot changed.
+        revision = config_publish(service=service, actor="rdv_demo").number
+        say(f"routing: unchanged, republished as revision {revision}")
     _token_ensure(tenant, token_path, say)
     return {
         "tenant": tenant.slug,
