@@ -15,6 +15,7 @@ def test_healthz_always_answers() -> None:
 def test_readyz_checks_the_database() -> None:
     response = Client().get("/readyz")
     assert response.status_code == 200 and response.json()["database"] == "ok"
+    assert response.json()["stream"].startswith("rdv.replies[")
 
 
 @pytest.mark.django_db
