@@ -6,7 +6,7 @@ it, so it depends on nothing heavier than msgspec.
 
 from contracts.codec import DecodeError, decode, encode
 from contracts.config import DeploymentSpec, ServiceConfig
-from contracts.messages import Candidate, Decision, DeadLetter, ReplyTo, Request, Result, Score
+from contracts.messages import Candidate, DeadLetter, Decision, ReplyTo, Request, Result, Score
 from contracts.roles import ANSWERING_ROLES, Role
 from contracts.topics import (
     CONFIG_TOPIC,

@@ -101,12 +101,6 @@ class ConfigFollower:
             except DecodeError as exc:
                 log.error("config record for %s/%s ignored: %s", tenant, service, exc)
                 return
-            current = updated.get(service_key)
-            if current is not None and current.revision > config.revision:
-                # Two publishers raced and the older snapshot landed last: keep the newer one.
-                log.warning("config %s/%s revision %d ignored: %d is newer", tenant, service,
-                            config.revision, current.revision)
-                return
             updated[service_key] = config
         self._services = updated
         self.generation += 1

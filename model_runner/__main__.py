@@ -26,8 +26,6 @@ def main() -> int:
         level=os.environ.get("RDV_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # kafka-python narrates every connection at INFO; its warnings are what an operator needs.
-    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         settings = RunnerSettings.from_env()
     except SettingsError as exc:

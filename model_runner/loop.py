@@ -73,6 +73,7 @@ class RunnerLoop:
         self._delivery_error: KafkaError | None = None
         self._last_commit = time.monotonic()
         self._uncommitted_records = 0
+        self._assigned = False
         self._next_health = 0.0
         self._next_stats = time.monotonic() + STATS_INTERVAL_S
         self.stats = {"records": 0, "scores": 0, "expired": 0, "dead_lettered": 0}
@@ -81,11 +82,13 @@ class RunnerLoop:
 
     def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
         self._apply_config()
-        if on_ready is not None:
-            on_ready()
         while not stop.is_set():
             if self._follower.generation != self._generation:
                 self._apply_config()
+            if on_ready is not None and (self._assigned or not self._subscribed):
+                # Ready means partitions are owned: a request sent now is read at once.
+                on_ready()
+                on_ready = None
             self._step()
             self._housekeeping()
         self.shutdown()
@@ -102,17 +105,19 @@ class RunnerLoop:
         self._hosting.sync(services)
         routed = self._hosting.routed_services()
         topic_services = {service_topics(t, s).requests: (t, s) for (t, s) in routed}
-        topics = tuple(sorted(topic_services))
+        # The subscription only grows: every change of it is a group rebalance that stalls every
+        # service of the pool (seconds with kafka-python), while a routing change must take effect
+        # at once. Records of services no longer routed here are acknowledged unscored.
+        topics = tuple(sorted(set(self._subscribed) | set(topic_services)))
         new = [key for topic, key in topic_services.items() if topic not in self._topic_services]
         self._topic_services = topic_services
-        if topics == self._subscribed or not topics:
-            # With nothing routed the old subscription stays; its records are acknowledged unscored.
+        if topics == self._subscribed:
             return
         self._ensure_service_topics(new)
         self._commit(force=True)
-        self._consumer.subscribe(topics, on_revoke=self._on_revoke)
+        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self._subscribed = topics
-        log.info("subscribed to %d request topics: %s", len(topics), ", ".join(topics))
+        log.info("subscribed to %d request topics (%d new)", len(topics), len(new))
 
     def _ensure_service_topics(self, keys: Sequence[ServiceKey]) -> None:
         """Requests and scores topics of newly routed services, so subscribing never waits on them."""
@@ -130,6 +135,9 @@ class RunnerLoop:
                 self._admin.ensure_topics(specs)
             except Exception as exc:  # the control plane normally created them already
                 log.warning("could not ensure service topics: %s", exc)
+
+    def _on_assign(self, partitions: list[TopicPartition]) -> None:
+        self._assigned = True
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.messages import Decision, Request, Result, Score
 from rendezvous_worker.policy import (
-    VersionKey,
     Verdict,
+    VersionKey,
     candidates_of,
     decide,
     preference_list,

@@ -62,6 +62,7 @@ class RendezvousWorker:
             settings.kafka, group_id=settings.group_id, assignor="range"
         )
         self._topics: list[str] = []
+        self._assigned = False
         self.answered = 0
 
     def stop(self) -> None:
@@ -76,13 +77,16 @@ class RendezvousWorker:
             raise SystemExit("rendezvous worker: could not read rdv.config within 60 s")
         generation = -1
         last_commit = time.monotonic()
-        log.info("[rendezvous %s] ready", self._settings.instance_id)
-        print(f"[rendezvous {self._settings.instance_id}] ready", flush=True)
+        announced = False
         try:
             while not self._stop.is_set():
                 if generation != self._follower.generation:
                     generation = self._follower.generation
                     self._resubscribe()
+                if not announced and (self._assigned or not self._topics):
+                    # Ready means partitions are owned: a request sent now is read at once.
+                    print(f"[rendezvous {self._settings.instance_id}] ready", flush=True)
+                    announced = True
                 self._poll_once()
                 self._producer.poll(0)
                 if time.monotonic() - last_commit >= self._settings.commit_interval_s:
@@ -92,7 +96,8 @@ class RendezvousWorker:
             self._shutdown()
 
     def _resubscribe(self) -> None:
-        topics = subscribed_topics(dict(self._follower.services))
+        # Only grows, like the runners': each change is a rebalance that stalls every service.
+        topics = sorted(set(self._topics) | set(subscribed_topics(dict(self._follower.services))))
         if topics == self._topics:
             return
         self._topics = topics
@@ -178,7 +183,8 @@ class RendezvousWorker:
             log.warning("commit failed: %s", exc)
 
     def _on_assign(self, partitions: list[TopicPartition]) -> None:
-        log.info("assigned %s", sorted((p.topic, p.partition) for p in partitions))
+        self._assigned = True
+        log.info("assigned %d partitions", len(partitions))
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
         self._producer.flush(10.0)
@@ -186,7 +192,7 @@ class RendezvousWorker:
         gone = [(p.topic, p.partition) for p in partitions]
         self._ledger.forget(gone)
         self._rendezvous.drop_partitions({(stream_of(t), p) for t, p in gone})
-        log.info("revoked %s", sorted(gone))
+        log.info("revoked %d partitions", len(gone))
 
     def _shutdown(self) -> None:
         self._producer.flush(10.0)

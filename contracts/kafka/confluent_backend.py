@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,6 +24,12 @@ from contracts.kafka.base import (
 )
 
 log = logging.getLogger(__name__)
+
+_TRANSIENT = {
+    confluent_kafka.KafkaError.NOT_LEADER_FOR_PARTITION,
+    confluent_kafka.KafkaError.LEADER_NOT_AVAILABLE,
+    confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
 
 
 def _error(err: Any) -> KafkaError:
@@ -162,10 +169,19 @@ class ConfluentConsumer(Consumer):
         return [_tp_out(p) for p in self._consumer.assignment()]
 
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        low, high = self._consumer.get_watermark_offsets(
-            confluent_kafka.TopicPartition(topic, partition), timeout=10.0
-        )
-        return low, high
+        # Right after a topic is created its leader may not be known yet: retry for a while.
+        deadline = time.monotonic() + 10.0
+        while True:
+            try:
+                low, high = self._consumer.get_watermark_offsets(
+                    confluent_kafka.TopicPartition(topic, partition), timeout=10.0
+                )
+                return low, high
+            except confluent_kafka.KafkaException as exc:
+                transient = exc.args[0].retriable() or exc.args[0].code() in _TRANSIENT
+                if not transient or time.monotonic() > deadline:
+                    raise _error(exc) from exc
+                time.sleep(0.1)
 
     def position(self, topic: str, partition: int) -> int:
         [tp] = self._consumer.position([confluent_kafka.TopicPartition(topic, partition)])

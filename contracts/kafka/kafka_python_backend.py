@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 from collections import deque
@@ -33,6 +34,10 @@ from contracts.kafka.base import (
 )
 
 log = logging.getLogger(__name__)
+
+# kafka-python logs every connection at INFO; keep its chatter out of our logs unless asked for.
+if logging.getLogger("kafka").level == logging.NOTSET:
+    logging.getLogger("kafka").setLevel(logging.WARNING)
 
 _ASSIGNORS = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}
 
@@ -71,7 +76,8 @@ class KafkaPythonProducer(Producer):
             done.put((on_delivery, None, TopicPartition(meta.topic, meta.partition, meta.offset)))
 
         def failed(exc: Exception) -> None:
-            done.put((on_delivery, KafkaError(str(exc)), TopicPartition(topic, -1 if partition is None else partition, -1)))
+            where = TopicPartition(topic, -1 if partition is None else partition, -1)
+            done.put((on_delivery, KafkaError(str(exc)), where))
 
         future.add_callback(ok)
         future.add_errback(failed)
@@ -89,10 +95,8 @@ class KafkaPythonProducer(Producer):
             block = False
 
     def flush(self, timeout: float = 10.0) -> int:
-        try:
+        with contextlib.suppress(kafka.errors.KafkaTimeoutError):
             self._producer.flush(timeout=timeout)
-        except kafka.errors.KafkaTimeoutError:
-            pass
         self.poll(0)
         return 0
 
@@ -102,25 +106,18 @@ class KafkaPythonProducer(Producer):
 
 
 class _Listener(ConsumerRebalanceListener):
-    def __init__(
-        self,
-        owner: KafkaPythonConsumer,
-        on_assign: AssignCallback | None,
-        on_revoke: AssignCallback | None,
-    ) -> None:
-        self._owner = owner
-        self._on_assign = on_assign
-        self._on_revoke = on_revoke
+    """kafka-python 3 calls rebalance listeners on its I/O thread, where any blocking consumer call
+    (a commit, above all) fails and breaks the rebalance. So the events are only queued here and
+    the caller's callbacks run on the caller's thread at its next ``poll``."""
+
+    def __init__(self, events: queue.SimpleQueue[tuple[str, list[TopicPartition]]]) -> None:
+        self._events = events
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        parts = [TopicPartition(tp.topic, tp.partition) for tp in revoked]
-        self._owner._drop_buffered(parts)
-        if self._on_revoke is not None:
-            self._on_revoke(parts)
+        self._events.put(("revoke", [TopicPartition(tp.topic, tp.partition) for tp in revoked]))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        if self._on_assign is not None:
-            self._on_assign([TopicPartition(tp.topic, tp.partition) for tp in assigned])
+        self._events.put(("assign", [TopicPartition(tp.topic, tp.partition) for tp in assigned]))
 
 
 class KafkaPythonConsumer(Consumer):
@@ -144,10 +141,23 @@ class KafkaPythonConsumer(Consumer):
             **overrides,
         )
         self._buffer: deque[Record] = deque()
+        self._events: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
+        self._on_assign: AssignCallback | None = None
+        self._on_revoke: AssignCallback | None = None
 
-    def _drop_buffered(self, parts: Sequence[TopicPartition]) -> None:
-        gone = {(p.topic, p.partition) for p in parts}
-        self._buffer = deque(r for r in self._buffer if (r.topic, r.partition) not in gone)
+    def _run_rebalance_events(self) -> None:
+        while True:
+            try:
+                kind, parts = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "revoke":
+                gone = {(p.topic, p.partition) for p in parts}
+                self._buffer = deque(r for r in self._buffer if (r.topic, r.partition) not in gone)
+                if self._on_revoke is not None:
+                    self._on_revoke(parts)
+            elif self._on_assign is not None:
+                self._on_assign(parts)
 
     def subscribe(
         self,
@@ -156,7 +166,8 @@ class KafkaPythonConsumer(Consumer):
         on_assign: AssignCallback | None = None,
         on_revoke: AssignCallback | None = None,
     ) -> None:
-        self._consumer.subscribe(topics=list(topics), listener=_Listener(self, on_assign, on_revoke))
+        self._on_assign, self._on_revoke = on_assign, on_revoke
+        self._consumer.subscribe(topics=list(topics), listener=_Listener(self._events))
 
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
         self._buffer.clear()
@@ -171,8 +182,12 @@ class KafkaPythonConsumer(Consumer):
                 self._consumer.seek(kp, p.offset)
 
     def poll(self, timeout: float) -> Record | None:
+        self._run_rebalance_events()
         if not self._buffer:
             batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=500)
+            # A rebalance inside that poll: apply it while the buffer is empty, so none of the
+            # records just fetched (already under the new assignment) are dropped.
+            self._run_rebalance_events()
             for records in batches.values():
                 self._buffer.extend(
                     Record(
@@ -230,10 +245,8 @@ class KafkaPythonAdmin(Admin):
             }
             for t in missing
         }
-        try:
+        with contextlib.suppress(kafka.errors.TopicAlreadyExistsError):
             self._admin.create_topics(spec, wait_for_metadata=True)
-        except kafka.errors.TopicAlreadyExistsError:
-            pass
         return [t.name for t in missing]
 
     def partition_count(self, topic: str) -> int | None:
@@ -245,10 +258,8 @@ class KafkaPythonAdmin(Admin):
     def delete_topics(self, names: Sequence[str]) -> None:
         if not names:
             return
-        try:
+        with contextlib.suppress(kafka.errors.UnknownTopicOrPartitionError):
             self._admin.delete_topics(list(names))
-        except kafka.errors.UnknownTopicOrPartitionError:
-            pass
 
     def close(self) -> None:
         self._admin.close()

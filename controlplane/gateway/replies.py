@@ -14,9 +14,18 @@ import threading
 from dataclasses import dataclass, field
 
 from contracts.codec import DecodeError, decode
-from contracts.kafka import KafkaError, KafkaSettings, Producer, TopicPartition, make_consumer, make_producer
+from contracts.kafka import (
+    KafkaError,
+    KafkaSettings,
+    Producer,
+    TopicPartition,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
 from contracts.messages import ReplyTo, Result
 from contracts.topics import REPLIES_TOPIC
+from contracts.topology import platform_topics
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +94,11 @@ class ReplyHub:
         self._assigned.clear()
 
     def _run(self) -> None:
+        admin = make_admin(self.settings)
+        try:
+            admin.ensure_topics(platform_topics())
+        finally:
+            admin.close()
         # Only new replies matter: anything written before this process started is someone else's.
         consumer = make_consumer(self.settings, group_id=GROUP_ID, auto_offset_reset="latest",
                                  assignor="range")

@@ -16,7 +16,6 @@ from contracts.kafka import (
 )
 
 
-
 @pytest.fixture(params=["confluent", "kafka-python"])
 def settings(request, kafka_bootstrap) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=kafka_bootstrap, client=request.param)
@@ -67,7 +66,7 @@ def test_keyed_writes_use_murmur2_on_both_backends(kafka_bootstrap):
         seen = {}
         for i in range(20):
             producer.produce(topic, b"x", key=f"request-{i}".encode(),
-                             on_delivery=lambda err, tp, i=i: seen.__setitem__(i, tp.partition))
+                             on_delivery=lambda err, tp, i=i, seen=seen: seen.__setitem__(i, tp.partition))
         producer.flush(10)
         producer.poll(0)
         placements[client] = seen
