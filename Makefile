@@ -14,7 +14,7 @@ run: venv
 
 ## Run the whole test suite against real Kafka, PostgreSQL and Redis (started when missing).
 test: venv
-	@bash scripts/test.sh
+	@bash scripts/test.sh $(ARGS)
 
 ## Benchmarks: HTTP predict against the raw three-hop Kafka pipeline on the same broker.
 bench: venv
