@@ -72,6 +72,8 @@ class Candidate(msgspec.Struct, kw_only=True):
     error: str | None = None
     latency_ms: float | None = None
     late: bool = False
+    # Why the rendezvous had demoted this version for the request (None: it was not demoted).
+    demoted: str | None = None
 
 
 class Decision(msgspec.Struct, kw_only=True):

@@ -7,7 +7,7 @@ it the request, the scores seen so far and the current time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from contracts.config import DeploymentSpec, ServiceConfig
@@ -48,6 +48,12 @@ def preference_list(config: ServiceConfig, key: str) -> tuple[DeploymentSpec, ..
     champion = choose_champion(config.by_role("champion"), key)
     fallbacks = sorted(config.by_role("fallback"), key=lambda d: (d.rank, d.model, d.version))
     return ((champion,) if champion is not None else ()) + tuple(fallbacks)
+
+
+def demote_last(preference: Sequence[DeploymentSpec], demoted: Collection[VersionKey]) -> tuple[DeploymentSpec, ...]:
+    """Demoted versions go to the end of the list: still a last resort, never waited for first."""
+    healthy = tuple(d for d in preference if d.key not in demoted)
+    return healthy + tuple(d for d in preference if d.key in demoted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +105,10 @@ def candidates_of(
     config: ServiceConfig | None,
     scores: Mapping[VersionKey, Score],
     late: frozenset[VersionKey],
+    demoted: Mapping[VersionKey, str] | None = None,
 ) -> list[Candidate]:
     """Every scoring deployment of the service and every score seen, for the decision record."""
+    demoted = demoted or {}
     seen: dict[VersionKey, Candidate] = {}
     for key, score in scores.items():
         seen[key] = Candidate(
@@ -112,12 +120,13 @@ def candidates_of(
             error=score.error,
             latency_ms=score.latency_ms,
             late=key in late,
+            demoted=demoted.get(key),
         )
     if config is not None:
         for deployment in config.deployments:
             if deployment.role != "decoy" and deployment.key not in seen:
                 seen[deployment.key] = Candidate(
                     model=deployment.model, version=deployment.version, role=deployment.role,
-                    status="missing",
+                    status="missing", demoted=demoted.get(deployment.key),
                 )
     return list(seen.values())

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.messages import Decision, Request, Result, Score
+from rendezvous_worker.health import HealthBoard
 from rendezvous_worker.policy import (
     Verdict,
     VersionKey,
     candidates_of,
     decide,
+    demote_last,
     preference_list,
     result_latency_ms,
     routing_key,
@@ -69,6 +71,7 @@ class _Pending:
     config: ServiceConfig | None = None
     preference: tuple[DeploymentSpec, ...] = ()
     scores: dict[VersionKey, Score] = field(default_factory=dict)
+    demoted: dict[VersionKey, str] = field(default_factory=dict)
     late: set[VersionKey] = field(default_factory=set)
     refs: list[RecordRef] = field(default_factory=list)
     result: Result | None = None
@@ -83,8 +86,10 @@ class Rendezvous:
         orphan_ttl_s: float = 30.0,
         stale_after_s: float = 60.0,
         replay_settle_s: float = 0.25,
+        health: HealthBoard | None = None,
     ) -> None:
         self._configs = configs
+        self._health = health or HealthBoard()
         self._orphan_ttl_s = orphan_ttl_s
         self._stale_after_s = stale_after_s
         self._replay_settle_s = replay_settle_s
@@ -113,7 +118,13 @@ class Rendezvous:
         entry.request = request
         entry.stream, entry.partition = stream_of(ref[0]), ref[1]
         entry.config = config
-        entry.preference = preference_list(config, routing_key(request)) if config is not None else ()
+        if config is not None:
+            preference = preference_list(config, routing_key(request))
+            demoted = self._health.demoted(
+                [(request.tenant, request.service, *d.key) for d in preference], config.deadline_ms
+            )
+            entry.demoted = {ref[2:]: why for ref, why in demoted.items()}
+            entry.preference = demote_last(preference, entry.demoted)
         entry.refs.append(ref)
         # A request read after its deadline is a replay (a crashed instance's partition): give its
         # scores, which sit right behind it in the co-partitioned topic, a moment to be read too.
@@ -175,6 +186,11 @@ class Rendezvous:
             verdict = decide(entry.preference, entry.scores, at_deadline=True)
         if verdict is None:
             return []
+        if verdict.score is not None and entry.demoted and verdict.reason != "deadline":
+            first_choice = next((d for d in entry.preference if d.key not in entry.demoted), None)
+            if first_choice is not None and first_choice.key == (verdict.score.model, verdict.score.version):
+                # The answer came from this entry only because a version ahead of it was demoted.
+                verdict = Verdict(verdict.status, "demoted", verdict.score)
         entry.result = self._result(entry.request, entry.config, verdict)
         grace_s = (entry.config.grace_ms if entry.config is not None else 1000) / 1000.0
         close_at = max(now, entry.request.deadline_at) + grace_s
@@ -201,10 +217,24 @@ class Rendezvous:
     def _close(self, entry: _Pending, now: float) -> Record:
         del self._pending[entry.request_id]
         result = entry.result
-        assert result is not None
+        assert result is not None and entry.request is not None
+        self._record_health(entry)
         decision = Decision(
             **{f: getattr(result, f) for f in result.__struct_fields__},
-            candidates=candidates_of(entry.config, entry.scores, frozenset(entry.late)),
+            candidates=candidates_of(entry.config, entry.scores, frozenset(entry.late), entry.demoted),
             decided_at=now,
         )
         return Record(decision, entry.partition)
+
+    def _record_health(self, entry: _Pending) -> None:
+        """Every answering version's outcome for this request, as the demotion rules see it."""
+        request = entry.request
+        assert request is not None
+        for deployment in entry.preference:
+            ref = (request.tenant, request.service, *deployment.key)
+            score = entry.scores.get(deployment.key)
+            if score is None:
+                self._health.record(ref, ok=False, latency_ms=2.0 * request.deadline_ms)
+            else:
+                latency_ms = max(0.0, (score.scored_at - request.sent_at) * 1000.0)
+                self._health.record(ref, ok=score.status == "ok", latency_ms=latency_ms)
