@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         Child(f"runner-{i}", [python, "-m", "model_runner"], {**env, "RDV_RUNNER_ID": f"runner-{i}"}, "ready")
         for i in range(args.runners)
     ]
+    children.append(Child("decisions", [python, "manage.py", "consume_decisions"], env, "[decisions] ready"))
     children += [
         Child(f"rendezvous-{i}", [python, "-m", "rendezvous_worker"], {**env, "RDV_INSTANCE_ID": f"rdv-{i}"},
               "ready")

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from controlplane.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)
+from controlplane.decisions.apis import DecisionApi
 from controlplane.registry.apis import ArtifactDownloadApi
 from controlplane.routing.apis import ConfigApi, DeploymentsApi
 
@@ -25,6 +26,7 @@ urlpatterns = [
     ),
     path(f"{service_prefix}/deployments", DeploymentsApi.as_view(), name="service-deployments"),
     path(f"{service_prefix}/config", ConfigApi.as_view(), name="service-config"),
+    path(f"{service_prefix}/requests/<str:request_id>", DecisionApi.as_view(), name="service-decision"),
     path("internal/artifacts/<str:sha256>", ArtifactDownloadApi.as_view(), name="internal-artifact"),
     *router.urls,
 ]

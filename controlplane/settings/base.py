@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from contracts.kafka import KafkaSettings
-from controlplane.settings.env import env_bool, env_list, env_str
+from controlplane.settings.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Local state (SQLite database, uploaded artifacts, demo token) lives here and is git-ignored.
@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "controlplane.tenancy",
     "controlplane.registry",
     "controlplane.routing",
+    "controlplane.decisions",
     "controlplane.ops",
 ]
 
@@ -113,6 +114,8 @@ def _kafka_settings() -> KafkaSettings:
 RDV_KAFKA = _kafka_settings()
 # How long config_publish waits for the broker to acknowledge a snapshot.
 RDV_PUBLISH_TIMEOUT_S = 10.0
+# How long decision records stay available to GET …/requests/<request_id>; the consumer sweeps hourly.
+RDV_DECISION_RETENTION_DAYS = env_int("RDV_DECISION_RETENTION_DAYS", 7)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.tenancy.authentication.BearerTokenAuthentication"],
