@@ -16,6 +16,8 @@ class DeploymentSpec(msgspec.Struct, kw_only=True, frozen=True):
     weight: int = 0
     rank: int = 0
     pool: str = DEFAULT_POOL
+    # A canary answers only when marked as the last resort, after every fallback.
+    last_resort: bool = False
     format: str
     sha256: str
     # Where a runner downloads the artifact (control-plane URL, runner token required).

@@ -44,10 +44,12 @@ def choose_champion(champions: Sequence[DeploymentSpec], key: str) -> Deployment
 
 
 def preference_list(config: ServiceConfig, key: str) -> tuple[DeploymentSpec, ...]:
-    """The chosen champion, then the fallbacks by rank: the order in which scores may answer."""
+    """The chosen champion, then the fallbacks by rank, then canaries marked last resort: the order in
+    which scores may answer. Challengers and other canaries never answer."""
     champion = choose_champion(config.by_role("champion"), key)
     fallbacks = sorted(config.by_role("fallback"), key=lambda d: (d.rank, d.model, d.version))
-    return ((champion,) if champion is not None else ()) + tuple(fallbacks)
+    last_resorts = sorted((d for d in config.by_role("canary") if d.last_resort), key=lambda d: (d.rank, d.key))
+    return ((champion,) if champion is not None else ()) + tuple(fallbacks) + tuple(last_resorts)
 
 
 def demote_last(preference: Sequence[DeploymentSpec], demoted: Collection[VersionKey]) -> tuple[DeploymentSpec, ...]:

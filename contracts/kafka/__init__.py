@@ -38,18 +38,23 @@ def make_consumer(
     group_id: str | None = None,
     auto_offset_reset: str = "earliest",
     assignor: str = "range",
+    session_timeout_ms: int | None = None,
 ) -> Consumer:
+    """``session_timeout_ms``: how long the group waits for a member that vanished without leaving
+    (a killed process) before handing its partitions to the others; the brokers' default is 45 s."""
+    options: dict[str, Any] = {"group_id": group_id, "auto_offset_reset": auto_offset_reset, "assignor": assignor}
+    heartbeat_ms = None if session_timeout_ms is None else max(100, session_timeout_ms // 3)
     if settings.client == "confluent":
         from contracts.kafka.confluent_backend import ConfluentConsumer
 
-        return ConfluentConsumer(
-            settings, group_id=group_id, auto_offset_reset=auto_offset_reset, assignor=assignor
-        )
+        if session_timeout_ms is not None:
+            options |= {"session.timeout.ms": session_timeout_ms, "heartbeat.interval.ms": heartbeat_ms}
+        return ConfluentConsumer(settings, **options)
     from contracts.kafka.kafka_python_backend import KafkaPythonConsumer
 
-    return KafkaPythonConsumer(
-        settings, group_id=group_id, auto_offset_reset=auto_offset_reset, assignor=assignor
-    )
+    if session_timeout_ms is not None:
+        options |= {"session_timeout_ms": session_timeout_ms, "heartbeat_interval_ms": heartbeat_ms}
+    return KafkaPythonConsumer(settings, **options)
 
 
 def make_admin(settings: KafkaSettings) -> Admin:

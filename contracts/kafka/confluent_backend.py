@@ -201,10 +201,7 @@ class ConfluentAdmin(Admin):
         if not missing:
             return []
         futures = self._admin.create_topics(
-            [
-                NewTopic(t.name, t.partitions, self._settings.replication_factor, config=dict(t.config))
-                for t in missing
-            ],
+            [NewTopic(t.name, t.partitions, self._settings.replication_factor, config=dict(t.config)) for t in missing],
             operation_timeout=15,
         )
         created = []

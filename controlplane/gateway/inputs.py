@@ -52,8 +52,7 @@ def validate_inputs(inputs: dict[str, Any], schema_json: str) -> None:
             "invalid",
             {
                 "inputs": [
-                    {"path": "/".join(str(p) for p in e.absolute_path) or "", "message": e.message}
-                    for e in errors
+                    {"path": "/".join(str(p) for p in e.absolute_path) or "", "message": e.message} for e in errors
                 ]
             },
         )

@@ -1,15 +1,22 @@
-"""Each gateway process listens on its own partition of ``rdv.replies`` (DESIGN.md §3, §9).
+"""Each gateway process listens on one partition of ``rdv.replies`` (DESIGN.md §3, §9).
 
 The rendezvous writes every Result to the partition named in the request's ``reply_to`` as well as
-to the service's results topic, so a gateway process reads only the answers to its own requests,
-however many processes and services there are. Partitions are handed out by a consumer group: the
-lowest partition assigned to this process is the one it names in its requests.
+to the service's results topic, so a gateway process reads only the replies of its partition, not
+the whole platform's results, however many processes and services there are.
+
+The partition is picked by the process itself and read without a consumer group: gateway processes
+come and go (deploys, autoscaling, crashes), and a group would stall every gateway on each of those
+rebalances (for 45 s after a crash). Two processes that pick the same partition both read the
+other's replies and ignore them — a small cost, and rare with enough partitions
+(``RDV_REPLIES_PARTITION`` pins one explicitly).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
 import threading
 from dataclasses import dataclass, field
 
@@ -29,8 +36,6 @@ from contracts.topology import platform_topics
 
 log = logging.getLogger(__name__)
 
-GROUP_ID = "rdv-gateway-replies"
-
 
 @dataclass(slots=True)
 class _Waiter:
@@ -43,10 +48,12 @@ class ReplyHub:
     """One per process: the producer of requests and the listener for their results."""
 
     settings: KafkaSettings
+    pinned_partition: int | None = None
     producer: Producer = field(init=False)
     _waiters: dict[str, _Waiter] = field(default_factory=dict, init=False)
     _partition: int | None = field(default=None, init=False)
-    _assigned: threading.Event = field(default_factory=threading.Event, init=False)
+    _listening: threading.Event = field(default_factory=threading.Event, init=False)
+    _failure: str | None = field(default=None, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
 
@@ -59,15 +66,15 @@ class ReplyHub:
             self._thread.start()
 
     def reply_to(self, timeout: float = 30.0) -> ReplyTo:
-        """Where results for this process go; waits for the group to hand out a partition."""
+        """Where results for this process go; waits until the listener reads its partition."""
         self.start()
-        if not self._assigned.wait(timeout) or self._partition is None:
-            raise KafkaError("no partition of rdv.replies was assigned to this gateway process")
+        if not self._listening.wait(timeout) or self._partition is None:
+            raise KafkaError(self._failure or "the gateway is not listening on rdv.replies yet")
         return ReplyTo(topic=REPLIES_TOPIC, partition=self._partition)
 
     @property
     def ready(self) -> bool:
-        return self._assigned.is_set() and self._partition is not None
+        return self._listening.is_set() and self._partition is not None
 
     def expect(self, request_id: str) -> asyncio.Future[Result]:
         loop = asyncio.get_running_loop()
@@ -83,26 +90,34 @@ class ReplyHub:
         if self._thread is not None:
             self._thread.join(timeout=5.0)
 
-    def _on_assign(self, partitions: list[TopicPartition]) -> None:
-        owned = sorted(p.partition for p in partitions if p.topic == REPLIES_TOPIC)
-        self._partition = owned[0] if owned else None
-        if owned:
-            self._assigned.set()
-        log.info("gateway replies partition: %s", self._partition)
-
-    def _on_revoke(self, _partitions: list[TopicPartition]) -> None:
-        self._assigned.clear()
-
-    def _run(self) -> None:
+    def _choose_partition(self) -> int:
         admin = make_admin(self.settings)
         try:
             admin.ensure_topics(platform_topics())
+            partitions = admin.partition_count(REPLIES_TOPIC) or 1
         finally:
             admin.close()
-        # Only new replies matter: anything written before this process started is someone else's.
-        consumer = make_consumer(self.settings, group_id=GROUP_ID, auto_offset_reset="latest",
-                                 assignor="range")
-        consumer.subscribe([REPLIES_TOPIC], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        if self.pinned_partition is not None:
+            if not 0 <= self.pinned_partition < partitions:
+                raise KafkaError(f"RDV_REPLIES_PARTITION={self.pinned_partition}: {REPLIES_TOPIC} has {partitions}")
+            return self.pinned_partition
+        return random.SystemRandom().randrange(partitions)
+
+    def _run(self) -> None:
+        try:
+            partition = self._choose_partition()
+            consumer = make_consumer(self.settings, group_id=None)
+            # Only replies written from now on can be ours: start at the current end, explicitly,
+            # so nothing sent after ``reply_to`` answers can be missed.
+            high = consumer.watermarks(REPLIES_TOPIC, partition)[1]
+            consumer.assign([TopicPartition(REPLIES_TOPIC, partition, high)])
+        except KafkaError as exc:
+            self._failure = f"cannot listen on {REPLIES_TOPIC}: {exc}"
+            log.error(self._failure)
+            return
+        self._partition = partition
+        self._listening.set()
+        log.info("gateway listens on %s[%d]", REPLIES_TOPIC, partition)
         try:
             while not self._stop.is_set():
                 record = consumer.poll(0.05)
@@ -137,7 +152,8 @@ def get_hub() -> ReplyHub:
     global _hub
     with _hub_lock:
         if _hub is None:
-            _hub = ReplyHub(KafkaSettings.from_env())
+            pinned = os.environ.get("RDV_REPLIES_PARTITION")
+            _hub = ReplyHub(KafkaSettings.from_env(), pinned_partition=int(pinned) if pinned else None)
             _hub.start()
         return _hub
 

@@ -82,8 +82,13 @@ async def _predict(target: ServiceTarget, inputs: dict, user_key: str | None) ->
     except TimeoutError:
         hub.forget(message.request_id)
         body = {
-            "request_id": message.request_id, "status": "timeout", "output": None, "model": None,
-            "version": None, "reason": "no-rendezvous", "latency_ms": (time.time() - message.sent_at) * 1000,
+            "request_id": message.request_id,
+            "status": "timeout",
+            "output": None,
+            "model": None,
+            "version": None,
+            "reason": "no-rendezvous",
+            "latency_ms": (time.time() - message.sent_at) * 1000,
         }
         return JsonResponse(body, status=504)
     return JsonResponse(result_body(result), status=STATUS_CODES.get(result.status, 502))

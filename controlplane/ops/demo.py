@@ -41,8 +41,24 @@ INPUT_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 ROUTING: list[dict[str, Any]] = [
-    {"model": MODEL, "version": 1, "role": "champion", "weight": 100, "rank": 0, "pool": "default"},
-    {"model": MODEL, "version": 2, "role": "challenger", "weight": 100, "rank": 0, "pool": "default"},
+    {
+        "model": MODEL,
+        "version": 1,
+        "role": "champion",
+        "weight": 100,
+        "rank": 0,
+        "pool": "default",
+        "last_resort": False,
+    },
+    {
+        "model": MODEL,
+        "version": 2,
+        "role": "challenger",
+        "weight": 100,
+        "rank": 0,
+        "pool": "default",
+        "last_resort": False,
+    },
 ]
 
 Say = Callable[[str], None]
@@ -56,9 +72,7 @@ def _train(number: int) -> Any:
 
     features, labels = load_iris(return_X_y=True)
     estimator = (
-        LogisticRegression(max_iter=500)
-        if number == 1
-        else RandomForestClassifier(n_estimators=20, random_state=0)
+        LogisticRegression(max_iter=500) if number == 1 else RandomForestClassifier(n_estimators=20, random_state=0)
     )
     return estimator.fit(features, labels)
 
@@ -134,8 +148,7 @@ def demo_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
         "service": service.slug,
         "model": model.slug,
         "versions": [
-            {"version": v.number, "status": v.status, "format": v.format, "sha256": v.sha256}
-            for v in versions
+            {"version": v.number, "status": v.status, "format": v.format, "sha256": v.sha256} for v in versions
         ],
         "revision": revision,
         "token_file": str(token_path),

@@ -63,6 +63,9 @@ class Deployment(models.Model):
     weight = models.PositiveIntegerField(default=100)
     rank = models.IntegerField(default=0)
     pool = models.CharField(max_length=63, default=DEFAULT_POOL, validators=[slug_validator])
+    last_resort = models.BooleanField(
+        default=False, help_text="A canary marked last resort may answer after every fallback failed."
+    )
 
     class Meta:
         ordering = ["service", "role", "rank", "pk"]

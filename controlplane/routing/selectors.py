@@ -39,6 +39,7 @@ def deployments_list(*, service: Service) -> list[dict[str, Any]]:
             "weight": d.weight,
             "rank": d.rank,
             "pool": d.pool,
+            "last_resort": d.last_resort,
         }
         for d in deployments_ordered(service=service)
     ]
@@ -58,6 +59,7 @@ def config_snapshot_build(*, service: Service, revision: int) -> ServiceConfig:
             weight=d.weight,
             rank=d.rank,
             pool=d.pool,
+            last_resort=d.last_resort,
             format=d.version.format,
             sha256=d.version.sha256,
             artifact_url=artifact_url(sha256=d.version.sha256),

@@ -15,6 +15,9 @@ class DeploymentSerializer(serializers.Serializer):
     weight = serializers.IntegerField(min_value=0, default=100, help_text="Relative, among champions.")
     rank = serializers.IntegerField(default=0, help_text="Fallback order: rank 1 is tried first.")
     pool = serializers.SlugField(max_length=63, default=DEFAULT_POOL)
+    last_resort = serializers.BooleanField(
+        default=False, help_text="Canaries only: may answer after every fallback failed."
+    )
 
 
 class DeploymentsInSerializer(serializers.Serializer):

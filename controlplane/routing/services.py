@@ -72,6 +72,7 @@ class _Row:
     weight: int
     rank: int
     pool: str
+    last_resort: bool
 
 
 def _resolve(service: Service, deployments: Sequence[dict[str, Any]]) -> list[_Row]:
@@ -104,11 +105,21 @@ def _resolve(service: Service, deployments: Sequence[dict[str, Any]]) -> list[_R
             problem["weight"] = "champions need a weight above 0; weights are non-negative integers"
         if not isinstance(rank, int):
             problem["rank"] = "must be an integer"
+        last_resort = item.get("last_resort", False)
+        if not isinstance(last_resort, bool) or (last_resort and role != "canary"):
+            problem["last_resort"] = "true or false, and only a canary can be the last resort"
         if problem or version is None:
             problems[str(index)] = problem
             continue
         rows.append(
-            _Row(version=version, role=role, weight=weight, rank=rank, pool=item.get("pool") or DEFAULT_POOL)
+            _Row(
+                version=version,
+                role=role,
+                weight=weight,
+                rank=rank,
+                pool=item.get("pool") or DEFAULT_POOL,
+                last_resort=last_resort,
+            )
         )
     if problems:
         raise InvalidInput({"deployments": problems})
@@ -139,6 +150,7 @@ def deployments_replace(
             weight=row.weight,
             rank=row.rank,
             pool=row.pool,
+            last_resort=row.last_resort,
         )
         deployment.full_clean()
         deployment.save()

@@ -6,9 +6,11 @@ from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.messages import Request, Score
 
 
-def deployment(model: str, version: int, role: str, *, weight: int = 100, rank: int = 0) -> DeploymentSpec:
+def deployment(
+    model: str, version: int, role: str, *, weight: int = 100, rank: int = 0, last_resort: bool = False
+) -> DeploymentSpec:
     return DeploymentSpec(
-        model=model, version=version, role=role, weight=weight, rank=rank,
+        model=model, version=version, role=role, weight=weight, rank=rank, last_resort=last_resort,
         format="skops", sha256="0" * 64, artifact_url="file:///dev/null",
     )
 

@@ -57,3 +57,11 @@ def test_at_deadline_best_available_in_list_order_or_timeout():
     assert verdict.reason == "deadline" and verdict.score.version == 3
     verdict = decide(pref, {}, at_deadline=True)
     assert verdict.status == "timeout" and verdict.score is None
+
+
+def test_a_canary_answers_only_when_marked_last_resort_and_then_after_every_fallback():
+    quiet_canary = deployment("c", 1, "canary")
+    last_resort = deployment("c", 2, "canary", last_resort=True)
+    assert preference_list(config(last_resort, CHAMPION, quiet_canary, FALLBACK_1), "k") == (
+        CHAMPION, FALLBACK_1, last_resort,
+    )

@@ -11,8 +11,24 @@ from controlplane.routing.models import Service
 from tests.factories import ModelFactory, ModelVersionFactory, ServiceFactory, TenantFactory
 
 ROUTING = [
-    {"model": "iris", "version": 1, "role": "champion", "weight": 100, "rank": 0, "pool": "default"},
-    {"model": "iris", "version": 2, "role": "challenger", "weight": 100, "rank": 0, "pool": "default"},
+    {
+        "model": "iris",
+        "version": 1,
+        "role": "champion",
+        "weight": 100,
+        "rank": 0,
+        "pool": "default",
+        "last_resort": False,
+    },
+    {
+        "model": "iris",
+        "version": 2,
+        "role": "challenger",
+        "weight": 100,
+        "rank": 0,
+        "pool": "default",
+        "last_resort": False,
+    },
 ]
 
 
@@ -58,7 +74,15 @@ def test_defaults_fill_weight_rank_and_pool(client_for, django_capture_on_commit
 
     assert response.status_code == 200
     assert client_for(service.tenant).get(_url(service)).json()["deployments"] == [
-        {"model": "iris", "version": 1, "role": "champion", "weight": 100, "rank": 0, "pool": "default"}
+        {
+            "model": "iris",
+            "version": 1,
+            "role": "champion",
+            "weight": 100,
+            "rank": 0,
+            "pool": "default",
+            "last_resort": False,
+        }
     ]
 
 

@@ -142,3 +142,31 @@ def test_another_tenants_model_cannot_be_deployed() -> None:
         deployments_replace(
             service=service, deployments=[{"model": "iris", "version": 1, "role": "champion"}], actor="t"
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_a_canary_can_be_the_last_resort_and_the_snapshot_carries_it(config_reader) -> None:  # noqa: ANN001
+    service = ServiceFactory()
+    model = ModelFactory(tenant=service.tenant, slug="iris")
+    ModelVersionFactory(model=model)
+    ModelVersionFactory(model=model)
+    with pytest.raises(InvalidInput, match="only a canary"):
+        deployments_replace(
+            service=service,
+            deployments=[
+                {"model": "iris", "version": 1, "role": "champion", "weight": 100},
+                {"model": "iris", "version": 2, "role": "fallback", "rank": 1, "last_resort": True},
+            ],
+            actor="test",
+        )
+    deployments_replace(
+        service=service,
+        deployments=[
+            {"model": "iris", "version": 1, "role": "champion", "weight": 100},
+            {"model": "iris", "version": 2, "role": "canary", "last_resort": True},
+        ],
+        actor="test",
+    )
+    [value] = config_reader(config_key(service.tenant.slug, service.slug))
+    canary = decode(ServiceConfig, value).deployments[1]
+    assert (canary.role, canary.last_resort) == ("canary", True)
