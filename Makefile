@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 HTTP_PORT ?= 8000
 
-.PHONY: run test bench stop lint venv kafka-up kafka-down
+.PHONY: run test bench bench-rendezvous stop lint venv kafka-up kafka-down
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -19,6 +19,10 @@ test: venv
 ## Benchmarks: HTTP predict against the raw three-hop Kafka pipeline on the same broker.
 bench: venv
 	@bash scripts/bench.sh
+
+## Throughput with three models per request and deadline adherence, Kafka-direct.
+bench-rendezvous: venv
+	@bash scripts/bench_rendezvous.sh
 
 stop:
 	@bash scripts/kafka.sh stop

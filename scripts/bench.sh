@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-controlplane.settings.local}"
+export RDV_SQLITE_PATH="${RDV_SQLITE_PATH:-$PWD/.run/bench.sqlite3}"
+export RDV_MEDIA_ROOT="${RDV_MEDIA_ROOT:-$PWD/.run/bench-media}"
 export RDV_KAFKA_PORT="${RDV_BENCH_KAFKA_PORT:-39092}"
 export RDV_KAFKA_DATA="${RDV_BENCH_KAFKA_DATA:-/tmp/rdv-bench-kafka-$RDV_KAFKA_PORT}"
 export RDV_KAFKA_BOOTSTRAP="127.0.0.1:$RDV_KAFKA_PORT"

@@ -11,7 +11,8 @@ RUN_DIR.mkdir(exist_ok=True)
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": RUN_DIR / "db.sqlite3",
+        # Benchmarks point this elsewhere so they never touch the demo's database.
+        "NAME": env_str("RDV_SQLITE_PATH", str(RUN_DIR / "db.sqlite3")),
         # The gateway and the admin write concurrently; wait for the lock instead of failing.
         "OPTIONS": {"timeout": 20},
     }

@@ -1,0 +1,174 @@
+"""Highest sustained throughput with three models per request, Kafka-direct (no gateway).
+
+Steps the offered load against a service whose every request is scored by three model versions
+(``bench/three`` from ``manage.py rdv_bench_seed``). A step is *sustained* when at least 99 % of its
+measured requests are answered ``ok`` within the deadline and the p99 end-to-end latency is below
+the deadline; the sweep stops at the first step that is not. The raw three-hop Kafka pipeline
+(bench/raw_pipeline.py) runs at the highest sustained rate, and at the first failing one, as the
+side-by-side floor on the same broker.
+
+    python -m bench.throughput --rates 250,500,1000,1500,2000,2500 --seconds 8 --warmup 2 --runs 1 \
+        [--watch runner=PID,rendezvous=PID,broker=PID]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import kafka_load, raw_pipeline
+from bench.cpu import CpuWatch
+from bench.stats import median
+from contracts.kafka import KafkaSettings
+
+SUSTAINED_SHARE = 0.99
+
+
+def sustained(step: dict[str, Any]) -> bool:
+    return step["ok_within_deadline"] >= SUSTAINED_SHARE and step["p99_ms"] < step["deadline_ms"]
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def sweep(
+    settings: KafkaSettings,
+    *,
+    tenant: str,
+    service: str,
+    rates: list[float],
+    seconds: float,
+    warmup: float,
+    watch: CpuWatch,
+    pause_s: float,
+) -> list[dict[str, Any]]:
+    config = kafka_load.service_config(settings, tenant, service)
+    steps: list[dict[str, Any]] = []
+    for rate in rates:
+        window: dict[str, Any] = {}
+
+        def phase(name: str, window: dict[str, Any] = window) -> None:
+            if name == "measuring":
+                window["before"] = watch.sample()
+            elif name == "sent" and "before" in window:
+                window["cpu"] = watch.percent_since(window["before"])
+
+        load = kafka_load.run(settings, tenant=tenant, service=service, rate=rate, seconds=seconds,
+                              warmup=warmup, config=config, on_phase=phase)
+        step = {**load.summary(), "cpu_percent": window.get("cpu", {}), "loadavg": load_average()}
+        step["sustained"] = sustained(step)
+        steps.append(step)
+        print(_row(step), flush=True)
+        if not step["sustained"]:
+            break
+        time.sleep(pause_s)  # let the platform settle (commits, grace periods) before the next step
+    return steps
+
+
+HEADER = (f"{'offered':>8}{'sent/s':>9}{'answered':>10}{'ok<=dl':>8}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'ok':>4}  cpu % (measured window)  load")
+
+
+def _row(step: dict[str, Any]) -> str:
+    cpu = " ".join(f"{k}={v:.0f}" for k, v in step["cpu_percent"].items())
+    mark = "yes" if step["sustained"] else "NO"
+    answered = f"{step['answered']}/{step['sent']}"
+    return (f"{step['rate']:>8.0f}{step['send_rate']:>9.0f}{answered:>10}{step['ok_within_deadline']:>8.3f}"
+            f"{step['p50_ms']:>9.1f}{step['p99_ms']:>9.1f}{mark:>4}  {cpu}  [{step['loadavg']}]")
+
+
+def raw_reference(settings: KafkaSettings, rate: float, seconds: float, warmup: float) -> dict[str, Any]:
+    raw = raw_pipeline.run(settings, rate=rate, seconds=seconds, warmup=warmup, stages=2)
+    raw["loadavg"] = load_average()
+    print(f"  raw 3-hop Kafka at {rate:.0f} msg/s: p50 {raw['p50_ms']:.1f} ms, p99 {raw['p99_ms']:.1f} ms, "
+          f"lost {raw['lost']}  [{raw['loadavg']}]", flush=True)
+    return raw
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenant", default="bench")
+    parser.add_argument("--service", default="three")
+    parser.add_argument("--rates", default="250,500,1000,1500,2000,2500")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--pause", type=float, default=2.0, help="seconds between steps")
+    parser.add_argument("--runs", type=int, default=1, help="whole sweeps; the report takes medians")
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw pipeline reference")
+    parser.add_argument("--watch", help="name=pid,… processes whose CPU use is reported per step")
+    parser.add_argument("--out", default="bench/results")
+    args = parser.parse_args(argv)
+    settings = KafkaSettings.from_env()
+    rates = [float(r) for r in args.rates.split(",")]
+    watch = CpuWatch.parse(args.watch)
+    watch.pids.setdefault("client", os.getpid())  # this process: the load generator itself
+    runs = []
+    for number in range(1, args.runs + 1):
+        print(f"\nsweep {number}/{args.runs}: {args.tenant}/{args.service}, {args.seconds:.0f} s per step "
+              f"after {args.warmup:.0f} s warm-up, sustained = ok within deadline >= {SUSTAINED_SHARE:.0%} "
+              f"and p99 < deadline", flush=True)
+        print(HEADER, flush=True)
+        steps = sweep(settings, tenant=args.tenant, service=args.service, rates=rates, seconds=args.seconds,
+                      warmup=args.warmup, watch=watch, pause_s=args.pause)
+        passed = [s for s in steps if s["sustained"]]
+        highest = passed[-1]["rate"] if passed else 0.0
+        failing = None if steps[-1]["sustained"] else steps[-1]["rate"]
+        print(f"highest sustained: {highest:.0f} req/s" + (f" (first failing step {failing:.0f})" if failing else
+                                                           " (every step passed)"), flush=True)
+        raw: dict[str, Any] = {}
+        if not args.no_raw:
+            for rate in {highest, failing} - {None, 0.0}:
+                raw[str(int(rate))] = raw_reference(settings, rate, args.seconds, args.warmup)
+        runs.append({"steps": steps, "highest": highest, "failing": failing, "raw": raw})
+
+    highest = median([r["highest"] for r in runs])
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}",
+        "client": settings.client,
+        "service": f"{args.tenant}/{args.service}",
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "runs": runs,
+        "highest_sustained_median": highest,
+        "highest_sustained_each": [r["highest"] for r in runs],
+        "loadavg_end": load_average(),
+    }
+    # Medians, per rate, of the steps every run reached.
+    by_rate: dict[float, list[dict[str, Any]]] = {}
+    for r in runs:
+        for step in r["steps"]:
+            by_rate.setdefault(step["rate"], []).append(step)
+    print(f"\nsummary over {args.runs} sweep(s) (medians per step)")
+    print(f"{'offered':>8}{'runs':>6}{'ok<=dl':>8}{'p50 ms':>9}{'p99 ms':>9}{'sustained':>11}")
+    for rate, steps in sorted(by_rate.items()):
+        print(f"{rate:>8.0f}{len(steps):>6}{median([s['ok_within_deadline'] for s in steps]):>8.3f}"
+              f"{median([s['p50_ms'] for s in steps]):>9.1f}{median([s['p99_ms'] for s in steps]):>9.1f}"
+              f"{sum(s['sustained'] for s in steps):>7}/{len(steps)}")
+    print(f"highest sustained throughput, three models per request: {highest:.0f} req/s "
+          f"(median of {args.runs}: {report['highest_sustained_each']})")
+    raws = [raw for r in runs for raw in r["raw"].values() if raw["rate"] == r["highest"]]
+    if raws:
+        p50 = median([raw["p50_ms"] for raw in raws])
+        p99 = median([raw["p99_ms"] for raw in raws])
+        ours = [s for r in runs for s in r["steps"] if s["rate"] == r["highest"]]
+        ours_p50 = median([s["p50_ms"] for s in ours])
+        ours_p99 = median([s["p99_ms"] for s in ours])
+        report["at_highest"] = {"rendezvous_p50_ms": ours_p50, "rendezvous_p99_ms": ours_p99,
+                                "raw_p50_ms": p50, "raw_p99_ms": p99}
+        print(f"at the highest sustained rate: rendezvous p50 {ours_p50:.1f} / p99 {ours_p99:.1f} ms, "
+              f"raw 3-hop p50 {p50:.1f} / p99 {p99:.1f} ms, ratio {ours_p50 / p50:.2f} / {ours_p99 / p99:.2f}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"throughput-{int(time.time())}.json").write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

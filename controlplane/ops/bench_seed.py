@@ -1,0 +1,185 @@
+"""The benchmark seed: tenant ``bench`` with the two services the Kafka-direct benchmarks drive.
+
+- ``three``: three models score every request (champion, fallback rank 1, challenger), deadline
+  200 ms; measures the highest sustained throughput with the full fan-out (bench/throughput.py).
+- ``late``: the champion sits in a pool no runner serves, so it never scores; a fallback in the
+  default pool answers. Deadline 100 ms; measures deadline adherence (bench/deadline.py).
+- ``mute``: every deployment in that unserved pool, deadline 100 ms: each answer is a timeout
+  decided by the deadline timer alone, however long the benchmark runs.
+
+Idempotent like the demo seed: rows are reused, the routing is republished (the broker of a
+benchmark run is usually new), and a token file that still authenticates is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.core.files import File
+
+from controlplane.ops.demo import EXAMPLE, FEATURES, INPUT_SCHEMA
+from controlplane.registry.models import Model, ModelVersion
+from controlplane.registry.services import model_create, version_create
+from controlplane.routing.models import Service
+from controlplane.routing.selectors import deployments_list
+from controlplane.routing.services import (
+    config_publish,
+    deployments_replace,
+    service_create,
+    service_topics_ensure,
+)
+from controlplane.tenancy.models import Tenant
+from controlplane.tenancy.selectors import token_authenticate
+from controlplane.tenancy.services import tenant_create, token_create
+
+TENANT = "bench"
+MODEL = "iris"
+UNSERVED_POOL = "nowhere"
+
+Say = Callable[[str], None]
+
+# Version number → how it is trained. Kept small: the benchmark is about the platform, not the models.
+VERSIONS: dict[int, dict[str, Any]] = {
+    1: {"kind": "logistic", "C": 1.0},
+    2: {"kind": "logistic", "C": 0.1},
+    3: {"kind": "forest", "n_estimators": 20},
+}
+
+SERVICES: dict[str, dict[str, Any]] = {
+    "three": {
+        "name": "Three models per request",
+        "deadline_ms": 200,
+        "routing": [
+            {"model": MODEL, "version": 1, "role": "champion", "weight": 100, "rank": 0, "pool": "default"},
+            {"model": MODEL, "version": 2, "role": "fallback", "weight": 0, "rank": 1, "pool": "default"},
+            {"model": MODEL, "version": 3, "role": "challenger", "weight": 0, "rank": 0, "pool": "default"},
+        ],
+    },
+    "late": {
+        "name": "Champion always late",
+        "deadline_ms": 100,
+        "routing": [
+            {"model": MODEL, "version": 1, "role": "champion", "weight": 100, "rank": 0, "pool": UNSERVED_POOL},
+            {"model": MODEL, "version": 2, "role": "fallback", "weight": 0, "rank": 1, "pool": "default"},
+        ],
+    },
+    # Nothing ever scores: every answer is a timeout decided by the deadline timer alone. ``late``
+    # stops exercising that timer once its champion is demoted (after 20 misses, DemotionRules).
+    "mute": {
+        "name": "Nobody answers",
+        "deadline_ms": 100,
+        "routing": [
+            {"model": MODEL, "version": 1, "role": "champion", "weight": 100, "rank": 0, "pool": UNSERVED_POOL},
+            {"model": MODEL, "version": 2, "role": "fallback", "weight": 0, "rank": 1, "pool": UNSERVED_POOL},
+        ],
+    },
+}
+
+
+def _train(number: int) -> Any:
+    # Imported here: scikit-learn is only needed when a version actually has to be trained.
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    recipe = VERSIONS[number]
+    features, labels = load_iris(return_X_y=True)
+    if recipe["kind"] == "logistic":
+        estimator: Any = LogisticRegression(C=recipe["C"], max_iter=500)
+    else:
+        estimator = RandomForestClassifier(n_estimators=recipe["n_estimators"], random_state=0)
+    return estimator.fit(features, labels)
+
+
+def _version_ensure(model: Model, number: int, say: Say) -> ModelVersion:
+    existing = model.versions.filter(number=number).first()
+    if existing is not None:
+        say(f"version {number}: exists ({existing.status})")
+        return existing
+    import skops.io
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{MODEL}-v{number}.skops"
+        skops.io.dump(_train(number), path)
+        with path.open("rb") as handle:
+            version = version_create(
+                model=model,
+                artifact_file=File(handle, name=path.name),
+                format=ModelVersion.Format.SKOPS,
+                metadata={"features": FEATURES, "example": EXAMPLE, "recipe": VERSIONS[number]},
+            )
+    say(f"version {version.number}: trained and registered ({version.status})")
+    return version
+
+
+def _normalised(routing: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted(
+        (d["model"], d["version"], d["role"], d["weight"], d["rank"], d["pool"], d.get("last_resort", False))
+        for d in routing
+    )
+
+
+def _service_ensure(tenant: Tenant, slug: str, spec: dict[str, Any], say: Say) -> int:
+    service = Service.objects.filter(tenant=tenant, slug=slug).first()
+    if service is None:
+        service = service_create(
+            tenant=tenant,
+            slug=slug,
+            name=spec["name"],
+            input_schema=INPUT_SCHEMA,
+            deadline_ms=spec["deadline_ms"],
+            actor="rdv_bench_seed",
+        )
+        say(f"service {slug}: created with its topics")
+    else:
+        if service.deadline_ms != spec["deadline_ms"]:
+            service.deadline_ms = spec["deadline_ms"]
+            service.save(update_fields=["deadline_ms"])
+        service_topics_ensure(service=service)
+        say(f"service {slug}: exists, topics ensured")
+    if _normalised(deployments_list(service=service)) != _normalised(spec["routing"]):
+        revision = deployments_replace(service=service, deployments=spec["routing"], actor="rdv_bench_seed")
+    else:
+        # The broker of a benchmark run is usually new: publish the snapshot again all the same.
+        revision = config_publish(service=service, actor="rdv_bench_seed")
+    say(f"service {slug}: routing published as revision {revision.number}")
+    return revision.number
+
+
+def _token_ensure(tenant: Tenant, token_path: Path, say: Say) -> None:
+    if token_path.exists():
+        token = token_authenticate(secret=token_path.read_text().strip())
+        if token is not None and token.tenant_id == tenant.pk:
+            say(f"token: reusing {token_path}")
+            return
+    _, secret = token_create(tenant=tenant, name="bench", scopes=["predict", "read", "deploy"])
+    token_path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret + "\n")
+    say(f"token: created, secret written to {token_path}")
+
+
+def bench_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
+    tenant = Tenant.objects.filter(slug=TENANT).first() or tenant_create(slug=TENANT, name="Benchmarks")
+    say(f"tenant {tenant.slug}: ready")
+    model = Model.objects.filter(tenant=tenant, slug=MODEL).first() or model_create(
+        tenant=tenant, slug=MODEL, name="Iris classifiers for benchmarks"
+    )
+    versions = [_version_ensure(model, number, say) for number in sorted(VERSIONS)]
+    revisions = {slug: _service_ensure(tenant, slug, spec, say) for slug, spec in SERVICES.items()}
+    _token_ensure(tenant, token_path, say)
+    return {
+        "tenant": tenant.slug,
+        "services": {
+            slug: {"deadline_ms": spec["deadline_ms"], "revision": revisions[slug]}
+            for slug, spec in SERVICES.items()
+        },
+        "versions": [{"version": v.number, "status": v.status} for v in versions],
+        "token_file": str(token_path),
+        "example": {"inputs": EXAMPLE},
+    }

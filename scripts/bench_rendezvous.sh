@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Kafka-direct benchmarks of the rendezvous: highest sustained throughput with three models per
+# request (bench/throughput.py) and deadline adherence (bench/deadline.py), on a fresh broker of
+# their own, a SQLite database of their own (.run/bench.sqlite3) and the platform from scripts/stack.py.
+#
+#   bash scripts/bench_rendezvous.sh                 # 3 sweeps, 3 deadline runs
+#   RDV_BENCH_RUNS=1 RDV_BENCH_RATES=500,1000 bash scripts/bench_rendezvous.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-controlplane.settings.local}"
+export RDV_SQLITE_PATH="${RDV_SQLITE_PATH:-$PWD/.run/bench.sqlite3}"
+export RDV_MEDIA_ROOT="${RDV_MEDIA_ROOT:-$PWD/.run/bench-media}"
+export RDV_KAFKA_PORT="${RDV_BENCH_KAFKA_PORT:-39192}"
+export RDV_KAFKA_DATA="${RDV_BENCH_KAFKA_DATA:-/tmp/rdv-bench-kafka-$RDV_KAFKA_PORT}"
+export RDV_KAFKA_BOOTSTRAP="127.0.0.1:$RDV_KAFKA_PORT"
+export RDV_HTTP_PORT="${RDV_BENCH_HTTP_PORT:-8177}"
+export RDV_PUBLIC_URL="http://127.0.0.1:$RDV_HTTP_PORT"
+export RDV_LOG_LEVEL="${RDV_LOG_LEVEL:-WARNING}"
+RUNS="${RDV_BENCH_RUNS:-3}"
+RATES="${RDV_BENCH_RATES:-250,500,1000,1500,2000,2500}"
+RUNNERS="${RDV_BENCH_RUNNERS:-1}"
+RENDEZVOUS="${RDV_BENCH_RENDEZVOUS:-1}"
+
+bash scripts/kafka.sh reset >/dev/null 2>&1 || true
+bash scripts/kafka.sh start
+mkdir -p .run bench/results
+$PY manage.py migrate --no-input -v 0
+$PY manage.py rdv_bench_seed | tail -1
+
+stack_log=.run/bench-rendezvous-stack.log
+$PY scripts/stack.py --port "$RDV_HTTP_PORT" --runners "$RUNNERS" --rendezvous "$RENDEZVOUS" >"$stack_log" 2>&1 &
+stack_pid=$!
+cleanup() {
+  kill "$stack_pid" 2>/dev/null || true
+  wait "$stack_pid" 2>/dev/null || true
+  bash scripts/kafka.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 180); do
+  grep -q "\[stack\] ready" "$stack_log" && break
+  kill -0 "$stack_pid" 2>/dev/null || { cat "$stack_log"; exit 1; }
+  sleep 0.5
+done
+grep -q "\[stack\] ready" "$stack_log" || { cat "$stack_log"; echo "[bench] the platform did not start" >&2; exit 1; }
+
+# Which processes to account CPU to, per step: the stack's children and the broker.
+watch=""
+while read -r pid args; do
+  case "$args" in
+    *"-m model_runner"*) name=runner ;;
+    *"-m rendezvous_worker"*) name=rendezvous ;;
+    *uvicorn*) name=gateway ;;
+    *) continue ;;
+  esac
+  n=0; while [[ ",$watch" == *",$name$n="* ]]; do n=$((n + 1)); done
+  watch+="${watch:+,}$name$n=$pid"
+done < <(ps -o pid=,args= --ppid "$stack_pid")
+watch+=",broker=$(cat "$RDV_KAFKA_DATA/kafka.pid")"
+echo "[bench] platform up ($RUNNERS runner(s), $RENDEZVOUS rendezvous); load $(cut -d' ' -f1-3 /proc/loadavg); watching $watch" >&2
+
+$PY -m bench.throughput --rates "$RATES" --runs "$RUNS" --watch "$watch"
+$PY -m bench.deadline --services late,mute --rate 200 --seconds 10 --runs "$RUNS"
+echo "[bench] done; load $(cut -d' ' -f1-3 /proc/loadavg); JSON reports in bench/results/" >&2
