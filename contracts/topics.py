@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 CONFIG_TOPIC = "rdv.config"
 DLQ_TOPIC = "rdv.dlq"
@@ -33,7 +34,9 @@ class ServiceTopics:
         return (self.requests, self.scores, self.results, self.decisions, self.archive)
 
 
+@lru_cache(maxsize=65536)
 def service_topics(tenant: str, service: str) -> ServiceTopics:
+    """The topics of one service; cached, as every record on the hot path asks for them."""
     for slug in (tenant, service):
         if not is_valid_slug(slug):
             raise ValueError(f"not a valid slug: {slug!r} (expected {SLUG_PATTERN.pattern})")

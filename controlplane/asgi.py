@@ -1,4 +1,4 @@
-"""ASGI entry point: the gateway's async predict view needs it (``uvicorn controlplane.asgi:application``)."""
+"""ASGI entry point (``uvicorn controlplane.asgi:application``): the predict fast path, then Django."""
 
 import os
 
@@ -6,4 +6,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.local")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from controlplane.gateway.asgi import with_predict_fast_path  # noqa: E402  (needs Django set up)
+
+application = with_predict_fast_path(django_application)

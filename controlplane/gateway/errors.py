@@ -14,8 +14,11 @@ class GatewayError(Exception):
         self.code = code
         self.detail = detail
 
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "detail": self.detail}
+
     def response(self) -> JsonResponse:
-        response = JsonResponse({"error": self.code, "detail": self.detail}, status=self.status)
+        response = JsonResponse(self.body(), status=self.status)
         if self.status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response

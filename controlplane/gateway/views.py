@@ -1,94 +1,26 @@
-"""The prediction gateway: HTTP in, one Request onto the service's stream, one Result back."""
+"""The predict endpoint as a Django view: used by Django's test client and WSGI deployments.
+
+Under ASGI the same endpoint is served by the fast path in controlplane/gateway/asgi.py, in front of
+Django's middleware; both call controlplane.gateway.predicting.predict.
+"""
 
 from __future__ import annotations
-
-import asyncio
-import time
-import uuid
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from contracts.codec import encode
-from contracts.kafka import KafkaError
-from contracts.messages import Request, Result
-from contracts.topics import service_topics
 from controlplane.gateway.errors import GatewayError
-from controlplane.gateway.inputs import parse_predict_body, validate_inputs
-from controlplane.gateway.lookups import ServiceTarget, authorise, service_target
-from controlplane.gateway.replies import get_hub
-
-# How long past the deadline the gateway waits for the rendezvous before answering 504 itself.
-RENDEZVOUS_SLACK_S = 0.5
-STATUS_CODES = {"ok": 200, "timeout": 504, "error": 502}
-
-
-def result_body(result: Result) -> dict:
-    return {
-        "request_id": result.request_id,
-        "status": result.status,
-        "output": result.output,
-        "model": result.model,
-        "version": result.version,
-        "reason": result.reason,
-        "latency_ms": result.latency_ms,
-    }
+from controlplane.gateway.predicting import predict as predict_one
 
 
 @csrf_exempt
 async def predict(request: HttpRequest, tenant: str, service: str) -> JsonResponse:
     if request.method != "POST":
         return GatewayError(405, "method_not_allowed", "use POST").response()
-    try:
-        await authorise(request.headers.get("Authorization"), tenant, "predict")
-        target = await service_target(tenant, service)
-        inputs, user_key = parse_predict_body(request.body)
-        validate_inputs(inputs, target.schema_json)
-        return await _predict(target, inputs, user_key)
-    except GatewayError as exc:
-        return exc.response()
-
-
-async def _predict(target: ServiceTarget, inputs: dict, user_key: str | None) -> JsonResponse:
-    hub = get_hub()
-    try:
-        reply_to = await asyncio.to_thread(hub.reply_to) if not hub.ready else hub.reply_to()
-    except KafkaError as exc:
-        raise GatewayError(503, "stream_unavailable", str(exc)) from exc
-    message = Request(
-        request_id=uuid.uuid4().hex,
-        tenant=target.tenant,
-        service=target.service,
-        user_key=user_key,
-        sent_at=time.time(),
-        deadline_ms=target.deadline_ms,
-        config_revision=target.revision,
-        inputs=inputs,
-        external_state={},
-        reply_to=reply_to,
+    status, body = await predict_one(
+        authorization=request.headers.get("Authorization"), tenant=tenant, service=service, body=request.body
     )
-    future = hub.expect(message.request_id)
-    try:
-        hub.producer.produce(
-            service_topics(target.tenant, target.service).requests,
-            encode(message),
-            key=message.request_id.encode(),
-        )
-    except KafkaError as exc:
-        hub.forget(message.request_id)
-        raise GatewayError(503, "stream_unavailable", str(exc)) from exc
-    try:
-        result = await asyncio.wait_for(future, target.deadline_ms / 1000.0 + RENDEZVOUS_SLACK_S)
-    except TimeoutError:
-        hub.forget(message.request_id)
-        body = {
-            "request_id": message.request_id,
-            "status": "timeout",
-            "output": None,
-            "model": None,
-            "version": None,
-            "reason": "no-rendezvous",
-            "latency_ms": (time.time() - message.sent_at) * 1000,
-        }
-        return JsonResponse(body, status=504)
-    return JsonResponse(result_body(result), status=STATUS_CODES.get(result.status, 502))
+    response = JsonResponse(body, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response

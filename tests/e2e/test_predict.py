@@ -79,6 +79,11 @@ def test_bad_requests_get_clear_errors_and_the_workers_keep_running(platform):
     messages = " ".join(e["message"] for e in bad.json()["detail"]["inputs"])
     assert "'long' is not of type 'number'" in messages and "'sepal_width' is a required property" in messages
 
+    too_large = httpx.post(url, content=b"{" + b" " * 1_100_000 + b"}", headers=auth)
+    assert too_large.status_code == 413 and too_large.json()["error"] == "too_large"
+    not_post = httpx.get(url, headers=auth)
+    assert not_post.status_code == 405
+
     no_inputs = httpx.post(url, json={"input": {}}, headers=auth)
     assert no_inputs.status_code == 400 and "inputs" in no_inputs.json()["detail"]
 

@@ -1,0 +1,94 @@
+"""One prediction, independent of the web framework: authorise, validate, publish, await the Result.
+
+Both the Django view and the raw ASGI fast path (controlplane/gateway/asgi.py) call ``predict``; it
+answers an HTTP status and a JSON body, never raises for a client's mistake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from contracts.codec import encode
+from contracts.kafka import KafkaError
+from contracts.messages import Request, Result
+from contracts.topics import service_topics
+from controlplane.gateway.errors import GatewayError
+from controlplane.gateway.inputs import parse_predict_body, validate_inputs
+from controlplane.gateway.lookups import ServiceTarget, authorise, service_target
+from controlplane.gateway.replies import get_hub
+
+# How long past the deadline the gateway waits for the rendezvous before answering 504 itself.
+RENDEZVOUS_SLACK_S = 0.5
+STATUS_CODES = {"ok": 200, "timeout": 504, "error": 502}
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def result_body(result: Result) -> dict[str, Any]:
+    return {
+        "request_id": result.request_id,
+        "status": result.status,
+        "output": result.output,
+        "model": result.model,
+        "version": result.version,
+        "reason": result.reason,
+        "latency_ms": result.latency_ms,
+    }
+
+
+async def predict(*, authorization: str | None, tenant: str, service: str, body: bytes) -> Answer:
+    try:
+        await authorise(authorization, tenant, "predict")
+        target = await service_target(tenant, service)
+        inputs, user_key = parse_predict_body(body)
+        validate_inputs(inputs, target.schema_json)
+        return await _publish_and_wait(target, inputs, user_key)
+    except GatewayError as exc:
+        return exc.status, exc.body()
+
+
+async def _publish_and_wait(target: ServiceTarget, inputs: dict[str, Any], user_key: str | None) -> Answer:
+    hub = get_hub()
+    try:
+        reply_to = hub.reply_to() if hub.ready else await asyncio.to_thread(hub.reply_to)
+    except KafkaError as exc:
+        raise GatewayError(503, "stream_unavailable", str(exc)) from exc
+    message = Request(
+        request_id=uuid.uuid4().hex,
+        tenant=target.tenant,
+        service=target.service,
+        user_key=user_key,
+        sent_at=time.time(),
+        deadline_ms=target.deadline_ms,
+        config_revision=target.revision,
+        inputs=inputs,
+        external_state={},
+        reply_to=reply_to,
+    )
+    future = hub.expect(message.request_id)
+    try:
+        hub.producer.produce(
+            service_topics(target.tenant, target.service).requests,
+            encode(message),
+            key=message.request_id.encode(),
+        )
+    except KafkaError as exc:
+        hub.forget(message.request_id)
+        raise GatewayError(503, "stream_unavailable", str(exc)) from exc
+    try:
+        result = await asyncio.wait_for(future, target.deadline_ms / 1000.0 + RENDEZVOUS_SLACK_S)
+    except TimeoutError:
+        hub.forget(message.request_id)
+        return 504, {
+            "request_id": message.request_id,
+            "status": "timeout",
+            "output": None,
+            "model": None,
+            "version": None,
+            "reason": "no-rendezvous",
+            "latency_ms": (time.time() - message.sent_at) * 1000,
+        }
+    return STATUS_CODES.get(result.status, 502), result_body(result)
