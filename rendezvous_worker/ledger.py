@@ -2,6 +2,10 @@
 
 Kafka commits one offset per partition, meaning "everything before this is done". Records finish out
 of order (a fast request behind a slow one), so the committable offset is the lowest unfinished one.
+
+A score is only done once its request is committed too. Requests and scores are separate partitions,
+committed separately: a score committed while its request is not would be missing when another
+instance re-reads the request after a crash, and that instance would decide differently.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PartitionKey = tuple[str, int]
+RecordRef = tuple[str, int, int]  # topic, partition, offset
 
 
 @dataclass(slots=True)
@@ -21,6 +26,8 @@ class _PartitionLedger:
 class OffsetLedger:
     def __init__(self) -> None:
         self._partitions: dict[PartitionKey, _PartitionLedger] = {}
+        # Records that finish once another record is committed: (that record, this record).
+        self._waiting: list[tuple[RecordRef, RecordRef]] = []
 
     def opened(self, topic: str, partition: int, offset: int) -> None:
         ledger = self._partitions.setdefault((topic, partition), _PartitionLedger())
@@ -37,8 +44,19 @@ class OffsetLedger:
         if ledger is not None:
             ledger.open_offsets.discard(offset)
 
+    def finished_after(self, topic: str, partition: int, offset: int, *, after: RecordRef) -> None:
+        """Finished, but committable only once ``after`` (the score's request) has been committed."""
+        self._waiting.append((after, (topic, partition, offset)))
+
     def committable(self) -> dict[PartitionKey, int]:
         """Offsets that moved since the last call; marks them committed."""
+        moves = self._moves()
+        if self._release_waiting():
+            # Scores whose requests move now may move in the same commit.
+            moves |= self._moves()
+        return moves
+
+    def _moves(self) -> dict[PartitionKey, int]:
         moves: dict[PartitionKey, int] = {}
         for key, ledger in self._partitions.items():
             target = min(ledger.open_offsets) if ledger.open_offsets else ledger.next_offset
@@ -47,6 +65,24 @@ class OffsetLedger:
                 ledger.committed = target
         return moves
 
+    def _release_waiting(self) -> bool:
+        waiting: list[tuple[RecordRef, RecordRef]] = []
+        for after, ref in self._waiting:
+            ledger = self._partitions.get((after[0], after[1]))
+            if ledger is not None and after[2] < ledger.committed:
+                self.finished(*ref)
+            elif ledger is not None:
+                waiting.append((after, ref))
+        released = len(waiting) < len(self._waiting)
+        self._waiting = waiting
+        return released
+
     def forget(self, partitions: list[PartitionKey]) -> None:
         for key in partitions:
             self._partitions.pop(key, None)
+        gone = set(partitions)
+        self._waiting = [
+            (after, ref)
+            for after, ref in self._waiting
+            if (after[0], after[1]) not in gone and (ref[0], ref[1]) not in gone
+        ]

@@ -168,6 +168,17 @@ class Rendezvous:
                 outcomes.append(Finished(entry.refs))
         return outcomes
 
+    def close_answered(self, partitions: set[tuple[str, int]], now: float) -> list[Outcome]:
+        """Decision records of answered requests in partitions about to move, with the scores seen.
+
+        Their offsets are committed once the Result is delivered, so the partitions' next owner never
+        re-reads them: closed here, or the record is lost (a new service or instance rebalances all).
+        """
+        answered = [
+            e for e in self._pending.values() if (e.stream, e.partition) in partitions and e.result is not None
+        ]
+        return [self._close(entry, now) for entry in answered]
+
     def drop_partitions(self, partitions: set[tuple[str, int]]) -> None:
         """Forget work of partitions this instance no longer owns; their new owner re-reads them.
 
@@ -181,9 +192,13 @@ class Rendezvous:
     def _try_decide(self, entry: _Pending, now: float, *, at_deadline: bool) -> list[Outcome]:
         if entry.result is not None or entry.request is None:
             return []
-        verdict = decide(entry.preference, entry.scores, at_deadline=False)
+        # Only scores produced by the deadline may answer. What existed at the deadline is a fact of
+        # the data, not of when this process read it, so a request re-read after a crash (long past
+        # its deadline, every late score already there) is decided as it was the first time.
+        in_time = {k: s for k, s in entry.scores.items() if s.scored_at <= entry.request.deadline_at}
+        verdict = decide(entry.preference, in_time, at_deadline=False)
         if verdict is None and at_deadline:
-            verdict = decide(entry.preference, entry.scores, at_deadline=True)
+            verdict = decide(entry.preference, in_time, at_deadline=True)
         if verdict is None:
             return []
         if verdict.score is not None and entry.demoted and verdict.reason != "deadline":
@@ -221,10 +236,17 @@ class Rendezvous:
         self._record_health(entry)
         decision = Decision(
             **{f: getattr(result, f) for f in result.__struct_fields__},
-            candidates=candidates_of(entry.config, entry.scores, frozenset(entry.late), entry.demoted),
+            candidates=candidates_of(entry.config, entry.scores, self._late(entry), entry.demoted),
             decided_at=now,
         )
         return Record(decision, entry.partition)
+
+    @staticmethod
+    def _late(entry: _Pending) -> frozenset[VersionKey]:
+        """Scores that came after the answer, or were produced after the deadline (so never used)."""
+        assert entry.request is not None
+        deadline_at = entry.request.deadline_at
+        return frozenset(entry.late | {k for k, s in entry.scores.items() if s.scored_at > deadline_at})
 
     def _record_health(self, entry: _Pending) -> None:
         """Every answering version's outcome for this request, as the demotion rules see it."""

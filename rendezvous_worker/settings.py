@@ -17,6 +17,9 @@ class WorkerSettings:
     commit_interval_s: float
     orphan_ttl_s: float
     stale_after_s: float
+    # How long the group waits for a silent instance before its partitions move to the others (None:
+    # the client's default, 45 s with librdkafka). A crashed instance's requests wait this long.
+    session_timeout_ms: int | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> WorkerSettings:
@@ -29,6 +32,8 @@ class WorkerSettings:
                 commit_interval_s=float(env.get("RDV_COMMIT_INTERVAL_S", "0.2")),
                 orphan_ttl_s=float(env.get("RDV_ORPHAN_TTL_S", "30")),
                 stale_after_s=float(env.get("RDV_STALE_AFTER_S", "60")),
+                session_timeout_ms=int(env["RDV_CONSUMER_SESSION_TIMEOUT_MS"])
+                if env.get("RDV_CONSUMER_SESSION_TIMEOUT_MS") else None,
             )
         except ValueError as exc:
             raise SystemExit(f"rendezvous worker: bad setting: {exc}") from exc

@@ -59,7 +59,10 @@ class RendezvousWorker:
         self._ledger = OffsetLedger()
         self._producer: Producer = make_producer(settings.kafka)
         self._consumer: Consumer = make_consumer(
-            settings.kafka, group_id=settings.group_id, assignor="range"
+            settings.kafka,
+            group_id=settings.group_id,
+            assignor="range",
+            session_timeout_ms=settings.session_timeout_ms,
         )
         self._topics: list[str] = []
         self._assigned = False
@@ -158,13 +161,18 @@ class RendezvousWorker:
             self._producer.produce(reply_to.topic, payload, key=key, partition=reply_to.partition)
         refs = answer.refs
         ledger = self._ledger
+        request_ref = next((ref for ref in refs if ref[0].endswith(".requests")), None)
 
         def delivered(err: KafkaError | None, _tp: TopicPartition) -> None:
             if err is not None:
                 log.error("result of %s not delivered: %s", answer.result.request_id, err)
                 return
             for ref in refs:
-                ledger.finished(*ref)
+                if request_ref is not None and ref != request_ref:
+                    # Its scores must be re-read with the request for as long as the request may be.
+                    ledger.finished_after(*ref, after=request_ref)
+                else:
+                    ledger.finished(*ref)
 
         topics = service_topics(answer.request.tenant, answer.request.service)
         self._producer.produce(
@@ -187,11 +195,13 @@ class RendezvousWorker:
         log.info("assigned %d partitions", len(partitions))
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
+        gone = [(p.topic, p.partition) for p in partitions]
+        streams = {(stream_of(t), p) for t, p in gone}
+        self._carry_out(self._rendezvous.close_answered(streams, time.time()))
         self._producer.flush(10.0)
         self._commit()
-        gone = [(p.topic, p.partition) for p in partitions]
         self._ledger.forget(gone)
-        self._rendezvous.drop_partitions({(stream_of(t), p) for t, p in gone})
+        self._rendezvous.drop_partitions(streams)
         log.info("revoked %d partitions", len(gone))
 
     def _shutdown(self) -> None:
