@@ -34,14 +34,21 @@ class HealthBoard:
     def __init__(self, rules: DemotionRules | None = None) -> None:
         self._rules = rules or DemotionRules()
         self._windows: dict[VersionRef, _Window] = {}
+        # Judged when an outcome arrives (once per closed decision), read on every request.
+        self._reasons: dict[VersionRef, str] = {}
 
-    def record(self, ref: VersionRef, *, ok: bool, latency_ms: float) -> None:
+    def record(self, ref: VersionRef, *, ok: bool, latency_ms: float, deadline_ms: float) -> None:
         window = self._windows.setdefault(ref, _Window())
         window.outcomes.append((ok, latency_ms))
         window.errors += 0 if ok else 1
         if len(window.outcomes) > self._rules.window:
             old_ok, _ = window.outcomes.popleft()
             window.errors -= 0 if old_ok else 1
+        reason = self.why_demoted(ref, deadline_ms)
+        if reason is None:
+            self._reasons.pop(ref, None)
+        else:
+            self._reasons[ref] = reason
 
     def why_demoted(self, ref: VersionRef, deadline_ms: float) -> str | None:
         """The reason a version is demoted now, or None while it is healthy (or barely seen)."""
@@ -57,10 +64,7 @@ class HealthBoard:
             return f"median latency {median:.0f} ms is past the {deadline_ms:.0f} ms deadline"
         return None
 
-    def demoted(self, refs: Iterable[VersionRef], deadline_ms: float) -> dict[VersionRef, str]:
-        found = {}
-        for ref in refs:
-            reason = self.why_demoted(ref, deadline_ms)
-            if reason is not None:
-                found[ref] = reason
-        return found
+    def demoted(self, refs: Iterable[VersionRef]) -> dict[VersionRef, str]:
+        if not self._reasons:
+            return {}
+        return {ref: self._reasons[ref] for ref in refs if ref in self._reasons}

@@ -43,13 +43,28 @@ def choose_champion(champions: Sequence[DeploymentSpec], key: str) -> Deployment
     return weighted[-1]
 
 
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """What every request of one config revision shares; built once per revision, not per request."""
+
+    champions: tuple[DeploymentSpec, ...]
+    behind: tuple[DeploymentSpec, ...]  # fallbacks by rank, then canaries marked last resort
+
+    @classmethod
+    def of(cls, config: ServiceConfig) -> RouteTable:
+        fallbacks = sorted(config.by_role("fallback"), key=lambda d: (d.rank, d.model, d.version))
+        last_resorts = sorted((d for d in config.by_role("canary") if d.last_resort), key=lambda d: (d.rank, d.key))
+        return cls(champions=config.by_role("champion"), behind=tuple(fallbacks) + tuple(last_resorts))
+
+    def preference(self, key: str) -> tuple[DeploymentSpec, ...]:
+        champion = choose_champion(self.champions, key)
+        return ((champion,) if champion is not None else ()) + self.behind
+
+
 def preference_list(config: ServiceConfig, key: str) -> tuple[DeploymentSpec, ...]:
     """The chosen champion, then the fallbacks by rank, then canaries marked last resort: the order in
     which scores may answer. Challengers and other canaries never answer."""
-    champion = choose_champion(config.by_role("champion"), key)
-    fallbacks = sorted(config.by_role("fallback"), key=lambda d: (d.rank, d.model, d.version))
-    last_resorts = sorted((d for d in config.by_role("canary") if d.last_resort), key=lambda d: (d.rank, d.key))
-    return ((champion,) if champion is not None else ()) + tuple(fallbacks) + tuple(last_resorts)
+    return RouteTable.of(config).preference(key)
 
 
 def demote_last(preference: Sequence[DeploymentSpec], demoted: Collection[VersionKey]) -> tuple[DeploymentSpec, ...]:
@@ -128,7 +143,10 @@ def candidates_of(
         for deployment in config.deployments:
             if deployment.role != "decoy" and deployment.key not in seen:
                 seen[deployment.key] = Candidate(
-                    model=deployment.model, version=deployment.version, role=deployment.role,
-                    status="missing", demoted=demoted.get(deployment.key),
+                    model=deployment.model,
+                    version=deployment.version,
+                    role=deployment.role,
+                    status="missing",
+                    demoted=demoted.get(deployment.key),
                 )
     return list(seen.values())

@@ -15,12 +15,12 @@ from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.messages import Decision, Request, Result, Score
 from rendezvous_worker.health import HealthBoard
 from rendezvous_worker.policy import (
+    RouteTable,
     Verdict,
     VersionKey,
     candidates_of,
     decide,
     demote_last,
-    preference_list,
     result_latency_ms,
     routing_key,
 )
@@ -86,6 +86,7 @@ class Rendezvous:
         orphan_ttl_s: float = 30.0,
         stale_after_s: float = 60.0,
         replay_settle_s: float = 0.25,
+        replay_window_s: float = 10.0,
         health: HealthBoard | None = None,
     ) -> None:
         self._configs = configs
@@ -93,12 +94,27 @@ class Rendezvous:
         self._orphan_ttl_s = orphan_ttl_s
         self._stale_after_s = stale_after_s
         self._replay_settle_s = replay_settle_s
+        self._replay_window_s = replay_window_s
+        self._assigned_at: dict[tuple[str, int], float] = {}
+        self._tables: dict[tuple[str, str], tuple[ServiceConfig, RouteTable]] = {}
         self._pending: dict[str, _Pending] = {}
         # (when, request_id, kind): deadlines, ends of grace periods, orphan expiries.
         self._timers: list[tuple[float, str, str]] = []
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    def note_assigned(self, partitions: set[tuple[str, int]], now: float) -> None:
+        """(stream, partition) pairs just taken over: their first records may be replays."""
+        for key in partitions:
+            self._assigned_at[key] = now
+
+    def _route_table(self, config: ServiceConfig) -> RouteTable:
+        key = (config.tenant, config.service)
+        cached = self._tables.get(key)
+        if cached is None or cached[0] is not config:
+            cached = self._tables[key] = (config, RouteTable.of(config))
+        return cached[1]
 
     def next_wakeup(self) -> float | None:
         return self._timers[0][0] if self._timers else None
@@ -119,17 +135,21 @@ class Rendezvous:
         entry.stream, entry.partition = stream_of(ref[0]), ref[1]
         entry.config = config
         if config is not None:
-            preference = preference_list(config, routing_key(request))
-            demoted = self._health.demoted(
-                [(request.tenant, request.service, *d.key) for d in preference], config.deadline_ms
-            )
-            entry.demoted = {ref[2:]: why for ref, why in demoted.items()}
-            entry.preference = demote_last(preference, entry.demoted)
+            preference = self._route_table(config).preference(routing_key(request))
+            demoted = self._health.demoted([(request.tenant, request.service, *d.key) for d in preference])
+            if demoted:
+                entry.demoted = {ref[2:]: why for ref, why in demoted.items()}
+                preference = demote_last(preference, entry.demoted)
+            entry.preference = preference
         entry.refs.append(ref)
-        # A request read after its deadline is a replay (a crashed instance's partition): give its
-        # scores, which sit right behind it in the co-partitioned topic, a moment to be read too.
-        replayed = now >= request.deadline_at
-        decide_at = now + self._replay_settle_s if replayed else request.deadline_at
+        decide_at = request.deadline_at
+        if now >= request.deadline_at:
+            # Read after its deadline. On a partition just taken over, it is a replay of a crashed or
+            # departed instance's work: its scores sit right behind it in the co-partitioned topic,
+            # so give them a moment to be read too. Otherwise it only arrived late: decide at once.
+            assigned_at = self._assigned_at.get((entry.stream, entry.partition), float("-inf"))
+            catching_up = now - assigned_at < self._replay_window_s
+            decide_at = now + self._replay_settle_s if catching_up else now
         heapq.heappush(self._timers, (decide_at, request.request_id, "deadline"))
         return self._try_decide(entry, now, at_deadline=False)
 
@@ -174,9 +194,7 @@ class Rendezvous:
         Their offsets are committed once the Result is delivered, so the partitions' next owner never
         re-reads them: closed here, or the record is lost (a new service or instance rebalances all).
         """
-        answered = [
-            e for e in self._pending.values() if (e.stream, e.partition) in partitions and e.result is not None
-        ]
+        answered = [e for e in self._pending.values() if (e.stream, e.partition) in partitions and e.result is not None]
         return [self._close(entry, now) for entry in answered]
 
     def drop_partitions(self, partitions: set[tuple[str, int]]) -> None:
@@ -256,7 +274,11 @@ class Rendezvous:
             ref = (request.tenant, request.service, *deployment.key)
             score = entry.scores.get(deployment.key)
             if score is None:
-                self._health.record(ref, ok=False, latency_ms=2.0 * request.deadline_ms)
+                self._health.record(
+                    ref, ok=False, latency_ms=2.0 * request.deadline_ms, deadline_ms=request.deadline_ms
+                )
             else:
                 latency_ms = max(0.0, (score.scored_at - request.sent_at) * 1000.0)
-                self._health.record(ref, ok=score.status == "ok", latency_ms=latency_ms)
+                self._health.record(
+                    ref, ok=score.status == "ok", latency_ms=latency_ms, deadline_ms=request.deadline_ms
+                )

@@ -33,7 +33,8 @@ class WorkerSettings:
                 orphan_ttl_s=float(env.get("RDV_ORPHAN_TTL_S", "30")),
                 stale_after_s=float(env.get("RDV_STALE_AFTER_S", "60")),
                 session_timeout_ms=int(env["RDV_CONSUMER_SESSION_TIMEOUT_MS"])
-                if env.get("RDV_CONSUMER_SESSION_TIMEOUT_MS") else None,
+                if env.get("RDV_CONSUMER_SESSION_TIMEOUT_MS")
+                else None,
             )
         except ValueError as exc:
             raise SystemExit(f"rendezvous worker: bad setting: {exc}") from exc

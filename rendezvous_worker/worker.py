@@ -175,9 +175,7 @@ class RendezvousWorker:
                     ledger.finished(*ref)
 
         topics = service_topics(answer.request.tenant, answer.request.service)
-        self._producer.produce(
-            topics.results, payload, key=key, partition=answer.partition, on_delivery=delivered
-        )
+        self._producer.produce(topics.results, payload, key=key, partition=answer.partition, on_delivery=delivered)
         self.answered += 1
 
     def _commit(self) -> None:
@@ -192,13 +190,15 @@ class RendezvousWorker:
 
     def _on_assign(self, partitions: list[TopicPartition]) -> None:
         self._assigned = True
+        self._rendezvous.note_assigned({(stream_of(p.topic), p.partition) for p in partitions}, time.time())
         log.info("assigned %d partitions", len(partitions))
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
         gone = [(p.topic, p.partition) for p in partitions]
         streams = {(stream_of(t), p) for t, p in gone}
         self._carry_out(self._rendezvous.close_answered(streams, time.time()))
-        self._producer.flush(10.0)
+        # Short: a record for a topic deleted meanwhile must not hold the whole group's rebalance.
+        self._producer.flush(2.0)
         self._commit()
         self._ledger.forget(gone)
         self._rendezvous.drop_partitions(streams)

@@ -9,24 +9,25 @@ RULES = DemotionRules(window=10, min_samples=5, max_error_rate=0.5)
 def test_too_few_samples_never_demote():
     board = HealthBoard(RULES)
     for _ in range(4):
-        board.record(REF, ok=False, latency_ms=1)
+        board.record(REF, ok=False, latency_ms=1, deadline_ms=100)
     assert board.why_demoted(REF, deadline_ms=100) is None
 
 
 def test_error_rate_demotes_and_recovery_promotes_back():
     board = HealthBoard(RULES)
     for _ in range(6):
-        board.record(REF, ok=False, latency_ms=1)
+        board.record(REF, ok=False, latency_ms=1, deadline_ms=100)
     assert "error rate 100%" in board.why_demoted(REF, deadline_ms=100)
+    assert board.demoted([REF, ("acme", "fraud", "m", 2)]) == {REF: board.why_demoted(REF, deadline_ms=100)}
     for _ in range(8):
-        board.record(REF, ok=True, latency_ms=1)
-    assert board.why_demoted(REF, deadline_ms=100) is None
+        board.record(REF, ok=True, latency_ms=1, deadline_ms=100)
+    assert board.why_demoted(REF, deadline_ms=100) is None and board.demoted([REF]) == {}
 
 
 def test_median_latency_past_the_deadline_demotes():
     board = HealthBoard(RULES)
     for _ in range(6):
-        board.record(REF, ok=True, latency_ms=250)
+        board.record(REF, ok=True, latency_ms=250, deadline_ms=100)
     assert "past the 100 ms deadline" in board.why_demoted(REF, deadline_ms=100)
 
 

@@ -17,3 +17,16 @@ def test_records_needing_no_work_still_advance_the_offset():
     ledger = OffsetLedger()
     ledger.seen_done("t", 1, 41)
     assert ledger.committable() == {("t", 1): 42}
+
+
+def test_a_score_is_committable_only_once_its_request_is():
+    ledger = OffsetLedger()
+    ledger.opened("req", 0, 10)
+    ledger.opened("req", 0, 11)
+    ledger.opened("sc", 0, 20)
+    ledger.finished("req", 0, 11)
+    ledger.finished_after("sc", 0, 20, after=("req", 0, 11))
+    # Request 10 is still open, so request 11 is not committed and neither is its score.
+    assert ledger.committable() == {("req", 0): 10, ("sc", 0): 20}
+    ledger.finished("req", 0, 10)
+    assert ledger.committable() == {("req", 0): 12, ("sc", 0): 21}

@@ -76,7 +76,38 @@ def test_revoked_partition_drops_its_pending_requests():
 
 def test_replayed_request_waits_briefly_for_its_scores_before_the_deadline_rule():
     rdv = Rendezvous(lambda t, s: config(CHAMPION), replay_settle_s=0.25)
+    rdv.note_assigned({("rdv.acme.fraud", 2)}, now=1004.9)  # just taken over from a crashed instance
     assert rdv.on_request(request(), REQ_REF, now=1005.0) == []
     assert rdv.on_tick(1005.1) == []
     [answer] = rdv.on_tick(1005.25)
     assert answer.result.status == "timeout"
+
+
+def test_a_request_that_merely_arrived_late_is_decided_at_once():
+    rdv = Rendezvous(lambda t, s: config(CHAMPION), replay_settle_s=0.25, replay_window_s=10)
+    rdv.note_assigned({("rdv.acme.fraud", 2)}, now=900.0)  # owned for long: no replay
+    assert rdv.on_request(request(), REQ_REF, now=1005.0) == []
+    [answer] = rdv.on_tick(1005.0)
+    assert answer.result.status == "timeout" and answer.result.latency_ms == 100.0
+
+
+def test_only_scores_produced_by_the_deadline_may_answer_and_later_ones_are_marked_late():
+    rdv = make()
+    rdv.note_assigned({("rdv.acme.fraud", 2)}, now=1004.9)
+    rdv.on_request(request(deadline_ms=100), REQ_REF, now=1005.0)
+    # Produced after the deadline (1000.1): present when the request is re-read, but never the answer.
+    assert rdv.on_score(score("m", 1, scored_at=1000.3), scores_ref(5), now=1005.0) == []
+    [answer] = rdv.on_tick(1005.25)
+    assert answer.result.status == "timeout"
+    [record] = rdv.on_tick(1006.5)
+    [champion] = [c for c in record.decision.candidates if c.version == 1]
+    assert champion.status == "ok" and champion.late
+
+
+def test_answered_requests_of_revoked_partitions_are_closed_with_their_record():
+    rdv = make()
+    rdv.on_request(request(), REQ_REF, now=1000.001)
+    rdv.on_score(score("m", 1), scores_ref(5), now=1000.011)
+    [record] = rdv.close_answered({("rdv.acme.fraud", 2)}, now=1000.02)
+    assert isinstance(record, Record) and record.decision.reason == "champion"
+    assert len(rdv) == 0
