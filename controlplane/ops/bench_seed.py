@@ -13,17 +13,13 @@ benchmark run is usually new), and a token file that still authenticates is kept
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.core.files import File
-
 from controlplane.ops.demo import EXAMPLE, FEATURES, INPUT_SCHEMA
-from controlplane.registry.models import Model, ModelVersion
-from controlplane.registry.services import model_create, version_create
+from controlplane.ops.seeding import Say, token_ensure, version_ensure
+from controlplane.registry.models import Model
+from controlplane.registry.services import model_create
 from controlplane.routing.models import Service
 from controlplane.routing.selectors import deployments_list
 from controlplane.routing.services import (
@@ -33,14 +29,12 @@ from controlplane.routing.services import (
     service_topics_ensure,
 )
 from controlplane.tenancy.models import Tenant
-from controlplane.tenancy.selectors import token_authenticate
-from controlplane.tenancy.services import tenant_create, token_create
+from controlplane.tenancy.services import tenant_create
 
 TENANT = "bench"
 MODEL = "iris"
 UNSERVED_POOL = "nowhere"
 
-Say = Callable[[str], None]
 
 # Version number → how it is trained. Kept small: the benchmark is about the platform, not the models.
 VERSIONS: dict[int, dict[str, Any]] = {
@@ -95,27 +89,6 @@ def _train(number: int) -> Any:
     return estimator.fit(features, labels)
 
 
-def _version_ensure(model: Model, number: int, say: Say) -> ModelVersion:
-    existing = model.versions.filter(number=number).first()
-    if existing is not None:
-        say(f"version {number}: exists ({existing.status})")
-        return existing
-    import skops.io
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{MODEL}-v{number}.skops"
-        skops.io.dump(_train(number), path)
-        with path.open("rb") as handle:
-            version = version_create(
-                model=model,
-                artifact_file=File(handle, name=path.name),
-                format=ModelVersion.Format.SKOPS,
-                metadata={"features": FEATURES, "example": EXAMPLE, "recipe": VERSIONS[number]},
-            )
-    say(f"version {version.number}: trained and registered ({version.status})")
-    return version
-
-
 def _normalised(routing: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted(
         (d["model"], d["version"], d["role"], d["weight"], d["rank"], d["pool"], d.get("last_resort", False))
@@ -150,34 +123,28 @@ def _service_ensure(tenant: Tenant, slug: str, spec: dict[str, Any], say: Say) -
     return revision.number
 
 
-def _token_ensure(tenant: Tenant, token_path: Path, say: Say) -> None:
-    if token_path.exists():
-        token = token_authenticate(secret=token_path.read_text().strip())
-        if token is not None and token.tenant_id == tenant.pk:
-            say(f"token: reusing {token_path}")
-            return
-    _, secret = token_create(tenant=tenant, name="bench", scopes=["predict", "read", "deploy"])
-    token_path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secret + "\n")
-    say(f"token: created, secret written to {token_path}")
-
-
 def bench_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
     tenant = Tenant.objects.filter(slug=TENANT).first() or tenant_create(slug=TENANT, name="Benchmarks")
     say(f"tenant {tenant.slug}: ready")
     model = Model.objects.filter(tenant=tenant, slug=MODEL).first() or model_create(
         tenant=tenant, slug=MODEL, name="Iris classifiers for benchmarks"
     )
-    versions = [_version_ensure(model, number, say) for number in sorted(VERSIONS)]
+    versions = [
+        version_ensure(
+            model=model,
+            number=number,
+            train=lambda n=number: _train(n),
+            metadata={"features": FEATURES, "example": EXAMPLE, "recipe": VERSIONS[number]},
+            say=say,
+        )
+        for number in sorted(VERSIONS)
+    ]
     revisions = {slug: _service_ensure(tenant, slug, spec, say) for slug, spec in SERVICES.items()}
-    _token_ensure(tenant, token_path, say)
+    token_ensure(tenant=tenant, token_path=token_path, name="bench", say=say)
     return {
         "tenant": tenant.slug,
         "services": {
-            slug: {"deadline_ms": spec["deadline_ms"], "revision": revisions[slug]}
-            for slug, spec in SERVICES.items()
+            slug: {"deadline_ms": spec["deadline_ms"], "revision": revisions[slug]} for slug, spec in SERVICES.items()
         },
         "versions": [{"version": v.number, "status": v.status} for v in versions],
         "token_file": str(token_path),

@@ -6,17 +6,14 @@ the routing is only republished when it differs, and a still-valid token file is
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
 
-from controlplane.registry.models import Model, ModelVersion
-from controlplane.registry.services import model_create, version_create
+from controlplane.ops.seeding import Say, token_ensure, version_ensure
+from controlplane.registry.models import Model
+from controlplane.registry.services import model_create
 from controlplane.routing.models import Service
 from controlplane.routing.selectors import deployments_list
 from controlplane.routing.services import (
@@ -26,8 +23,7 @@ from controlplane.routing.services import (
     service_topics_ensure,
 )
 from controlplane.tenancy.models import Tenant
-from controlplane.tenancy.selectors import token_authenticate
-from controlplane.tenancy.services import tenant_create, token_create
+from controlplane.tenancy.services import tenant_create
 
 TENANT = "demo"
 MODEL = "iris"
@@ -61,8 +57,6 @@ ROUTING: list[dict[str, Any]] = [
     },
 ]
 
-Say = Callable[[str], None]
-
 
 def _train(number: int) -> Any:
     # Imported here: scikit-learn is only needed when the demo actually has to train something.
@@ -77,50 +71,22 @@ def _train(number: int) -> Any:
     return estimator.fit(features, labels)
 
 
-def _version_ensure(model: Model, number: int, say: Say) -> ModelVersion:
-    existing = model.versions.filter(number=number).first()
-    if existing is not None:
-        say(f"version {number}: exists ({existing.status})")
-        return existing
-    import skops.io
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"iris-v{number}.skops"
-        skops.io.dump(_train(number), path)
-        with path.open("rb") as handle:
-            version = version_create(
-                model=model,
-                artifact_file=File(handle, name=path.name),
-                format=ModelVersion.Format.SKOPS,
-                metadata={"features": FEATURES, "example": EXAMPLE},
-            )
-    say(f"version {version.number}: trained and registered ({version.status}: {version.report})")
-    return version
-
-
-def _token_ensure(tenant: Tenant, token_path: Path, say: Say) -> str:
-    if token_path.exists():
-        secret = token_path.read_text().strip()
-        token = token_authenticate(secret=secret)
-        if token is not None and token.tenant_id == tenant.pk:
-            say(f"token: reusing {token_path}")
-            return secret
-    _, secret = token_create(tenant=tenant, name="demo", scopes=["predict", "read", "deploy"])
-    token_path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secret + "\n")
-    say(f"token: created, secret written to {token_path}")
-    return secret
-
-
 def demo_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
     tenant = Tenant.objects.filter(slug=TENANT).first() or tenant_create(slug=TENANT, name="Demo")
     say(f"tenant {tenant.slug}: ready")
     model = Model.objects.filter(tenant=tenant, slug=MODEL).first() or model_create(
         tenant=tenant, slug=MODEL, name="Iris classifier"
     )
-    versions = [_version_ensure(model, number, say) for number in (1, 2)]
+    versions = [
+        version_ensure(
+            model=model,
+            number=number,
+            train=lambda n=number: _train(n),
+            metadata={"features": FEATURES, "example": EXAMPLE},
+            say=say,
+        )
+        for number in (1, 2)
+    ]
     service = Service.objects.filter(tenant=tenant, slug=SERVICE).first()
     if service is None:
         service = service_create(
@@ -142,7 +108,7 @@ def demo_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
         # Publish again all the same: the broker may be new, or the public URL in the snapshot changed.
         revision = config_publish(service=service, actor="rdv_demo").number
         say(f"routing: unchanged, republished as revision {revision}")
-    _token_ensure(tenant, token_path, say)
+    token_ensure(tenant=tenant, token_path=token_path, name="demo", say=say)
     return {
         "tenant": tenant.slug,
         "service": service.slug,
