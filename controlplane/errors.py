@@ -33,6 +33,12 @@ class ConflictError(DomainError):
     code = "conflict"
 
 
+class TooLarge(DomainError):
+    """The upload or batch is above the configured limit (413)."""
+
+    code = "too_large"
+
+
 class StreamUnavailable(DomainError):
     """Kafka did not acknowledge in time; the database change may already be committed (503)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
@@ -12,12 +13,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from controlplane.errors import ConflictError, DomainError, InvalidInput, NotFound, StreamUnavailable
+from controlplane.errors import ConflictError, DomainError, InvalidInput, NotFound, StreamUnavailable, TooLarge
 
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
     InvalidInput: status.HTTP_400_BAD_REQUEST,
     NotFound: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
+    TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     StreamUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
@@ -35,9 +37,7 @@ _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
 ]
 
 
-def error_response(
-    code: str, detail: Any, status_code: int, headers: dict[str, str] | None = None
-) -> Response:
+def error_response(code: str, detail: Any, status_code: int, headers: dict[str, str] | None = None) -> Response:
     return Response({"error": code, "detail": detail}, status=status_code, headers=headers)
 
 
@@ -48,6 +48,8 @@ def _django_validation_detail(exc: DjangoValidationError) -> Any:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.detail, _DOMAIN_STATUS.get(type(exc), 400))
+    if isinstance(exc, RequestDataTooBig):
+        return error_response("too_large", str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         return error_response("invalid", _django_validation_detail(exc), status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):

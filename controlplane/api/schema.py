@@ -1,10 +1,63 @@
-"""OpenAPI descriptions of the custom authentication classes; the API URLconf imports this module."""
+"""OpenAPI: the custom authentication schemes and the error responses every tenant operation can answer.
+
+The API URLconf imports this module so the extensions register before the schema is generated.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import serializers
+
+
+class ErrorSerializer(serializers.Serializer):
+    """``{"error": code, "detail": ...}`` (DESIGN.md §6)."""
+
+    error = serializers.CharField(help_text="invalid, not_authenticated, forbidden, not_found, conflict, too_large, …")
+    detail = serializers.JSONField(help_text="A message, or an object of messages keyed by field.")
+
+
+ERROR_RESPONSE = ErrorSerializer
+
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_COMMON_ERRORS = {
+    "401": "No token, or an unknown or revoked one.",
+    "403": "The token belongs to another tenant or lacks the scope.",
+    "404": "The tenant's service, model, version or token does not exist.",
+}
+_INPUT_ERROR = {"400": "Invalid input; `detail` says which field and why."}
+
+
+def error_responses_hook(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Add the error shape to every tenant operation, so clients (and schemathesis) know every answer."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(
+        "Error",
+        {
+            "type": "object",
+            "properties": {
+                "error": {"type": "string"},
+                "detail": {"description": "A message, or an object of messages keyed by field."},
+            },
+            "required": ["error", "detail"],
+        },
+    )
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith(("/api/v1/tenants/", "/api/v1/internal/")):
+            continue
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            expected = dict(_COMMON_ERRORS)
+            if "requestBody" in operation or any(p.get("in") == "query" for p in operation.get("parameters", [])):
+                expected.update(_INPUT_ERROR)
+            for code, description in expected.items():
+                responses.setdefault(
+                    code, {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
+                )
+    return result
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -7,26 +7,40 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from controlplane.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)
+from controlplane.audit.apis import AuditApi
 from controlplane.decisions.apis import DecisionApi
+from controlplane.feedback.apis import FeedbackApi
 from controlplane.registry.apis import ArtifactDownloadApi
-from controlplane.routing.apis import ConfigApi, DeploymentsApi
+from controlplane.registry.model_apis import ModelViewSet, VersionViewSet
+from controlplane.routing.apis import ConfigApi, DeploymentsApi, PromoteApi, RevisionsApi, RollbackApi
+from controlplane.routing.service_apis import ServiceViewSet
+from controlplane.tenancy.apis import TenantApi, TokenViewSet
 
-router = SimpleRouter(trailing_slash=False)
+tenant_prefix = "tenants/<slug:tenant>"
+service_prefix = f"{tenant_prefix}/services/<slug:service>"
 
-service_prefix = "tenants/<slug:tenant>/services/<slug:service>"
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register(f"{tenant_prefix}/tokens", TokenViewSet, basename="token")
+router.register(f"{tenant_prefix}/services", ServiceViewSet, basename="service")
+router.register(f"{tenant_prefix}/models", ModelViewSet, basename="model")
+router.register(f"{tenant_prefix}/models/<slug:model>/versions", VersionViewSet, basename="model-version")
 
 urlpatterns = [
-    path(
-        "schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"
-    ),
+    path("schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "docs",
         SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
         name="docs",
     ),
+    path(tenant_prefix, TenantApi.as_view(), name="tenant"),
+    path(f"{tenant_prefix}/audit", AuditApi.as_view(), name="tenant-audit"),
     path(f"{service_prefix}/deployments", DeploymentsApi.as_view(), name="service-deployments"),
+    path(f"{service_prefix}/promote", PromoteApi.as_view(), name="service-promote"),
+    path(f"{service_prefix}/rollback", RollbackApi.as_view(), name="service-rollback"),
     path(f"{service_prefix}/config", ConfigApi.as_view(), name="service-config"),
+    path(f"{service_prefix}/config/revisions", RevisionsApi.as_view(), name="service-config-revisions"),
     path(f"{service_prefix}/requests/<str:request_id>", DecisionApi.as_view(), name="service-decision"),
+    path(f"{service_prefix}/feedback", FeedbackApi.as_view(), name="service-feedback"),
     path("internal/artifacts/<str:sha256>", ArtifactDownloadApi.as_view(), name="internal-artifact"),
     *router.urls,
 ]

@@ -1,26 +1,49 @@
-"""Shared base for tenant-scoped API views: authentication, tenant/scope checks, object lookup."""
+"""Shared bases for tenant-scoped API views: authentication, tenant/scope checks, actor, object lookup."""
 
 from __future__ import annotations
 
+from rest_framework.generics import ListAPIView
 from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
 
+from controlplane.api.parsers import JSONParser
 from controlplane.routing.models import Service
 from controlplane.routing.selectors import service_get
 from controlplane.tenancy.authentication import BearerTokenAuthentication, TenantScopePermission
 from controlplane.tenancy.models import Tenant
+from controlplane.tenancy.selectors import token_actor
 
 
-class TenantApiView(APIView):
+class TenantScoped:
     """URL kwarg ``tenant`` must be the token's tenant; subclasses set ``required_scopes`` per method."""
 
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [TenantScopePermission]
-    required_scopes: dict[str, str] = {}
+    required_scopes: dict[str, str | tuple[str, ...]] = {}
+    # JSON everywhere (DESIGN.md §6); the version upload overrides this with multipart.
+    parser_classes = [JSONParser]
 
     @property
     def tenant(self) -> Tenant:
         # TenantScopePermission has already checked the URL names this token's tenant.
-        return self.request.auth.tenant
+        return self.request.auth.tenant  # type: ignore[attr-defined]
+
+    @property
+    def actor(self) -> str:
+        """Who the audit log and config revisions name for this request's writes."""
+        return token_actor(token=self.request.auth)  # type: ignore[attr-defined]
 
     def get_service(self) -> Service:
-        return service_get(tenant=self.tenant, slug=self.kwargs["service"])
+        return service_get(tenant=self.tenant, slug=self.kwargs["service"])  # type: ignore[attr-defined]
+
+
+class TenantApiView(TenantScoped, APIView):
+    """An operation with rules: parse input, call one service, answer its result."""
+
+
+class TenantListApiView(TenantScoped, ListAPIView):
+    """A paginated read-only list (history, audit): subclasses provide ``get_queryset``."""
+
+
+class TenantViewSet(TenantScoped, GenericViewSet):
+    """Plain CRUD on the router; writes still go through services, never ``serializer.save()``."""

@@ -81,6 +81,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             artifact_file=form.cleaned_data["artifact"],
             format=form.cleaned_data["format"],
             metadata=form.cleaned_data["metadata"] or {},
+            actor=f"admin:{request.user.get_username()}",
         )
         # The admin goes on to log and redirect using ``obj``; make it the row the service created.
         obj.pk = created.pk

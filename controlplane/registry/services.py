@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils.text import get_valid_filename
 
-from controlplane.errors import InvalidInput
+from controlplane.audit.services import audit_record
+from controlplane.errors import ConflictError, InvalidInput, TooLarge
 from controlplane.registry.models import Model, ModelVersion
 from controlplane.registry.validation import version_validate
 from controlplane.tenancy.models import Tenant
@@ -16,11 +20,24 @@ from controlplane.tenancy.models import Tenant
 _CHUNK = 1024 * 1024
 
 
-@transaction.atomic
-def model_create(*, tenant: Tenant, slug: str, name: str) -> Model:
+def model_create(*, tenant: Tenant, slug: str, name: str, actor: str = "system") -> Model:
+    """A slug already taken in the tenant is a conflict (409)."""
+    if Model.objects.filter(tenant=tenant, slug=slug).exists():
+        raise ConflictError(f"model {slug!r} already exists in tenant {tenant.slug!r}")
     model = Model(tenant=tenant, slug=slug, name=name)
     model.full_clean()
-    model.save()
+    try:
+        with transaction.atomic():
+            model.save()
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action="model.create",
+                target=f"model:{slug}",
+                diff={"created": {"slug": slug, "name": name}},
+            )
+    except IntegrityError as exc:  # a concurrent create won the race for the slug
+        raise ConflictError(f"model {slug!r} already exists in tenant {tenant.slug!r}") from exc
     return model
 
 
@@ -48,8 +65,24 @@ def _digest(artifact_file: File) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _stored_name(artifact_file: File, format: str) -> str:
+    """The uploaded file's own name when it is a usable one; uploads can name themselves anything."""
+    name = (getattr(artifact_file, "name", None) or "").replace("\\", "/").rsplit("/", 1)[-1]
+    try:
+        return get_valid_filename(name)[-100:]
+    except SuspiciousFileOperation:
+        return f"artifact.{format}"
+
+
+def artifact_size_check(*, size: int | None) -> None:
+    """Above ``RDV_ARTIFACT_MAX_BYTES`` → 413; callers may check a declared size before reading the body."""
+    limit = settings.RDV_ARTIFACT_MAX_BYTES
+    if size is not None and size > limit:
+        raise TooLarge(f"the artifact is {size} bytes; the limit is {limit} bytes")
+
+
 def version_create(
-    *, model: Model, artifact_file: File, format: str, metadata: dict[str, Any]
+    *, model: Model, artifact_file: File, format: str, metadata: dict[str, Any], actor: str = "system"
 ) -> ModelVersion:
     """Store a new version and validate it before returning, so callers see ``ready`` or ``failed``.
 
@@ -59,17 +92,31 @@ def version_create(
     if format not in ModelVersion.Format.values:
         raise InvalidInput({"format": f"choose one of {', '.join(ModelVersion.Format.values)}"})
     metadata = _metadata_check(metadata)
+    artifact_size_check(size=getattr(artifact_file, "size", None))
     sha256, size = _digest(artifact_file)
+    artifact_size_check(size=size)
     if size == 0:
         raise InvalidInput({"artifact": "the file is empty"})
     with transaction.atomic():
         # Lock the model row so two uploads cannot both take the same next number.
         Model.objects.select_for_update().filter(pk=model.pk).first()
         last = model.versions.order_by("-number").values_list("number", flat=True).first() or 0
-        version = ModelVersion(
-            model=model, number=last + 1, format=format, sha256=sha256, size=size, metadata=metadata
-        )
-        name = getattr(artifact_file, "name", None) or f"artifact.{format}"
-        version.artifact.save(name.rsplit("/", 1)[-1], artifact_file, save=False)
+        version = ModelVersion(model=model, number=last + 1, format=format, sha256=sha256, size=size, metadata=metadata)
+        version.artifact.save(_stored_name(artifact_file, format), artifact_file, save=False)
         version.save()
+        audit_record(
+            tenant=model.tenant,
+            actor=actor,
+            action="version.create",
+            target=f"version:{model.slug}/{version.number}",
+            diff={
+                "created": {
+                    "version": version.number,
+                    "format": format,
+                    "sha256": sha256,
+                    "size": size,
+                    "metadata": metadata,
+                }
+            },
+        )
     return version_validate(version=version)

@@ -6,6 +6,8 @@ from rest_framework import serializers
 
 from contracts.config import DEFAULT_POOL
 from contracts.roles import ROLES
+from controlplane.routing.models import ConfigRevision, Service
+from controlplane.tenancy.models import slug_validator
 
 
 class DeploymentSerializer(serializers.Serializer):
@@ -39,3 +41,55 @@ class ConfigOutSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     published_at = serializers.DateTimeField(allow_null=True)
     snapshot = serializers.JSONField(help_text="The ServiceConfig the workers run on.")
+
+
+class RevisionHistorySerializer(serializers.ModelSerializer):
+    revision = serializers.IntegerField(source="number")
+    snapshot = serializers.JSONField(help_text="The ServiceConfig the workers ran on.")
+
+    class Meta:
+        model = ConfigRevision
+        fields = ["revision", "actor", "created_at", "published_at", "snapshot"]
+        read_only_fields = fields
+
+
+class PromoteInSerializer(serializers.Serializer):
+    model = serializers.SlugField(max_length=63)
+    version = serializers.IntegerField(min_value=1)
+
+
+class RollbackInSerializer(serializers.Serializer):
+    revision = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text="Default: the latest earlier, different routing."
+    )
+
+
+class RollbackOutSerializer(serializers.Serializer):
+    revision = serializers.IntegerField(help_text="The new revision.")
+    restored_from = serializers.IntegerField(help_text="The revision whose routing it republished.")
+
+
+class ServiceOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["slug", "name", "input_schema", "deadline_ms", "external_state", "partitions", "created_at"]
+        read_only_fields = fields
+
+
+class ServiceUpdateSerializer(serializers.Serializer):
+    """PATCH: any of these; slug and partitions name the topics and never change."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    input_schema = serializers.DictField(required=False, help_text="A JSON Schema (draft 2020-12) for `inputs`.")
+    deadline_ms = serializers.IntegerField(min_value=1, max_value=60_000, required=False)
+    external_state = serializers.DictField(required=False)
+
+
+class ServiceInSerializer(ServiceUpdateSerializer):
+    """POST: a new service; `slug` names its topics and never changes."""
+
+    slug = serializers.CharField(max_length=63, validators=[slug_validator])
+    name = serializers.CharField(max_length=200)
+    input_schema = serializers.DictField(help_text="A JSON Schema (draft 2020-12) for `inputs`.")
+    deadline_ms = serializers.IntegerField(min_value=1, max_value=60_000, default=200)
+    external_state = serializers.DictField(required=False, default=dict)

@@ -1,27 +1,38 @@
-"""Writes for services and routing; every routing change becomes a ConfigRevision published to rdv.config."""
+"""Writes for services and routing; every routing change becomes a ConfigRevision published to rdv.config.
+
+Each public function records its audit entry inside its own transaction, naming the ``actor`` it is given.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contracts.codec import encode, to_builtins
-from contracts.config import DEFAULT_POOL
 from contracts.kafka import KafkaError
-from contracts.roles import ANSWERING_ROLES, ROLES
 from contracts.topics import config_key
 from contracts.topology import service_topic_specs
+from controlplane.audit.services import audit_record, fields_changed
 from controlplane.errors import ConflictError, InvalidInput, StreamUnavailable
 from controlplane.kafka import platform_topics_ensure, topics_ensure
-from controlplane.registry.models import Model, ModelVersion
+from controlplane.registry.models import ModelVersion
 from controlplane.routing.models import ConfigRevision, Deployment, Service
 from controlplane.routing.publishing import config_send
-from controlplane.routing.selectors import config_snapshot_build
+from controlplane.routing.selectors import config_snapshot_build, deployments_list, revision_latest
+from controlplane.routing.tables import Row, rows_resolve, table_from_snapshot, table_promoted, tables_equal
 from controlplane.tenancy.models import Tenant
+
+# What PATCH may change; slug and partitions name the topics and are fixed at creation.
+SERVICE_EDITABLE = ("name", "input_schema", "deadline_ms", "external_state")
+# Fields the workers' snapshot carries: changing one publishes a new revision.
+SERVICE_SNAPSHOT_FIELDS = {"deadline_ms", "external_state"}
+
+
+def _service_fields(service: Service) -> dict[str, Any]:
+    return {name: getattr(service, name) for name in ("slug", *SERVICE_EDITABLE, "partitions")}
 
 
 def service_topics_ensure(*, service: Service) -> list[str]:
@@ -46,97 +57,89 @@ def service_create(
     """Create the service, its topics and its first (empty) revision, so workers learn it exists.
 
     Topics are created inside the transaction: if the broker refuses, no service row is left
-    without its streams.
+    without its streams. A slug already taken in the tenant is a conflict (409), not invalid input.
     """
-    with transaction.atomic():
-        service = Service(
-            tenant=tenant,
-            slug=slug,
-            name=name,
-            input_schema=input_schema,
-            deadline_ms=deadline_ms,
-            external_state=external_state or {},
-            partitions=partitions,
-        )
-        service.full_clean()
-        service.save()
-        service_topics_ensure(service=service)
-        config_publish(service=service, actor=actor)
+    if Service.objects.filter(tenant=tenant, slug=slug).exists():
+        raise ConflictError(f"service {slug!r} already exists in tenant {tenant.slug!r}")
+    service = Service(
+        tenant=tenant,
+        slug=slug,
+        name=name,
+        input_schema=input_schema,
+        deadline_ms=deadline_ms,
+        external_state=external_state or {},
+        partitions=partitions,
+    )
+    service.full_clean()
+    try:
+        with transaction.atomic():
+            service.save()
+            service_topics_ensure(service=service)
+            config_publish(service=service, actor=actor)
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action="service.create",
+                target=f"service:{slug}",
+                diff={"created": _service_fields(service)},
+            )
+    except IntegrityError as exc:  # a concurrent create won the race for the slug
+        raise ConflictError(f"service {slug!r} already exists in tenant {tenant.slug!r}") from exc
     return service
 
 
-@dataclass(frozen=True)
-class _Row:
-    version: ModelVersion
-    role: str
-    weight: int
-    rank: int
-    pool: str
-    last_resort: bool
-
-
-def _resolve(service: Service, deployments: Sequence[dict[str, Any]]) -> list[_Row]:
-    """Turn the request's rows into versions; every problem is reported at once, keyed by row index."""
-    problems: dict[str, dict[str, str]] = {}
-    rows: list[_Row] = []
-    seen: set[tuple[str, int]] = set()
-    models = {m.slug: m for m in Model.objects.filter(tenant=service.tenant)}
-    for index, item in enumerate(deployments):
-        problem: dict[str, str] = {}
-        model = models.get(item.get("model"))
-        number = item.get("version")
-        version = None
-        role = item.get("role")
-        weight = item.get("weight", 100)
-        rank = item.get("rank", 0)
-        if model is None:
-            problem["model"] = f"unknown model {item.get('model')!r} in tenant {service.tenant.slug!r}"
-        else:
-            version = model.versions.filter(number=number).first() if isinstance(number, int) else None
-            if version is None:
-                problem["version"] = f"model {model.slug!r} has no version {number!r}"
-            elif (model.slug, number) in seen:
-                problem["version"] = f"{model.slug} v{number} appears more than once"
-            else:
-                seen.add((model.slug, number))
-        if role not in ROLES:
-            problem["role"] = f"choose one of {', '.join(ROLES)}"
-        if not isinstance(weight, int) or weight < 0 or (role == "champion" and weight <= 0):
-            problem["weight"] = "champions need a weight above 0; weights are non-negative integers"
-        if not isinstance(rank, int):
-            problem["rank"] = "must be an integer"
-        last_resort = item.get("last_resort", False)
-        if not isinstance(last_resort, bool) or (last_resort and role != "canary"):
-            problem["last_resort"] = "true or false, and only a canary can be the last resort"
-        if problem or version is None:
-            problems[str(index)] = problem
-            continue
-        rows.append(
-            _Row(
-                version=version,
-                role=role,
-                weight=weight,
-                rank=rank,
-                pool=item.get("pool") or DEFAULT_POOL,
-                last_resort=last_resort,
-            )
-        )
-    if problems:
-        raise InvalidInput({"deployments": problems})
-    roles = {row.role for row in rows}
-    if roles & ANSWERING_ROLES and "champion" not in roles:
-        raise InvalidInput(
-            {"deployments": "a routing table with answering roles needs at least one champion"}
-        )
-    return rows
-
-
 @transaction.atomic
-def deployments_replace(
-    *, service: Service, deployments: Sequence[dict[str, Any]], actor: str
+def service_update(*, service: Service, changes: Mapping[str, Any], actor: str) -> Service:
+    """Change the editable fields; a change the workers' snapshot carries publishes a new revision."""
+    unknown = set(changes) - set(SERVICE_EDITABLE)
+    if unknown:
+        raise InvalidInput({name: "cannot be changed after creation" for name in sorted(unknown)})
+    before = _service_fields(service)
+    for name, value in changes.items():
+        setattr(service, name, value)
+    service.full_clean()
+    changed = fields_changed(before, _service_fields(service))
+    if not changed:
+        return service
+    service.save(update_fields=list(changed))
+    if SERVICE_SNAPSHOT_FIELDS & set(changed):
+        config_publish(service=service, actor=actor)
+    audit_record(
+        tenant=service.tenant,
+        actor=actor,
+        action="service.update",
+        target=f"service:{service.slug}",
+        diff={"changed": changed},
+    )
+    return service
+
+
+def service_delete(*, service: Service, actor: str = "system") -> None:
+    """Delete the service and tombstone its config key so workers drop it (topics are kept for now)."""
+    key = config_key(service.tenant.slug, service.slug)
+    with transaction.atomic():
+        audit_record(
+            tenant=service.tenant,
+            actor=actor,
+            action="service.delete",
+            target=f"service:{service.slug}",
+            diff={"deleted": {**_service_fields(service), "deployments": deployments_list(service=service)}},
+        )
+        service.delete()
+        transaction.on_commit(lambda: config_send(key=key, value=None))
+
+
+def _service_lock(service: Service) -> None:
+    """Serialise routing changes of one service: promote and rollback read the table they rewrite."""
+    Service.objects.select_for_update().filter(pk=service.pk).first()
+
+
+def _routing_apply(
+    *, service: Service, deployments: Sequence[Row], actor: str, action: str, note: dict[str, Any] | None = None
 ) -> ConfigRevision:
-    """Replace the routing table atomically; a version that is not ``ready`` leaves it unchanged (409)."""
-    rows = _resolve(service, deployments)
+    """Replace the table, publish a revision and audit ``{before, after}``; the caller holds the lock."""
+    before = deployments_list(service=service)
+    rows = rows_resolve(service=service, deployments=deployments)
     not_ready = [row.version for row in rows if row.version.status != ModelVersion.Status.READY]
     if not_ready:
         names = ", ".join(f"{v.model.slug} v{v.number} is {v.status}" for v in not_ready)
@@ -154,7 +157,113 @@ def deployments_replace(
         )
         deployment.full_clean()
         deployment.save()
-    return config_publish(service=service, actor=actor)
+    revision = config_publish(service=service, actor=actor)
+    audit_record(
+        tenant=service.tenant,
+        actor=actor,
+        action=action,
+        target=f"service:{service.slug}",
+        diff={
+            "revision": revision.number,
+            **(note or {}),
+            "before": before,
+            "after": deployments_list(service=service),
+        },
+    )
+    return revision
+
+
+@transaction.atomic
+def deployments_replace(*, service: Service, deployments: Sequence[dict[str, Any]], actor: str) -> ConfigRevision:
+    """Replace the routing table atomically; a version that is not ``ready`` leaves it unchanged (409)."""
+    _service_lock(service)
+    return _routing_apply(service=service, deployments=deployments, actor=actor, action="deployments.replace")
+
+
+@transaction.atomic
+def deployment_promote(*, service: Service, model: str, version: int, actor: str) -> ConfigRevision:
+    """Blue-green switch to ``model`` v``version`` (see ``tables.table_promoted`` for the new table).
+
+    Unknown model or version → 400; a version that is not ``ready`` → 409 and the routing is unchanged.
+    Promoting the version that is already the only champion changes nothing and answers the live revision.
+    """
+    _service_lock(service)
+    target = (
+        ModelVersion.objects.filter(model__tenant=service.tenant, model__slug=model, number=version)
+        .select_related("model")
+        .first()
+    )
+    if target is None:
+        raise InvalidInput({"version": f"model {model!r} has no version {version} in tenant {service.tenant.slug!r}"})
+    if target.status != ModelVersion.Status.READY:
+        raise ConflictError(f"only ready versions can be promoted: {model} v{version} is {target.status}")
+    current = deployments_list(service=service)
+    table = table_promoted(table=current, model=model, version=version)
+    latest = revision_latest(service=service)
+    if latest is not None and tables_equal(table, current):
+        return latest
+    return _routing_apply(
+        service=service,
+        deployments=table,
+        actor=actor,
+        action="service.promote",
+        note={"promoted": {"model": model, "version": version}},
+    )
+
+
+@transaction.atomic
+def routing_rollback(
+    *, service: Service, revision: int | None = None, actor: str
+) -> tuple[ConfigRevision, ConfigRevision]:
+    """Republish an earlier revision's routing as a new revision; answers ``(new, restored_from)``.
+
+    Without ``revision``: the latest earlier revision whose routing differs from the live one (so a
+    settings-only revision is skipped, and a second rollback undoes the first). Only the routing table
+    is restored, not deadline or external state. Its versions must still exist and be ready (409).
+    """
+    _service_lock(service)
+    latest = revision_latest(service=service)
+    if latest is None:
+        raise ConflictError(f"service {service.slug!r} has no revision to roll back from")
+    if revision is None:
+        live = table_from_snapshot(snapshot=latest.snapshot)
+        earlier = ConfigRevision.objects.filter(service=service, number__lt=latest.number).order_by("-number")
+        source = next(
+            (r for r in earlier.iterator() if not tables_equal(table_from_snapshot(snapshot=r.snapshot), live)),
+            None,
+        )
+        if source is None:
+            raise ConflictError("nothing to roll back to: no earlier revision has a different routing")
+    else:
+        source = ConfigRevision.objects.filter(service=service, number=revision).first()
+        if source is None:
+            raise InvalidInput({"revision": f"service {service.slug!r} has no revision {revision}"})
+    table = table_from_snapshot(snapshot=source.snapshot)
+    _check_restorable(service=service, table=table, source=source)
+    new = _routing_apply(
+        service=service,
+        deployments=table,
+        actor=actor,
+        action="service.rollback",
+        note={"restored_from": source.number},
+    )
+    return new, source
+
+
+def _check_restorable(*, service: Service, table: Sequence[Row], source: ConfigRevision) -> None:
+    versions = {
+        (v.model.slug, v.number): v
+        for v in ModelVersion.objects.filter(model__tenant=service.tenant).select_related("model")
+    }
+    problems = []
+    for row in table:
+        version = versions.get((row["model"], row["version"]))
+        if version is None:
+            problems.append(f"{row['model']} v{row['version']} no longer exists")
+        elif version.status != ModelVersion.Status.READY:
+            problems.append(f"{row['model']} v{row['version']} is {version.status}")
+    if problems:
+        raise ConflictError(f"revision {source.number} cannot be restored: {', '.join(problems)}")
 
 
 def config_publish(*, service: Service, actor: str, robust: bool = False) -> ConfigRevision:
@@ -167,11 +276,11 @@ def config_publish(*, service: Service, actor: str, robust: bool = False) -> Con
     """
     with transaction.atomic():
         # Lock the service so concurrent publishers take distinct, ordered revision numbers.
-        Service.objects.select_for_update().filter(pk=service.pk).first()
+        _service_lock(service)
         last = ConfigRevision.objects.filter(service=service).order_by("-number").first()
         snapshot = config_snapshot_build(service=service, revision=(last.number if last else 0) + 1)
         revision = ConfigRevision.objects.create(
-            service=service, number=snapshot.revision, snapshot=to_builtins(snapshot), actor=actor
+            service=service, number=snapshot.revision, snapshot=to_builtins(snapshot), actor=actor[:200]
         )
         key = config_key(service.tenant.slug, service.slug)
         value = encode(snapshot)
@@ -183,11 +292,3 @@ def config_publish(*, service: Service, actor: str, robust: bool = False) -> Con
 
         transaction.on_commit(send, robust=robust)
     return revision
-
-
-def service_delete(*, service: Service) -> None:
-    """Delete the service and tombstone its config key so workers drop it (topics are kept for now)."""
-    key = config_key(service.tenant.slug, service.slug)
-    with transaction.atomic():
-        service.delete()
-        transaction.on_commit(lambda: config_send(key=key, value=None))

@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "controlplane.registry",
     "controlplane.routing",
     "controlplane.decisions",
+    "controlplane.feedback",
+    "controlplane.audit",
     "controlplane.ops",
 ]
 
@@ -80,6 +82,10 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("RDV_MEDIA_ROOT", str(RUN_DIR / "media")))
 # Artifacts can be large; uploads above this are streamed to a temporary file, not held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The largest artifact a version upload accepts (413 above it).
+RDV_ARTIFACT_MAX_BYTES = env_int("RDV_ARTIFACT_MAX_BYTES", 512 * 1024 * 1024)
+# The most labels one feedback call may carry (413 above it).
+RDV_FEEDBACK_MAX_ITEMS = env_int("RDV_FEEDBACK_MAX_ITEMS", 1000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -140,6 +146,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "controlplane.api.schema.error_responses_hook",
+    ],
 }
 
 LOGGING = {

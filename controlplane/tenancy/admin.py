@@ -39,10 +39,9 @@ class TenantAdmin(admin.ModelAdmin):
                 tenant=tenant,
                 name=f"admin:{request.user.get_username()}",
                 scopes=["predict", "read", "deploy"],
+                actor=f"admin:{request.user.get_username()}",
             )
-            messages.warning(
-                request, f"Token for {tenant.slug} (copy it now, it is not shown again): {secret}"
-            )
+            messages.warning(request, f"Token for {tenant.slug} (copy it now, it is not shown again): {secret}")
 
 
 @admin.register(ApiToken)
@@ -59,5 +58,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset:
-            token_revoke(token=token)
+            token_revoke(token=token, actor=f"admin:{request.user.get_username()}")
         messages.success(request, f"Revoked {queryset.count()} token(s).")

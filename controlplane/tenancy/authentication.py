@@ -66,8 +66,9 @@ class BearerTokenAuthentication(BaseAuthentication):
 class TenantScopePermission(BasePermission):
     """The token must belong to the tenant in the URL and carry the scope the method needs.
 
-    Views declare ``required_scopes = {"GET": "read", "PUT": "deploy"}``; a method not listed needs
-    ``admin``. Another tenant's token gets 403: tenants are public slugs, so there is nothing to hide.
+    Views declare ``required_scopes = {"GET": "read", "PUT": "deploy"}`` (a tuple means any one of
+    them); a method not listed needs ``admin``. Another tenant's token gets 403: tenants are public
+    slugs, so there is nothing to hide.
     """
 
     def has_permission(self, request: Request, view: Any) -> bool:
@@ -78,7 +79,9 @@ class TenantScopePermission(BasePermission):
         if tenant_slug is not None and tenant_slug != token.tenant.slug:
             raise exceptions.PermissionDenied(f"This token does not belong to tenant {tenant_slug!r}.")
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
-        scope = getattr(view, "required_scopes", {}).get(method, "admin")
-        if not token.has_scope(scope):
-            raise exceptions.PermissionDenied(f"This token lacks the {scope!r} scope.")
+        required = getattr(view, "required_scopes", {}).get(method, "admin")
+        scopes = (required,) if isinstance(required, str) else tuple(required)
+        if not any(token.has_scope(scope) for scope in scopes):
+            wanted = " or ".join(repr(scope) for scope in scopes)
+            raise exceptions.PermissionDenied(f"This token lacks the {wanted} scope.")
         return True

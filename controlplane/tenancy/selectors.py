@@ -40,6 +40,18 @@ async def atoken_authenticate(*, secret: str) -> ApiToken | None:
     return await ApiToken.objects.select_related("tenant").filter(revoked_at__isnull=True, **lookup).afirst()
 
 
+def token_actor(*, token: ApiToken) -> str:
+    """How a token appears in audit entries and revisions: its name and the prefix users see in lists."""
+    return f"token:{token.name[:150]} ({TOKEN_PREFIX}{token.prefix})"
+
+
+def token_get(*, tenant: Tenant, token_id: int) -> ApiToken:
+    token = ApiToken.objects.filter(tenant=tenant, pk=token_id).first()
+    if token is None:
+        raise NotFound(f"token {token_id} does not exist in tenant {tenant.slug!r}")
+    return token
+
+
 def tenant_get(*, slug: str) -> Tenant:
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:

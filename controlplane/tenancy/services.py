@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from controlplane.audit.services import audit_record
 from controlplane.errors import InvalidInput
 from controlplane.tenancy.models import SCOPES, ApiToken, Tenant
 from controlplane.tenancy.selectors import TOKEN_PREFIX, token_hash
@@ -25,7 +26,8 @@ def tenant_create(*, slug: str, name: str) -> Tenant:
     return tenant
 
 
-def token_create(*, tenant: Tenant, name: str, scopes: Iterable[str]) -> tuple[ApiToken, str]:
+@transaction.atomic
+def token_create(*, tenant: Tenant, name: str, scopes: Iterable[str], actor: str = "system") -> tuple[ApiToken, str]:
     """Create a token and return it with its secret ``rdv_<prefix>_<random>``, the only time it is seen."""
     scope_list = sorted(set(scopes))
     unknown = [scope for scope in scope_list if scope not in SCOPES]
@@ -36,13 +38,29 @@ def token_create(*, tenant: Tenant, name: str, scopes: Iterable[str]) -> tuple[A
     token = ApiToken.objects.create(
         tenant=tenant, name=name, prefix=prefix, key_hash=token_hash(secret=secret), scopes=scope_list
     )
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="token.create",
+        target=f"token:{prefix}",
+        diff={"created": {"id": token.pk, "name": name, "prefix": prefix, "scopes": scope_list}},
+    )
     return token, secret
 
 
-def token_revoke(*, token: ApiToken) -> ApiToken:
+@transaction.atomic
+def token_revoke(*, token: ApiToken, actor: str = "system") -> ApiToken:
+    """Idempotent: revoking a revoked token changes nothing and records nothing."""
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit_record(
+            tenant=token.tenant,
+            actor=actor,
+            action="token.revoke",
+            target=f"token:{token.prefix}",
+            diff={"changed": {"revoked_at": {"before": None, "after": token.revoked_at}}},
+        )
     return token
 
 

@@ -14,6 +14,7 @@ from contracts.kafka import Admin, Consumer, TopicPartition, make_admin, make_co
 from contracts.topics import CONFIG_TOPIC
 from controlplane.kafka import close_producer, platform_topics_ensure
 from controlplane.tenancy.models import Tenant
+from controlplane.tenancy.selectors import token_actor
 from controlplane.tenancy.services import token_create
 from tests.factories import TenantFactory
 
@@ -41,12 +42,17 @@ def tenant(db: None) -> Tenant:
 
 @pytest.fixture
 def client_for() -> Callable[..., APIClient]:
-    """An API client authenticated with a fresh token of ``tenant`` carrying ``scopes``."""
+    """An API client authenticated with a fresh token of ``tenant`` carrying ``scopes``.
+
+    ``client.actor`` is how audit entries and revisions name that token.
+    """
 
     def make(tenant: Tenant, scopes: tuple[str, ...] = ("read", "deploy", "predict")) -> APIClient:
-        _, secret = token_create(tenant=tenant, name="test", scopes=scopes)
+        token, secret = token_create(tenant=tenant, name="test", scopes=scopes)
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        client.token = token  # type: ignore[attr-defined]
+        client.actor = token_actor(token=token)  # type: ignore[attr-defined]
         return client
 
     return make

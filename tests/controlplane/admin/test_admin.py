@@ -36,6 +36,8 @@ def test_every_admin_page_renders(operator: Client) -> None:
         "/admin/routing/service/add/",
         f"/admin/routing/service/{deployment.service.pk}/change/",
         "/admin/routing/configrevision/",
+        "/admin/audit/auditevent/",
+        "/admin/feedback/feedback/",
     ]
     for page in pages:
         assert operator.get(page).status_code == 200, page

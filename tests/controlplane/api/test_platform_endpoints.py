@@ -31,3 +31,35 @@ def test_schema_documents_the_routing_endpoints() -> None:
 def test_unknown_api_urls_answer_json_404() -> None:
     response = Client().get("/api/v1/nothing-here")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_schema_documents_every_ci_endpoint_with_the_error_shape() -> None:
+    paths = Client().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+
+    tenant = "/api/v1/tenants/{tenant}"
+    service = f"{tenant}/services/{{service}}"
+    expected = {
+        tenant: {"get"},
+        f"{tenant}/tokens": {"get", "post"},
+        f"{tenant}/tokens/{{token_id}}": {"delete"},
+        f"{tenant}/services": {"get", "post"},
+        service: {"get", "patch", "delete"},
+        f"{tenant}/models": {"get", "post"},
+        f"{tenant}/models/{{model}}": {"get"},
+        f"{tenant}/models/{{model}}/versions": {"get", "post"},
+        f"{tenant}/models/{{model}}/versions/{{version}}": {"get"},
+        f"{service}/promote": {"post"},
+        f"{service}/rollback": {"post"},
+        f"{service}/config/revisions": {"get"},
+        f"{service}/feedback": {"post"},
+        f"{tenant}/audit": {"get"},
+    }
+    for path, methods in expected.items():
+        assert set(paths[path]) - {"parameters"} == methods, path
+        for method in methods:
+            assert paths[path][method]["responses"]["403"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }
+    assert "409" in paths[f"{service}/promote"]["post"]["responses"]
+    assert "413" in paths[f"{tenant}/models/{{model}}/versions"]["post"]["responses"]
