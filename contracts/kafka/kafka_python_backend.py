@@ -144,6 +144,9 @@ class KafkaPythonConsumer(Consumer):
         self._events: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
         self._on_assign: AssignCallback | None = None
         self._on_revoke: AssignCallback | None = None
+        self._topics: set[str] = set()
+        self._uncovered: set[str] = set()
+        self._rejoins_left = 0
 
     def _run_rebalance_events(self) -> None:
         while True:
@@ -156,8 +159,10 @@ class KafkaPythonConsumer(Consumer):
                 self._buffer = deque(r for r in self._buffer if (r.topic, r.partition) not in gone)
                 if self._on_revoke is not None:
                     self._on_revoke(parts)
-            elif self._on_assign is not None:
-                self._on_assign(parts)
+            else:
+                self._check_assignment(parts)
+                if self._on_assign is not None:
+                    self._on_assign(parts)
 
     def subscribe(
         self,
@@ -167,7 +172,30 @@ class KafkaPythonConsumer(Consumer):
         on_revoke: AssignCallback | None = None,
     ) -> None:
         self._on_assign, self._on_revoke = on_assign, on_revoke
+        self._topics = set(topics)
+        self._rejoins_left = 5
         self._consumer.subscribe(topics=list(topics), listener=_Listener(self._events))
+
+    def _check_assignment(self, parts: list[TopicPartition]) -> None:
+        """kafka-python's group leader assigns nothing for a topic it had no metadata for when the group
+        formed, and was seen not to rejoin for 20 s and more after the metadata arrived. A topic left
+        without partitions while the metadata knows it gets the group rejoined (a bounded number of
+        times: with more members than partitions, a member rightly gets none)."""
+        self._uncovered = self._topics - {p.topic for p in parts}
+        self._rejoin_if_uncovered()
+
+    def _rejoin_if_uncovered(self) -> None:
+        if not self._uncovered or self._rejoins_left <= 0:
+            return
+        cluster = self._consumer._client.cluster  # noqa: SLF001 - kafka-python offers no public hook
+        known = [t for t in self._uncovered if cluster.partitions_for_topic(t)]
+        if known:
+            self._rejoins_left -= 1
+            self._uncovered = set()
+            log.info("kafka-python: %d subscribed topics got no partitions; rejoining the group", len(known))
+            self._consumer._coordinator.request_rejoin()  # noqa: SLF001
+        else:
+            cluster.request_update()
 
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
         self._buffer.clear()
@@ -183,6 +211,8 @@ class KafkaPythonConsumer(Consumer):
 
     def poll(self, timeout: float) -> Record | None:
         self._run_rebalance_events()
+        if self._uncovered and not self._buffer:
+            self._rejoin_if_uncovered()
         if not self._buffer:
             batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=500)
             # A rebalance inside that poll: apply it while the buffer is empty, so none of the
