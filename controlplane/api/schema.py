@@ -78,3 +78,64 @@ class RunnerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "description": "The runners' shared RDV_RUNNER_TOKEN."}
+
+
+_PREDICT_RESULT = {
+    "type": "object",
+    "properties": {
+        "request_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["ok", "timeout", "error"]},
+        "output": {"type": ["object", "null"], "description": "`{label, probabilities?}` or `{value}`"},
+        "model": {"type": ["string", "null"]},
+        "version": {"type": ["integer", "null"]},
+        "reason": {"type": "string", "description": "champion, fallback, demoted, deadline, timeout"},
+        "latency_ms": {"type": "number"},
+    },
+    "required": ["request_id", "status", "output", "model", "version", "reason", "latency_ms"],
+}
+
+
+def predict_path_hook(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Document the predict endpoint: it is served by the gateway's ASGI fast path, not by DRF."""
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"}}
+        for name in ("tenant", "service")
+    ]
+    result.setdefault("paths", {})["/api/v1/tenants/{tenant}/services/{service}/predict"] = {
+        "post": {
+            "operationId": "predict",
+            "summary": "One prediction: every live model scores it, the rendezvous answers within the deadline.",
+            "tags": ["predict"],
+            "parameters": parameters,
+            "security": [{"tenantToken": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "inputs": {"type": "object", "description": "Validated against the service's schema."},
+                                "user_key": {"type": ["string", "null"], "description": "Keeps a user in one arm."},
+                            },
+                            "required": ["inputs"],
+                            "additionalProperties": False,
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "Answered.", "content": {"application/json": {"schema": _PREDICT_RESULT}}},
+                "504": {
+                    "description": "Nothing answered by the deadline (`status: timeout`).",
+                    "content": {"application/json": {"schema": _PREDICT_RESULT}},
+                },
+                "413": {"description": "Body too large.", "content": {"application/json": {"schema": _ERROR_REF}}},
+                "503": {
+                    "description": "The requests stream is unavailable.",
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                },
+            },
+        }
+    }
+    return result

@@ -148,6 +148,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "controlplane.api.schema.predict_path_hook",
         "controlplane.api.schema.error_responses_hook",
     ],
 }

@@ -25,6 +25,8 @@ def test_schema_documents_the_routing_endpoints() -> None:
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert "/api/v1/tenants/{tenant}/services/{service}/deployments" in paths
+    predict = paths["/api/v1/tenants/{tenant}/services/{service}/predict"]["post"]
+    assert {"200", "400", "401", "403", "404", "504"} <= set(predict["responses"])
     assert Client().get("/api/v1/docs").status_code == 200
 
 
