@@ -7,25 +7,13 @@
 #   RDV_BENCH_RUNS=1 RDV_BENCH_RATES=500,1000 bash scripts/bench_rendezvous.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python
-export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-controlplane.settings.local}"
-export RDV_SQLITE_PATH="${RDV_SQLITE_PATH:-$PWD/.run/bench.sqlite3}"
-export RDV_MEDIA_ROOT="${RDV_MEDIA_ROOT:-$PWD/.run/bench-media}"
-export RDV_KAFKA_PORT="${RDV_BENCH_KAFKA_PORT:-39192}"
-export RDV_KAFKA_DATA="${RDV_BENCH_KAFKA_DATA:-/tmp/rdv-bench-kafka-$RDV_KAFKA_PORT}"
-export RDV_KAFKA_BOOTSTRAP="127.0.0.1:$RDV_KAFKA_PORT"
-export RDV_HTTP_PORT="${RDV_BENCH_HTTP_PORT:-8177}"
-export RDV_PUBLIC_URL="http://127.0.0.1:$RDV_HTTP_PORT"
-export RDV_LOG_LEVEL="${RDV_LOG_LEVEL:-WARNING}"
+BENCH_KAFKA_PORT=39192 BENCH_HTTP_PORT=8177
+# shellcheck source=scripts/bench_env.sh
+source scripts/bench_env.sh
 RUNS="${RDV_BENCH_RUNS:-3}"
 RATES="${RDV_BENCH_RATES:-250,500,1000,1500,2000,2500}"
 RUNNERS="${RDV_BENCH_RUNNERS:-1}"
 RENDEZVOUS="${RDV_BENCH_RENDEZVOUS:-1}"
-
-bash scripts/kafka.sh reset >/dev/null 2>&1 || true
-bash scripts/kafka.sh start
-mkdir -p .run bench/results
-$PY manage.py migrate --no-input -v 0
 $PY manage.py rdv_bench_seed | tail -1
 
 stack_log=.run/bench-rendezvous-stack.log
