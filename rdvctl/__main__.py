@@ -1,0 +1,5 @@
+import sys
+
+from rdvctl.cli import main
+
+sys.exit(main())
