@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 from controlplane.gateway.errors import GatewayError
 
 CACHE_SECONDS = 2.0
+CACHE_MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +41,14 @@ _tenants: dict[str, tuple[float, bool]] = {}
 
 
 def _load_caller(secret: str) -> Caller | None:
+    from controlplane.tenancy.models import SCOPES
     from controlplane.tenancy.selectors import token_authenticate
 
     token = token_authenticate(secret=secret)
     if token is None:
         return None
-    return Caller(tenant=token.tenant.slug, scopes=frozenset(token.scopes))
+    # The token's own rule (``admin`` implies the others), evaluated once for the cache.
+    return Caller(tenant=token.tenant.slug, scopes=frozenset(s for s in SCOPES if token.has_scope(s)))
 
 
 def _load_tenant_exists(tenant: str) -> bool:
@@ -77,6 +80,9 @@ async def _cached(cache: dict, key: Any, load: Any, *args: Any) -> Any:
     if hit is not None and now - hit[0] < CACHE_SECONDS:
         return hit[1]
     value = await sync_to_async(load)(*args)
+    if len(cache) >= CACHE_MAX_ENTRIES:
+        # Keys come from callers (any string sent as a token): never let them grow the cache unbounded.
+        cache.clear()
     cache[key] = (now, value)
     return value
 
