@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from controlplane.ops.demo import EXAMPLE, FEATURES, INPUT_SCHEMA
-from controlplane.ops.seeding import Say, token_ensure, version_ensure
-from controlplane.registry.models import Model
-from controlplane.registry.services import model_create
+from controlplane.ops.seeding import Say, tenant_model_ensure, token_ensure, version_ensure
 from controlplane.routing.models import Service
 from controlplane.routing.selectors import deployments_list
 from controlplane.routing.services import (
@@ -29,7 +27,6 @@ from controlplane.routing.services import (
     service_topics_ensure,
 )
 from controlplane.tenancy.models import Tenant
-from controlplane.tenancy.services import tenant_create
 
 TENANT = "bench"
 MODEL = "iris"
@@ -124,11 +121,10 @@ def _service_ensure(tenant: Tenant, slug: str, spec: dict[str, Any], say: Say) -
 
 
 def bench_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
-    tenant = Tenant.objects.filter(slug=TENANT).first() or tenant_create(slug=TENANT, name="Benchmarks")
-    say(f"tenant {tenant.slug}: ready")
-    model = Model.objects.filter(tenant=tenant, slug=MODEL).first() or model_create(
-        tenant=tenant, slug=MODEL, name="Iris classifiers for benchmarks"
+    model = tenant_model_ensure(
+        tenant=TENANT, tenant_name="Benchmarks", model=MODEL, model_name="Iris classifiers for benchmarks", say=say
     )
+    tenant = model.tenant
     versions = [
         version_ensure(
             model=model,

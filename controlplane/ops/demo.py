@@ -11,9 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from controlplane.ops.seeding import Say, token_ensure, version_ensure
-from controlplane.registry.models import Model
-from controlplane.registry.services import model_create
+from controlplane.ops.seeding import Say, tenant_model_ensure, token_ensure, version_ensure
 from controlplane.routing.models import Service
 from controlplane.routing.selectors import deployments_list
 from controlplane.routing.services import (
@@ -22,8 +20,6 @@ from controlplane.routing.services import (
     service_create,
     service_topics_ensure,
 )
-from controlplane.tenancy.models import Tenant
-from controlplane.tenancy.services import tenant_create
 
 TENANT = "demo"
 MODEL = "iris"
@@ -72,11 +68,8 @@ def _train(number: int) -> Any:
 
 
 def demo_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
-    tenant = Tenant.objects.filter(slug=TENANT).first() or tenant_create(slug=TENANT, name="Demo")
-    say(f"tenant {tenant.slug}: ready")
-    model = Model.objects.filter(tenant=tenant, slug=MODEL).first() or model_create(
-        tenant=tenant, slug=MODEL, name="Iris classifier"
-    )
+    model = tenant_model_ensure(tenant=TENANT, tenant_name="Demo", model=MODEL, model_name="Iris classifier", say=say)
+    tenant = model.tenant
     versions = [
         version_ensure(
             model=model,

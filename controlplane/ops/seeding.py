@@ -11,12 +11,21 @@ from typing import Any
 from django.core.files import File
 
 from controlplane.registry.models import Model, ModelVersion
-from controlplane.registry.services import version_create
+from controlplane.registry.services import model_create, version_create
 from controlplane.tenancy.models import Tenant
 from controlplane.tenancy.selectors import token_authenticate
-from controlplane.tenancy.services import token_create
+from controlplane.tenancy.services import tenant_create, token_create
 
 Say = Callable[[str], None]
+
+
+def tenant_model_ensure(*, tenant: str, tenant_name: str, model: str, model_name: str, say: Say) -> Model:
+    """The seed's tenant and model, created the first time only."""
+    tenant_row = Tenant.objects.filter(slug=tenant).first() or tenant_create(slug=tenant, name=tenant_name)
+    say(f"tenant {tenant_row.slug}: ready")
+    return Model.objects.filter(tenant=tenant_row, slug=model).first() or model_create(
+        tenant=tenant_row, slug=model, name=model_name
+    )
 
 
 def version_ensure(
