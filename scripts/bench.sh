@@ -8,7 +8,7 @@ source scripts/bench_env.sh
 $PY manage.py rdv_demo >/dev/null
 
 stack_log=.run/bench-stack.log
-$PY scripts/stack.py --port "$RDV_HTTP_PORT" >"$stack_log" 2>&1 &
+$PY scripts/stack.py --no-celery --port "$RDV_HTTP_PORT" >"$stack_log" 2>&1 &
 stack_pid=$!
 cleanup() { kill "$stack_pid" 2>/dev/null; wait "$stack_pid" 2>/dev/null || true; bash scripts/kafka.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT

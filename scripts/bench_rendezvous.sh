@@ -17,7 +17,7 @@ RENDEZVOUS="${RDV_BENCH_RENDEZVOUS:-1}"
 $PY manage.py rdv_bench_seed | tail -1
 
 stack_log=.run/bench-rendezvous-stack.log
-$PY scripts/stack.py --port "$RDV_HTTP_PORT" --runners "$RUNNERS" --rendezvous "$RENDEZVOUS" >"$stack_log" 2>&1 &
+$PY scripts/stack.py --no-celery --port "$RDV_HTTP_PORT" --runners "$RUNNERS" --rendezvous "$RENDEZVOUS" >"$stack_log" 2>&1 &
 stack_pid=$!
 cleanup() {
   kill "$stack_pid" 2>/dev/null || true

@@ -10,6 +10,9 @@ export RDV_HTTP_PORT="${RDV_HTTP_PORT:-8000}"
 export RDV_PUBLIC_URL="${RDV_PUBLIC_URL:-http://127.0.0.1:$RDV_HTTP_PORT}"
 
 bash scripts/kafka.sh start
+# Redis carries Celery's queue (validation, rollout analysis); a private instance, installed if missing.
+redis_env=$(bash scripts/services.sh redis | grep -E '^REDIS_URL=')
+export "${redis_env?}"
 mkdir -p .run
 echo "[run] migrating the control-plane database (SQLite at .run/db.sqlite3)" >&2
 $PY manage.py migrate --no-input -v 0

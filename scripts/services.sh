@@ -4,6 +4,7 @@
 # 127.0.0.1 only.
 #
 #   scripts/services.sh start    install packages if missing, start both, print the URLs (stdout)
+#   scripts/services.sh redis    install packages if missing, start Redis only (the demo's Celery broker)
 #   scripts/services.sh stop     stop both
 #   scripts/services.sh status   exit 0 if both answer, 3 otherwise
 #   scripts/services.sh env      print the URLs (stdout) without starting anything
@@ -229,6 +230,11 @@ case "${1:-}" in
     redis_start
     print_urls
     ;;
+  redis)
+    ensure_packages
+    redis_start
+    echo "REDIS_URL=redis://127.0.0.1:$RDV_REDIS_PORT/0"
+    ;;
   stop)
     pg_stop
     if command -v redis-cli >/dev/null; then redis_stop; fi
@@ -242,7 +248,7 @@ case "${1:-}" in
     ;;
   env) print_urls ;;
   *)
-    echo "usage: $0 {start|stop|status|env}" >&2
+    echo "usage: $0 {start|redis|stop|status|env}" >&2
     exit 2
     ;;
 esac

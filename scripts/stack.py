@@ -1,4 +1,4 @@
-"""Start and supervise the platform's processes on this machine: gateway, runners, rendezvous.
+"""Start and supervise the platform's processes: gateway, runners, rendezvous, decisions, Celery.
 
 Used by ``make run`` (the demo) and by the benchmarks. Kafka must already be up (scripts/kafka.sh).
 Prints ``[stack] ready`` once every process reports ready, then relays their output until Ctrl-C or
@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("RDV_HTTP_PORT", "8000")))
     parser.add_argument("--runners", type=int, default=1)
     parser.add_argument("--rendezvous", type=int, default=1)
+    parser.add_argument("--no-celery", dest="celery", action="store_false",
+                        help="without the Celery worker and beat (background validation and rollout analysis)")
     parser.add_argument("--demo", action="store_true", help="print a curl line for the demo service")
     parser.add_argument("--ready-timeout", type=float, default=90.0)
     args = parser.parse_args(argv)
@@ -102,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.runners)
     ]
     children.append(Child("decisions", [python, "manage.py", "consume_decisions"], env, "[decisions] ready"))
+    if args.celery:
+        children += [
+            Child("celery", [python, "-m", "celery", "-A", "controlplane", "worker", "--loglevel", "INFO",
+                             "--concurrency", "2", "--without-gossip", "--without-mingle"], env, " ready."),
+            Child("beat", [python, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "INFO"], env,
+                  "beat: Starting"),
+        ]
     children += [
         Child(f"rendezvous-{i}", [python, "-m", "rendezvous_worker"], {**env, "RDV_INSTANCE_ID": f"rdv-{i}"},
               "ready")

@@ -123,6 +123,18 @@ RDV_PUBLISH_TIMEOUT_S = 10.0
 # How long decision records stay available to GET …/requests/<request_id>; the consumer sweeps hourly.
 RDV_DECISION_RETENTION_DAYS = env_int("RDV_DECISION_RETENTION_DAYS", 7)
 
+# Celery (background work): Redis as the broker; no result backend, tasks record their outcome in
+# the database. Late acks + prefetch 1: a worker that dies mid-task leaves it to another worker.
+CELERY_BROKER_URL = env_str("RDV_CELERY_BROKER_URL", REDIS_URL)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
+# Periodic work; apps add their entries here (name → {"task", "schedule"}).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.tenancy.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

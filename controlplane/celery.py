@@ -1,0 +1,18 @@
+"""The control plane's Celery app: background work (validation, rollout analysis, roll-ups).
+
+Workers start with ``celery -A controlplane worker`` and the scheduler with ``celery -A controlplane
+beat``; both read Django settings under the ``CELERY_`` namespace. Tasks live in each app's
+``tasks.py`` (autodiscovered), take ids, load and call a service: the rules stay in services.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.local")
+
+app = Celery("controlplane")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
