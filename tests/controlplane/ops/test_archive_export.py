@@ -6,7 +6,6 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from contracts.messages import Request
@@ -18,6 +17,7 @@ from controlplane.ops.archive_export import (
     parse_when,
     request_row,
 )
+from tests.controlplane.ops.pandas_reading import read_export
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC).timestamp()
 
@@ -75,7 +75,7 @@ def test_both_formats_read_back_by_pandas_as_the_same_frame(fmt: str, tmp_path: 
         writer.write(request_row(request))
     writer.close()
 
-    frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_json(path, lines=True, convert_dates=False)
+    frame = read_export(path)
     assert list(frame["request_id"]) == [r.request_id for r in requests]
     assert list(frame["sent_at"]) == [r.sent_at for r in requests]
     assert list(frame["inputs.x"]) == pytest.approx([r.inputs["x"] for r in requests])

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
@@ -19,6 +18,7 @@ from contracts.messages import Request
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
 from model_runner.decoy import archive_timestamp_ms
+from tests.controlplane.ops.pandas_reading import read_export
 
 PARTITIONS = 3
 
@@ -75,7 +75,7 @@ def test_export_writes_the_requests_of_the_range_and_reports_progress(kafka, tmp
         format=fmt, output=output, stdout=out, stderr=err,
     )
     expected = [r for r in requests if since <= r.sent_at < until]
-    frame = pd.read_parquet(output) if fmt == "parquet" else pd.read_json(output, lines=True, convert_dates=False)
+    frame = read_export(output)
     frame = frame.sort_values("request_id").reset_index(drop=True)
     assert list(frame["request_id"]) == [r.request_id for r in expected]
     assert list(frame["sent_at"]) == [r.sent_at for r in expected]
