@@ -48,7 +48,7 @@ def test_decoy_archives_byte_identical_requests_and_the_export_reads_them_back(
 ) -> None:
     suffix = uuid.uuid4().hex[:10]
     tenant, pool = f"t-{suffix}", f"p-{suffix}"
-    iris, audit = service_topics(tenant, "iris"), service_topics(tenant, "audit")
+    iris, audit, late = (service_topics(tenant, s) for s in ("iris", "audit", "late"))
     settings = KafkaSettings.from_env({"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, "RDV_KAFKA_CLIENT": client})
     admin = make_admin(settings)
     admin.ensure_topics(platform_topics())
@@ -117,6 +117,26 @@ def test_decoy_archives_byte_identical_requests_and_the_export_reads_them_back(
             assert len(letters) == 1, f"{key}: {len(letters)} dead letters"
             assert decode(DeadLetter, letters[0].value).error.startswith("Request:")
 
+        # The decoy follows the live config: "late" gains a decoy in this pool, "audit" loses its own.
+        configs["late"] = (spec("late-decoy", "decoy"),)
+        configs["audit"] = (spec("audit-lr", "champion", f"{pool}-x"),)
+        for service in ("late", "audit"):
+            config = ServiceConfig(
+                tenant=tenant, service=service, revision=2, deadline_ms=5000, partitions=PARTITIONS,
+                deployments=configs[service], published_at=time.time(),
+            )
+            publish_config(producer, config, tenant=tenant, service=service)
+        time.sleep(2)  # the follower applies both configs
+        producer.produce(audit.requests, _raw_request(f"{suffix}-a2", tenant, "audit", rows[1], 1), partition=0)
+        late_raw = _raw_request(f"{suffix}-late", tenant, "late", rows[2], 2)
+        producer.produce(late.requests, late_raw, key=f"{suffix}-late".encode(), partition=0)
+        assert producer.flush(10) == 0
+        [late_copy] = read_all(settings, late.archive, PARTITIONS, until=1, runner=runner, timeout=60)
+        assert late_copy.value == late_raw
+        time.sleep(2)
+        audit_copies = read_all(settings, audit.archive, PARTITIONS, until=1, runner=runner, timeout=3)
+        assert [r.value for r in audit_copies] == [audit_raw], "a service without a decoy is not archived"
+
         # Acceptance 5, second half: the export of that range reads back in pandas as the requests sent.
         span = TimeRange(since=min(decode(Request, v).sent_at for v in sent.values()) - 1, until=time.time() + 1)
         expected = sorted((json.loads(v) for v in sent.values()), key=lambda r: r["request_id"])
@@ -141,10 +161,10 @@ def test_decoy_archives_byte_identical_requests_and_the_export_reads_them_back(
 
         assert runner.stop() == 0, runner.output()
         stopped = [line for line in runner.lines if "decoy loop stopped" in line]
-        assert stopped and f"'archived': {len(sent) + 1}" in stopped[0], runner.output()
+        assert stopped and f"'archived': {len(sent) + 2}" in stopped[0], runner.output()
     finally:
         runner.stop()
         for service in configs:
             publish_config(producer, None, tenant=tenant, service=service)
-        admin.delete_topics(iris.all() + audit.all())
+        admin.delete_topics(iris.all() + audit.all() + late.all())
         admin.close()
