@@ -8,6 +8,7 @@ pool: from the scoring loop when the pool scores the service, from the decoy whe
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -141,12 +142,13 @@ def test_decoy_archives_byte_identical_requests_and_the_export_reads_them_back(
         span = TimeRange(since=min(decode(Request, v).sent_at for v in sent.values()) - 1, until=time.time() + 1)
         expected = sorted((json.loads(v) for v in sent.values()), key=lambda r: r["request_id"])
         for fmt in ("jsonl", "parquet"):
-            output = tmp_path / f"archive.{fmt}"
+            output, progress = tmp_path / f"archive.{fmt}", io.StringIO()
             summary = export_archive(
                 settings, tenant=tenant, service="iris", span=span, fmt=fmt, output=output,  # type: ignore[arg-type]
-                progress_stream=(tmp_path / f"progress-{fmt}.txt").open("w"),
+                progress_stream=progress,
             )
             assert summary.rows == len(sent)
+            assert f"{summary.read}/{summary.read} records" in progress.getvalue()
             frame = read_export(output)
             frame = frame.sort_values("request_id").reset_index(drop=True)
             assert list(frame["request_id"]) == [r["request_id"] for r in expected]
