@@ -43,10 +43,12 @@ def window_settings_from_env(environ: Mapping[str, str] | None = None) -> Window
             raise SettingsError(f"{name} must be a {'whole ' if kind is int else ''}number, not {raw!r}") from None
 
     try:
+        window_size = int(number("RDV_DRIFT_WINDOW", defaults.window_size, int))
         return WindowSettings(
-            window_size=int(number("RDV_DRIFT_WINDOW", defaults.window_size, int)),
+            window_size=window_size,
             window_seconds=number("RDV_DRIFT_WINDOW_SECONDS", defaults.window_seconds),
-            min_window=int(number("RDV_DRIFT_MIN_WINDOW", min(defaults.min_window, defaults.window_size), int)),
+            # A smaller window than the default minimum lowers the minimum with it.
+            min_window=int(number("RDV_DRIFT_MIN_WINDOW", min(defaults.min_window, window_size), int)),
             bins=int(number("RDV_DRIFT_BINS", defaults.bins, int)),
             thresholds=DriftThresholds(
                 psi=number("RDV_DRIFT_PSI_THRESHOLD", defaults.thresholds.psi),
