@@ -142,6 +142,7 @@ class ServiceWindows:
                     for name, values in sorted(self._reference_window.values.items())
                     if (feature := _reference_feature(name, values, self._settings)) is not None
                 }
+                self._reference_window.values = {}  # kept in the reference features from here on
             return None
         if self._window is None:
             self._window = _Window(opened_at=now)
