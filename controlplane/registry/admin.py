@@ -1,4 +1,5 @@
-"""Operator views of the registry; uploads in the admin go through ``version_create`` like the API."""
+"""Operator views of the registry; uploads in the admin go through ``version_create`` like the API
+(so they are validated in the background too, and code formats need a tenant marked ``trusted_code``)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "size",
         "status",
         "report",
+        "validation_queued_at",
+        "validation_attempts",
+        "validated_at",
         "created_at",
     )
 
