@@ -91,7 +91,7 @@ def versions_validation_sweep(*, now: datetime | None = None) -> dict[str, int]:
                 continue
             if version.validation_attempts >= settings.RDV_VALIDATION_MAX_ATTEMPTS:
                 _record(version, Status.FAILED, (
-                    f"failed: validation was started {version.validation_attempts} times without finishing "
+                    f"validation was started {version.validation_attempts} times without finishing "
                     "(a worker killed mid-task each time, e.g. by the system's out-of-memory killer)"
                 ))
                 failed += 1
@@ -126,7 +126,7 @@ def version_validate(*, version_id: int, limits: Limits | None = None) -> ModelV
         status, report = Status.FAILED, str(exc)
     except Exception as exc:  # never leave a version stuck in "validating" for a bug of ours
         log.exception("validating %s crashed", version)
-        status, report = Status.FAILED, f"failed: validation crashed: {type(exc).__name__}: {exc}"
+        status, report = Status.FAILED, f"validation crashed: {type(exc).__name__}: {exc}"
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().select_related("model__tenant").get(pk=version_id)
         if locked.status in PENDING:
@@ -145,16 +145,16 @@ def _validate(version: ModelVersion, limits: Limits) -> str:
         try:
             digest = _sha256(path)
         except OSError as exc:
-            raise ValidationFailed(f"failed: the stored artifact cannot be read: {exc}") from exc
+            raise ValidationFailed(f"the stored artifact cannot be read: {exc}") from exc
         if digest != version.sha256:
             raise ValidationFailed(
-                f"failed: the stored artifact does not match its sha256 (recorded {version.sha256}, found {digest})"
+                f"the stored artifact does not match its sha256 (recorded {version.sha256}, found {digest})"
             )
         if is_code_format(version.format):
             return trusted_format_check(version=version, path=path)
         problem = example_problem(version.features, version.metadata.get("example"))
         if problem:
-            raise ValidationFailed(f"failed before loading: {problem}")
+            raise ValidationFailed(f"before loading: {problem}")
         request = SmokeRequest(
             artifact=str(path),
             format=version.format,
@@ -168,7 +168,7 @@ def _validate(version: ModelVersion, limits: Limits) -> str:
         )
         result = sandbox_run(request=request, limits=limits)
     if not result.ok:
-        raise ValidationFailed(f"failed: {failure_explain(result, limits)}")
+        raise ValidationFailed(failure_explain(result, limits))
     return _ready_report(version, result, limits)
 
 
@@ -178,7 +178,7 @@ def _ready_report(version: ModelVersion, result: SandboxResult, limits: Limits) 
     if len(output) > 300:
         output = output[:297] + "..."
     return (
-        f"ready: loaded {version.format} {outcome.get('model_type')} in {outcome.get('load_ms')} ms; "
+        f"loaded {version.format} {outcome.get('model_type')} in {outcome.get('load_ms')} ms; "
         f"smoke prediction on metadata.example in {outcome.get('predict_ms')} ms → {output}; "
         f"peak memory {outcome.get('peak_rss_mb')} MB. Validated in a separate process in {result.elapsed_s:g} s "
         f"(limits: {limits.describe()})."
@@ -200,12 +200,12 @@ def trusted_format_check(*, version: ModelVersion, path: Path) -> str:
             head = handle.read(8)
         if not head.startswith(_PICKLE_HEADERS + _JOBLIB_COMPRESSED):
             raise ValidationFailed(
-                f"failed: not a {version.format} file (it starts with {head[:4].hex()}: neither a pickle of "
+                f"not a {version.format} file (it starts with {head[:4].hex()}: neither a pickle of "
                 "protocol 2 or later nor a joblib-compressed file)"
             )
         what = "has a pickle/joblib header"
     return (
-        f"ready (not loaded): format {version.format!r} runs code when loaded, so the control plane never "
+        f"not loaded: format {version.format!r} runs code when loaded, so the control plane never "
         f"opens it; the file {what}. Only runners of trusted pools load it: a load failure there shows as "
         "error scores and the rendezvous falls back."
     )
@@ -215,11 +215,11 @@ def _python_target(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(f"failed: a python artifact must be a UTF-8 text file: {exc}") from exc
+        raise ValidationFailed(f"a python artifact must be a UTF-8 text file: {exc}") from exc
     lines = [line.strip() for line in text.splitlines()]
     meaningful = [line for line in lines if line and not line.startswith("#")]
     if len(meaningful) != 1 or not _PYTHON_TARGET.match(meaningful[0]):
-        raise ValidationFailed("failed: a python artifact must hold one line 'package.module:callable'")
+        raise ValidationFailed("a python artifact must hold one line 'package.module:callable'")
     return meaningful[0]
 
 

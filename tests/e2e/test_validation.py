@@ -134,7 +134,7 @@ def test_a_prediction_past_the_cpu_limit_fails_saying_so(decided: dict[str, dict
 
     assert spinning["status"] == "failed"
     assert spinning["report"].startswith(
-        f"failed: CPU limit: running the smoke prediction used more than {CPU_S} s of CPU time"
+        f"CPU limit: running the smoke prediction used more than {CPU_S} s of CPU time"
     )
 
 

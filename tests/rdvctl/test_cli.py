@@ -156,7 +156,7 @@ def test_push_uploads_multipart_and_exits_0_when_ready(tmp_path: Path) -> None:
 
 
 def test_push_failed_validation_exits_3_with_the_report_on_stderr(tmp_path: Path) -> None:
-    report = "failed: error while loading the artifact: skops file refused: untrusted types acme.Custom"
+    report = "error while loading the artifact: skops file refused: untrusted types acme.Custom"
     rec = Recorder(
         {
             ("POST", f"{PREFIX}/models/churn/versions"): httpx.Response(
@@ -201,7 +201,7 @@ def test_push_failing_after_a_wait_exits_3_with_the_report(tmp_path: Path, monke
                 201, json={"version": 3, "status": "validating"}
             ),
             ("GET", f"{PREFIX}/models/churn/versions/3"): httpx.Response(
-                200, json={"version": 3, "status": "failed", "report": "failed: memory limit: loading needed more"}
+                200, json={"version": 3, "status": "failed", "report": "memory limit: loading needed more"}
             ),
         }
     )
@@ -209,7 +209,7 @@ def test_push_failing_after_a_wait_exits_3_with_the_report(tmp_path: Path, monke
     code, out, err = run(argv, rec)
     assert code == EXIT_REFUSED
     assert json.loads(out) == {"version": 3, "status": "failed"}
-    assert "failed: memory limit: loading needed more" in err
+    assert "memory limit: loading needed more" in err
 
 
 def test_push_still_pending_when_the_wait_runs_out_exits_5(tmp_path: Path) -> None:

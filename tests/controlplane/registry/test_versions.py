@@ -137,7 +137,7 @@ def test_random_bytes_fail_with_a_report() -> None:
     version = _validated(_bytes(artifacts.BROKEN_BYTES))
 
     assert version.status == Status.FAILED
-    assert version.report.startswith("failed: error while loading the artifact: not a readable skops file")
+    assert version.report.startswith("error while loading the artifact: not a readable skops file")
 
 
 def test_a_skops_file_holding_an_untrusted_type_fails_listing_it() -> None:
@@ -151,7 +151,7 @@ def test_an_example_missing_a_feature_fails_before_anything_is_loaded(iris_skops
     version = _validated(_create(iris_skops_path, metadata={"features": FEATURES, "example": {"sepal_length": 1.0}}))
 
     assert version.status == Status.FAILED
-    assert version.report == "failed before loading: metadata.example lacks feature(s) " \
+    assert version.report == "before loading: metadata.example lacks feature(s) " \
         "sepal_width, petal_length, petal_width"
 
 
@@ -172,7 +172,7 @@ def test_a_load_above_the_memory_limit_fails_saying_so() -> None:
     version = _validated(_bytes(artifacts.oversized_skops(320)), limits=Limits(timeout_s=120, memory_mb=200, cpu_s=60))
 
     assert version.status == Status.FAILED
-    assert version.report.startswith("failed: memory limit: loading the artifact needed more than the 200 MB")
+    assert version.report.startswith("memory limit: loading the artifact needed more than the 200 MB")
 
 
 def test_a_prediction_past_the_timeout_fails_saying_so() -> None:
@@ -180,7 +180,7 @@ def test_a_prediction_past_the_timeout_fails_saying_so() -> None:
                                                                                        cpu_s=60))
 
     assert version.status == Status.FAILED
-    assert version.report.startswith("failed: timeout: validation did not finish within 8 s")
+    assert version.report.startswith("timeout: validation did not finish within 8 s")
     assert "running the smoke prediction" in version.report
 
 
