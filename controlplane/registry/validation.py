@@ -119,7 +119,11 @@ def version_validate(*, version_id: int, limits: Limits | None = None) -> ModelV
             return version
         version.status = Status.VALIDATING
         version.validation_attempts += 1
-        version.save(update_fields=["status", "validation_attempts"])
+        version.report = (
+            f"validating since {timezone.now():%Y-%m-%d %H:%M:%S} UTC (attempt {version.validation_attempts}): "
+            "loading the artifact and running the smoke prediction in a separate process"
+        )
+        version.save(update_fields=["status", "validation_attempts", "report"])
     try:
         status, report = Status.READY, _validate(version, limits or validation_limits())
     except ValidationFailed as exc:

@@ -43,3 +43,19 @@ def test_the_operator_trusts_a_tenant_in_the_admin_and_its_pickles_are_then_acce
     assert saved.status_code == 302, saved.content.decode()[:2000]
     assert model.tenant.trusted_code
     assert version_validate(version_id=version.pk).status == "ready"
+
+
+def test_the_admin_upload_form_refuses_a_pickle_for_an_untrusted_tenant() -> None:
+    model = ModelFactory()
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("ops", "ops@example.com", "pw"))
+
+    response = operator.post(
+        "/admin/registry/modelversion/add/",
+        {"model": model.pk, "format": "joblib", "metadata": "{}",
+         "artifact": ContentFile(pickle.dumps({"w": [1]}), name="m.joblib")},
+    )
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "tick trusted code on the tenant" in response.content.decode()
+    assert not model.versions.exists()
