@@ -12,6 +12,7 @@ from jsonschema.exceptions import SchemaError
 
 from contracts.config import DEFAULT_POOL
 from controlplane.registry.models import ModelVersion
+from controlplane.registry.trust import deployment_trust_problem
 from controlplane.tenancy.models import Tenant, slug_validator
 
 
@@ -82,6 +83,9 @@ class Deployment(models.Model):
                 raise ValidationError({"version": "the version belongs to another tenant"})
             if self.version.status != ModelVersion.Status.READY:
                 raise ValidationError({"version": f"{self.version} is {self.version.status}, not ready"})
+            problem = deployment_trust_problem(version=self.version, pool=self.pool)
+            if problem:
+                raise ValidationError({"pool": problem})
 
 
 class ConfigRevision(models.Model):
