@@ -52,9 +52,9 @@ def main() -> int:
 
     def loader(spec) -> LoadedModel:  # type: ignore[no-untyped-def]
         path = fetch_artifact(spec, cache_dir=settings.artifact_cache, token=settings.token)
-        return load_model(spec, path)
+        return load_model(spec, path, trusted=settings.trusted)
 
-    hosting = HostedModels(settings.pool, loader)
+    hosting = HostedModels(settings.pool, loader, memory_budget_bytes=int(settings.model_memory_mb * 2**20))
     consumer = make_consumer(settings.kafka, group_id=settings.group_id, assignor="range")
     producer = make_producer(settings.kafka)
     loop = RunnerLoop(
@@ -62,7 +62,8 @@ def main() -> int:
     )
 
     def ready() -> None:
-        print(f"[runner {settings.runner_id}] pool={settings.pool} ready", flush=True)
+        trust = " (trusted)" if settings.trusted else ""
+        print(f"[runner {settings.runner_id}] pool={settings.pool}{trust} ready", flush=True)
 
     try:
         loop.run(stop, on_ready=ready)
