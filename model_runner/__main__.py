@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 
 from contracts.follower import ConfigFollower
@@ -14,7 +15,7 @@ from contracts.kafka import make_admin, make_consumer, make_producer
 from contracts.topology import platform_topics
 from model_runner.artifacts import fetch_artifact
 from model_runner.hosting import HostedModels
-from model_runner.loading import LoadedModel, load_model
+from model_runner.loading import LoadedModel, load_model, warm_imports
 from model_runner.loop import RunnerLoop
 from model_runner.settings import RunnerSettings, SettingsError
 
@@ -51,10 +52,15 @@ def main() -> int:
             return 0
 
     def loader(spec) -> LoadedModel:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
         path = fetch_artifact(spec, cache_dir=settings.artifact_cache, token=settings.token)
-        return load_model(spec, path, trusted=settings.trusted)
+        fetch_ms = (time.perf_counter() - started) * 1000
+        model = load_model(spec, path, trusted=settings.trusted)
+        model.fetch_ms = fetch_ms
+        return model
 
     hosting = HostedModels(settings.pool, loader, memory_budget_bytes=int(settings.model_memory_mb * 2**20))
+    hosting.warm_up(warm_imports)
     consumer = make_consumer(settings.kafka, group_id=settings.group_id, assignor="range")
     producer = make_producer(settings.kafka)
     loop = RunnerLoop(

@@ -79,6 +79,10 @@ class HostedModels:
         self._executor = ThreadPoolExecutor(max_workers=load_threads, thread_name_prefix="model-load")
         self.evictions = 0
 
+    def warm_up(self, function: Callable[[], None]) -> None:
+        """Run ``function`` (e.g. library imports) on a loading thread before the first load."""
+        self._executor.submit(function)
+
     def routed_services(self) -> dict[ServiceKey, tuple[DeploymentSpec, ...]]:
         """Services with at least one scoring deployment in this pool, and those deployments."""
         return dict(self._routes)
@@ -169,12 +173,13 @@ class HostedModels:
             hosted.state = "ready" if still_wanted else "unloaded"
             evicted = self._evict_over_budget(keep=hosted.key) if still_wanted else []
         log.info(
-            "loaded %s/%s v%d (%s) in %.1f ms, %d bytes resident%s",
+            "loaded %s/%s v%d (%s) in %.1f ms (fetch %.1f ms), %d bytes resident%s",
             tenant,
             model,
             version,
             hosted.spec.format,
             load_ms,
+            getattr(loaded, "fetch_ms", 0.0),
             resident,
             "" if still_wanted else " (no longer deployed, dropped)",
         )

@@ -59,6 +59,11 @@ def to_python(value: Any) -> Any:
 class LoadedModel(ABC):
     """A loaded version; ``predict_batch`` is called once per version for a whole micro-batch."""
 
+    # Memory outside Python's view (an ONNX Runtime session), counted in the version's resident size.
+    native_bytes: int = 0
+    # How long the runner's loader took to fetch the artifact (download or cache hit), for the load log.
+    fetch_ms: float = 0.0
+
     def __init__(self, spec: DeploymentSpec, features: Sequence[str], dtype: type[np.floating]) -> None:
         if not features:
             raise ModelLoadError(
@@ -208,8 +213,18 @@ def load_model(spec: DeploymentSpec, path: Path, *, trusted: bool = False) -> Lo
     if fmt == "skops":
         return SklearnModel(spec, _load_skops(path))
     if fmt == "onnx":
-        return OnnxModel(spec, _onnx_session(path))
+        model = OnnxModel(spec, _onnx_session(path))
+        model.native_bytes = path.stat().st_size
+        return model
     raise ModelLoadError(f"{spec.model} v{spec.version}: unknown artifact format {spec.format!r}")
+
+
+def warm_imports() -> None:
+    """Import the libraries of the common formats once, so the first load does not pay for them."""
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.pipeline  # noqa: F401
+    import skops.io  # noqa: F401
 
 
 def _load_skops(path: Path) -> Any:
