@@ -4,10 +4,12 @@ Loading (download + deserialise) runs on background threads so a new deployment 
 scoring of the versions already serving. A version that fails to load stays recorded with its error
 until the config changes it: it answers error scores instead of being retried in a tight loop.
 
-Many versions per runner: champions are loaded as soon as the config names them; every other version
-is loaded on its first request (``acquire``). Each loaded version's resident size is measured
-(``model_runner.footprint``); when the loaded total exceeds the memory budget, the least recently
-used non-champion versions are unloaded (``model_runner.lru``) and load again on their next request.
+Many versions per runner: the versions that may answer (champions, and the fallbacks and canaries
+the rendezvous turns to when a champion fails, so they must not be cold then) are loaded as soon as
+the config names them and are never evicted; challengers, which are only logged, load on their first
+request (``acquire``). Each loaded version's resident size is measured (``model_runner.footprint``);
+when the loaded total exceeds the memory budget, the least recently used challengers are unloaded
+(``model_runner.lru``) and load again on their next request.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from contracts.config import DeploymentSpec, ServiceConfig
-from contracts.roles import SCORING_ROLES
+from contracts.roles import ANSWERING_ROLES, SCORING_ROLES
 from model_runner.footprint import deep_size
 from model_runner.loading import LoadedModel
 from model_runner.lru import Resident, evictions
@@ -50,7 +52,7 @@ class HostedVersion:
     model: LoadedModel | None = None
     error: str | None = None
     loaded_at: float = field(default=0.0)
-    # A champion somewhere: loaded with the config and never evicted.
+    # May answer somewhere (champion, fallback, canary): loaded with the config and never evicted.
     pinned: bool = False
     # Measured at each load: the model's object graph (footprint.deep_size) and the load's duration.
     resident_bytes: int = 0
@@ -125,8 +127,8 @@ class HostedModels:
             if scoring:
                 routes[service_key] = scoring
         wanted = {version_key(t, spec): spec for (t, _s), specs in routes.items() for spec in specs}
-        champions = {
-            version_key(t, spec) for (t, _s), specs in routes.items() for spec in specs if spec.role == "champion"
+        answering = {
+            version_key(t, spec) for (t, _s), specs in routes.items() for spec in specs if spec.role in ANSWERING_ROLES
         }
         with self._lock:
             self._routes = routes
@@ -139,7 +141,7 @@ class HostedModels:
                 versions[key] = HostedVersion(key=key, spec=wanted[key])
             self._versions = versions
             for key, hosted in versions.items():
-                hosted.pinned = key in champions
+                hosted.pinned = key in answering
                 if hosted.pinned and hosted.state == "unloaded":
                     self._start_load(hosted)
 

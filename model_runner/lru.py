@@ -1,9 +1,9 @@
 """Which loaded versions to evict when the runner is over its memory budget: a pure policy.
 
-Least recently used first; champions are pinned (they answer most requests, and were preloaded so
-that they never make a request wait for a load), and so is the version that was just loaded (it is
-loaded because a request waits for it: evicting it again would only start the same load over; the
-caller pins every version loaded for waiting requests that have not been served yet, for the same reason).
+Least recently used first. Pinned versions stay: those that may answer (champions answer most
+requests, fallbacks are needed exactly when a champion fails: neither may be cold then), the version
+just loaded, and every version loaded for waiting requests not served yet (evicting either would only
+start the same load over).
 """
 
 from __future__ import annotations

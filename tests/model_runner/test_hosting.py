@@ -55,7 +55,7 @@ def test_only_scoring_roles_of_this_pool_are_hosted() -> None:
 
     assert [d.model for d in hosting.deployments("acme", "churn")] == ["a", "s"]
     _wait(lambda: len(loader.calls) == 1)
-    assert loader.calls == ["a"], "only the champion is preloaded"
+    assert loader.calls == ["a"], "a challenger is not preloaded"
     hosting.acquire("acme", _spec("s", "challenger"))
     _wait(lambda: len(loader.calls) == 2)
     assert sorted(loader.calls) == ["a", "s"]
@@ -65,11 +65,11 @@ def test_only_scoring_roles_of_this_pool_are_hosted() -> None:
 def test_loading_runs_in_the_background_and_failures_are_recorded_once() -> None:
     loader = _Loader()
     hosting = HostedModels("default", loader)
-    good, bad = _spec("good"), _spec("bad", role="fallback", fmt="joblib")
+    good, bad = _spec("good"), _spec("bad", role="challenger", fmt="joblib")
 
     hosting.sync(_config(good, bad))
     assert hosting.version("acme", good).state == "loading"
-    assert hosting.version("acme", bad).state == "unloaded", "a fallback loads on its first request"
+    assert hosting.version("acme", bad).state == "unloaded", "a challenger loads on its first request"
     hosting.acquire("acme", bad)
     loader.gate.set()
     _wait(lambda: {hosting.version("acme", s).state for s in (good, bad)} == {"ready", "failed"})
@@ -164,3 +164,21 @@ def test_a_version_loaded_for_waiting_requests_is_not_evicted_before_they_are_se
     _wait(lambda: hosting.version("acme", second).state == "ready")
 
     assert hosting.version("acme", first).model is not None and hosting.evictions == 0
+
+
+def test_every_version_that_may_answer_is_preloaded_and_pinned() -> None:
+    calls: list[tuple[str, int]] = []
+    hosting = HostedModels("default", _sized_loader(calls), memory_budget_bytes=1024)
+    answering = (_versioned("champ", 1, "champion"), _versioned("fb", 2, "fallback"), _versioned("can", 3, "canary"))
+    shadow = _versioned("shadow", 4)
+
+    hosting.sync(_config(*answering, shadow))
+    _wait(lambda: all(hosting.version("acme", s).state == "ready" for s in answering))
+
+    assert sorted(calls) == [("can", 3), ("champ", 1), ("fb", 2)]
+    assert hosting.version("acme", shadow).state == "unloaded"
+    hosting.acquire("acme", shadow)
+    _wait(lambda: hosting.version("acme", shadow).state == "ready")
+    hosting.acquire("acme", shadow)
+    hosting.acquire("acme", _versioned("other", 5))  # not deployed: nothing to load
+    assert all(hosting.version("acme", s).model is not None for s in answering), "over budget, yet all stay"

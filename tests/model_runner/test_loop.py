@@ -278,6 +278,8 @@ def test_a_hung_model_costs_its_timeout_once_and_never_holds_up_the_champion() -
         )
     )
     loop._apply_config()
+    hosting = loop._hosting
+    _run_until(loop, lambda: hosting.version("acme", _spec("a")).state == "ready")  # the champion is preloaded
     try:
         consumer.records.append(_record("churn", 0, 1, _request("churn", "r0", 1.0)))
         started = time.monotonic()
