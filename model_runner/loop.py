@@ -251,7 +251,7 @@ class RunnerLoop:
 
     def _serve_pending(self) -> None:
         now = time.time()
-        for group in self._pending.groups():
+        for group in sorted(self._pending.groups(), key=lambda g: scoring_priority(g.spec)):
             hosted = self._hosting.acquire(group.tenant, group.spec)
             model = hosted.model if hosted is not None else None
             if hosted is None or group.spec not in self._hosting.deployments(group.tenant, group.service):

@@ -130,6 +130,13 @@ class _ScoreReader:
         self._consumer.close()
 
 
+def _wait_loaded(runner: _Runner, markers: list[str], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(any("loaded" in line and m in line for line in runner.lines) for m in markers):
+        assert time.monotonic() < deadline, f"not loaded: {markers}\n{runner.output()}"
+        time.sleep(0.1)
+
+
 def _python_spec(tmp_path: Path, model: str, target: str, role: str, pool: str) -> DeploymentSpec:
     path = tmp_path / f"{model}.txt"
     path.write_text(target + "\n")
@@ -158,6 +165,7 @@ def test_a_hung_model_delays_the_others_by_at_most_its_timeout_and_the_runner_ke
     rows = iris_classifier.rows(150)[::50]
     try:
         assert runner.ready.wait(60), f"runner never became ready:\n{runner.output()}"
+        _wait_loaded(runner, [f"/{m} v1 (" for m in ("lr", "raiser")])  # the answering roles are preloaded
 
         # Round 1: the sleeper hangs; everyone else's scores must not wait for more than its timeout.
         sent = {f"a{i}": service.send(f"a{i}", row, i % PARTITIONS) for i, row in enumerate(rows)}
