@@ -109,7 +109,12 @@ class HostedModels:
             return None
         hosted.last_used = time.monotonic()
         if hosted.model is not None:
-            hosted.fresh = False
+            if hosted.fresh:
+                # Its waiting requests are served now: the budget may have been held over for it.
+                hosted.fresh = False
+                with self._lock:
+                    evicted = self._evict_over_budget(keep=hosted.key)
+                self._log_evicted(evicted)
         elif hosted.state == "unloaded":
             with self._lock:
                 if hosted.state == "unloaded" and self._versions.get(hosted.key) is hosted:
@@ -185,6 +190,9 @@ class HostedModels:
             resident,
             "" if still_wanted else " (no longer deployed, dropped)",
         )
+        self._log_evicted(evicted)
+
+    def _log_evicted(self, evicted: list[HostedVersion]) -> None:
         for gone in evicted:
             log.info(
                 "evicted %s/%s v%d (%d bytes, over the %g MB budget); it loads again on its next request",

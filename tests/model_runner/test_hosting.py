@@ -164,6 +164,11 @@ def test_a_version_loaded_for_waiting_requests_is_not_evicted_before_they_are_se
     _wait(lambda: hosting.version("acme", second).state == "ready")
 
     assert hosting.version("acme", first).model is not None and hosting.evictions == 0
+    hosting.acquire("acme", second)  # "second" serves its requests; "first"'s still wait: both stay
+    assert hosting.evictions == 0
+    hosting.acquire("acme", first)  # all served: now the budget is enforced
+    assert hosting.evictions == 1 and hosting.version("acme", second).model is None
+    assert hosting.version("acme", first).model is not None
 
 
 def test_every_version_that_may_answer_is_preloaded_and_pinned() -> None:

@@ -212,7 +212,7 @@ def test_versions_evicted_over_the_memory_budget_load_again_on_their_next_reques
         saved = SavedModel(None, path, iris_classifier.features, X)
         forests.append(saved.spec("skops", model=f"forest-{seed}", role="challenger", pool=pool))
     service.publish(iris_classifier.spec("skops", model="lr", role="champion", pool=pool), *forests)
-    # About 35 KB per 20-tree forest: the budget holds the champion and one forest, not two.
+    # About 19 KB per 20-tree forest, 5 KB for the champion: 50 KB holds two forests, not three.
     runner = _Runner(service.runner_env(tmp_path, RDV_MODEL_MEMORY_MB="0.05", RDV_LOG_LEVEL="INFO"))
     reader = _ScoreReader(service)
     models = ("lr", *(spec.model for spec in forests))
