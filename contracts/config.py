@@ -24,6 +24,9 @@ class DeploymentSpec(msgspec.Struct, kw_only=True, frozen=True):
     artifact_url: str
     # The model's input columns in order; the runner builds a float row from ``inputs``.
     features: tuple[str, ...] = ()
+    # How long one scoring call of this version may take (version metadata ``timeout_ms``); 0 = the
+    # runner's default. Runners cap it at their own maximum.
+    timeout_ms: int = 0
 
     @property
     def key(self) -> tuple[str, int]:
