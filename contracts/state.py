@@ -337,3 +337,30 @@ def external_state_values(
         else:
             values.update(redis_values(provider, next(answers)))
     return values
+
+
+# -- failures ------------------------------------------------------------------------------------------
+
+
+class OutageGate:
+    """After a failed lookup, skip Redis for ``cooldown_s``: a dead Redis costs one timeout per cooldown,
+    not one per request, and each outage is logged once (``failed`` answers True only when it starts)."""
+
+    def __init__(self, cooldown_s: float = 1.0) -> None:
+        self.cooldown_s = cooldown_s
+        self.down = False
+        self._retry_at = 0.0
+
+    def open(self, now: float) -> bool:
+        return not self.down or now >= self._retry_at
+
+    def failed(self, now: float) -> bool:
+        started = not self.down
+        self.down = True
+        self._retry_at = now + self.cooldown_s
+        return started
+
+    def succeeded(self) -> bool:
+        recovered = self.down
+        self.down = False
+        return recovered

@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 
 from controlplane.settings.base import *  # noqa: F403
-from controlplane.settings.env import env_str
+from controlplane.settings.env import env_int, env_str
 
 SECRET_KEY = "test-secret-key"
 DEBUG = False
@@ -20,3 +20,5 @@ DATABASES = {
 # Each test session writes artifacts to its own directory so runs never see each other's files.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="rdv-test-media-"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Generous on a machine shared by many test runs: a Redis answer is never mistaken for an outage.
+RDV_STATE_REDIS_TIMEOUT_MS = env_int("RDV_STATE_REDIS_TIMEOUT_MS", 1000)

@@ -14,6 +14,7 @@ from contracts.examples import example_bytes
 from contracts.messages import Request
 from contracts.state import (
     EMPTY_SPEC,
+    OutageGate,
     ClockProvider,
     LookupProvider,
     RedisProvider,
@@ -200,3 +201,13 @@ def test_redis_answers_become_numbers_when_they_read_as_numbers_else_defaults() 
     assert redis_values(provider, [b"30", None, b"0.9"]) == {"age_days": 30, "plan": None, "score": 0.9}
     assert redis_values(provider, None) == {"age_days": 0, "plan": None, "score": 0.5}
     assert redis_values(provider, [None, None, None]) == provider.default
+
+
+def test_an_outage_is_reported_once_and_redis_is_retried_after_the_cooldown() -> None:
+    gate = OutageGate(cooldown_s=1.0)
+    assert gate.open(100.0) and not gate.succeeded()
+    assert gate.failed(100.0) is True
+    assert not gate.open(100.5)
+    assert gate.open(101.0) and gate.failed(101.0) is False
+    assert not gate.open(101.9) and gate.open(102.0)
+    assert gate.succeeded() is True and gate.open(102.0) and not gate.down
