@@ -17,6 +17,7 @@ from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, load_model
 from model_runner.loop import RunnerLoop
 from model_runner.settings import RunnerSettings, SettingsError
+from model_runner.state import InternalState
 
 log = logging.getLogger("model_runner")
 
@@ -57,8 +58,9 @@ def main() -> int:
     hosting = HostedModels(settings.pool, loader)
     consumer = make_consumer(settings.kafka, group_id=settings.group_id, assignor="range")
     producer = make_producer(settings.kafka)
+    state = InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
     loop = RunnerLoop(
-        settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting
+        settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting, state=state
     )
 
     def ready() -> None:
@@ -72,6 +74,7 @@ def main() -> int:
         producer.close()
         follower.stop()
         hosting.close()
+        state.close()
         admin.close()
         log.info("stopped; stats %s", loop.stats)
     return 0

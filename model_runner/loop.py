@@ -39,6 +39,7 @@ from model_runner.scoring import (
     split_expired,
 )
 from model_runner.settings import RunnerSettings
+from model_runner.state import InternalState
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,10 @@ class RunnerLoop:
         admin: Admin,
         follower: ConfigFollower,
         hosting: HostedModels,
+        state: InternalState | None = None,
     ) -> None:
         self._settings = settings
+        self._state = state or InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
         self._consumer = consumer
         self._producer = producer
         self._admin = admin
@@ -265,7 +268,9 @@ class RunnerLoop:
 
     def _scores(self, items: Sequence[Inbound], spec: DeploymentSpec, hosted: HostedVersion) -> list[Score]:
         if hosted.model is not None:
-            return score_version(items, spec, hosted.model, runner_id=self._runner_id)
+            # This version's internal state, fetched for the batch right before its predict call only.
+            rows = self._state.rows(spec, [item.request for item in items])
+            return score_version(items, spec, hosted.model, runner_id=self._runner_id, rows=rows)
         return error_scores(items, spec, hosted.error or "model failed to load", runner_id=self._runner_id)
 
     def _release(self, items: Sequence[Inbound]) -> None:

@@ -74,11 +74,16 @@ def score_version(
     *,
     runner_id: str,
     clock: Callable[[], float] = time.time,
+    rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Score]:
-    """One score per item, in order; a model that raises fails its batch, never the runner."""
+    """One score per item, in order; a model that raises fails its batch, never the runner.
+
+    ``rows`` are what the model sees, one per item (model_runner.state lays a version's internal state
+    over them); by default each request's inputs and external state.
+    """
     started = time.perf_counter()
     try:
-        predictions = model.predict_batch([request_row(i.request) for i in items])
+        predictions = model.predict_batch(rows if rows is not None else [request_row(i.request) for i in items])
     except Exception as exc:  # a model bug fails its batch only
         latency_ms = (time.perf_counter() - started) * 1000
         message = f"{type(exc).__name__}: {exc}"

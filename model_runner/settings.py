@@ -11,6 +11,8 @@ from pathlib import Path
 from contracts.kafka import KafkaSettings
 from contracts.topics import is_valid_slug
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
 
 class SettingsError(ValueError):
     """A setting is present but unusable; raised at start so a bad deploy fails loudly, not later."""
@@ -26,6 +28,9 @@ class RunnerSettings:
     kafka: KafkaSettings
     # Touched with a one-line JSON status every few seconds when set (a liveness probe reads it).
     health_file: Path | None = None
+    # Where versions' internal state is read (RDV_REDIS_URL, else REDIS_URL), and how long a batch waits.
+    redis_url: str = DEFAULT_REDIS_URL
+    state_timeout_ms: int = 50
 
     @property
     def group_id(self) -> str:
@@ -54,6 +59,16 @@ class RunnerSettings:
         except ValueError as exc:
             raise SettingsError(f"Kafka settings: {exc}") from exc
         health = env.get("RDV_RUNNER_HEALTH_FILE")
+        redis_url = env.get("RDV_REDIS_URL") or env.get("REDIS_URL") or DEFAULT_REDIS_URL
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"RDV_REDIS_URL must be a redis:// URL, not {redis_url!r}")
+        raw_timeout = env.get("RDV_STATE_REDIS_TIMEOUT_MS", "50")
+        try:
+            state_timeout_ms = int(raw_timeout)
+        except ValueError:
+            raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be a whole number, not {raw_timeout!r}") from None
+        if state_timeout_ms < 1:
+            raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be at least 1, not {state_timeout_ms}")
         return cls(
             pool=pool,
             runner_id=runner_id,
@@ -62,4 +77,6 @@ class RunnerSettings:
             max_batch=max_batch,
             kafka=kafka,
             health_file=Path(health) if health else None,
+            redis_url=redis_url,
+            state_timeout_ms=state_timeout_ms,
         )
