@@ -343,24 +343,31 @@ def external_state_values(
 
 
 class OutageGate:
-    """After a failed lookup, skip Redis for ``cooldown_s``: a dead Redis costs one timeout per cooldown,
-    not one per request, and each outage is logged once (``failed`` answers True only when it starts)."""
+    """After ``threshold`` failed lookups in a row, skip Redis for ``cooldown_s``: a dead Redis then costs
+    one timeout per cooldown, not one per request, while a single slow answer under load does not turn
+    everyone's state to defaults. ``failed`` answers True only when an outage starts (log it once)."""
 
-    def __init__(self, cooldown_s: float = 1.0) -> None:
+    def __init__(self, cooldown_s: float = 1.0, threshold: int = 3) -> None:
         self.cooldown_s = cooldown_s
-        self.down = False
+        self.threshold = threshold
+        self.failures = 0
         self._retry_at = 0.0
+
+    @property
+    def down(self) -> bool:
+        return self.failures >= self.threshold
 
     def open(self, now: float) -> bool:
         return not self.down or now >= self._retry_at
 
     def failed(self, now: float) -> bool:
-        started = not self.down
-        self.down = True
+        self.failures += 1
+        if not self.down:
+            return False
         self._retry_at = now + self.cooldown_s
-        return started
+        return self.failures == self.threshold
 
     def succeeded(self) -> bool:
         recovered = self.down
-        self.down = False
+        self.failures = 0
         return recovered

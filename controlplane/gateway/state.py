@@ -1,9 +1,11 @@
 """External state, injected at ingress once per request, before the Request is produced (DESIGN.md §4).
 
-Clock and static lookups are computed in memory; Redis providers of a request share ONE pipelined
-round trip through ``redis.asyncio``, bounded by ``RDV_STATE_REDIS_TIMEOUT_MS``. Redis being slow, down
-or missing the key never fails a prediction: the spec's defaults are injected, the failure is logged
-once per outage and counted in ``stats``.
+Clock and static lookups are computed in memory. Redis reads go through ``redis.asyncio`` and are
+coalesced: every request that needs Redis in the same turn of the event loop shares ONE pipelined round
+trip (measured: one HMGET costs about 180 µs of this process's CPU, a pipeline of 32 about 40 µs each),
+and each request waits at most ``RDV_STATE_REDIS_TIMEOUT_MS``. Redis being slow, down or missing the
+key never fails a prediction: the spec's defaults are injected, the failure is counted in ``stats`` and
+an outage is logged once.
 """
 
 from __future__ import annotations
@@ -58,17 +60,66 @@ def reject_injected_inputs(inputs: Mapping[str, Any], spec: ExternalStateSpec) -
         )
 
 
+Read = tuple[str, tuple[str, ...]]
+
+
+class _Coalescer:
+    """Gathers the reads of every request in flight in one loop turn into one pipeline (one per loop)."""
+
+    def __init__(self, client: aioredis.Redis, timeout_s: float, stats: dict[str, int]) -> None:
+        self._client = client
+        self._timeout_s = timeout_s
+        self._stats = stats
+        self._pending: list[tuple[Sequence[Read], asyncio.Future[list[Any]]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    def read(self, reads: Sequence[Read]) -> asyncio.Future[list[Any]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((reads, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._run(batch))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run(self, batch: list[tuple[Sequence[Read], asyncio.Future[list[Any]]]]) -> None:
+        reads = [read for request_reads, _ in batch for read in request_reads]
+        self._stats["redis_round_trips"] += 1
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                if len(reads) == 1:  # a pipeline of one costs a quarter more than the plain command
+                    answers = [await self._client.hmget(reads[0][0], list(reads[0][1]))]
+                else:
+                    pipe = self._client.pipeline(transaction=False)
+                    for key, fields in reads:
+                        pipe.hmget(key, list(fields))
+                    answers = await pipe.execute()
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        position = 0
+        for request_reads, future in batch:
+            if not future.done():
+                future.set_result(answers[position : position + len(request_reads)])
+            position += len(request_reads)
+
+
 class ExternalState:
-    """One per process: the Redis connections (one pool per event loop) and the failure counters."""
+    """One per process: Redis clients and coalescers (one per event loop), the outage gate, counters."""
 
     def __init__(self, redis_url: str, *, timeout_s: float, cooldown_s: float = 1.0) -> None:
         self.redis_url = redis_url
         self.timeout_s = timeout_s
         self.gate = OutageGate(cooldown_s)
-        self.stats = {"redis_lookups": 0, "redis_failures": 0, "redis_skipped": 0}
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
-            weakref.WeakKeyDictionary()
-        )
+        self.stats = {"redis_lookups": 0, "redis_round_trips": 0, "redis_failures": 0, "redis_skipped": 0}
+        self._coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Coalescer] = weakref.WeakKeyDictionary()
 
     async def values(
         self, spec: ExternalStateSpec, inputs: Mapping[str, Any], user_key: str | None, sent_at: float
@@ -91,10 +142,7 @@ class ExternalState:
         self.stats["redis_lookups"] += 1
         try:
             async with asyncio.timeout(self.timeout_s):
-                pipe = self._client().pipeline(transaction=False)
-                for index, key in wanted:
-                    pipe.hmget(key, list(providers[index].fields))
-                results = await pipe.execute()
+                results = await self._coalescer().read([(key, providers[i].fields) for i, key in wanted])
         except (RedisError, OSError, TimeoutError) as exc:
             self.stats["redis_failures"] += 1
             if self.gate.failed(time.monotonic()):
@@ -106,10 +154,10 @@ class ExternalState:
             answers[index] = values
         return answers
 
-    def _client(self) -> aioredis.Redis:
+    def _coalescer(self) -> _Coalescer:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
+        coalescer = self._coalescers.get(loop)
+        if coalescer is None:
             # No retries: past the timeout the defaults are the answer, a retry only delays the request.
             client = aioredis.Redis.from_url(
                 self.redis_url,
@@ -117,8 +165,8 @@ class ExternalState:
                 socket_connect_timeout=self.timeout_s,
                 retry=Retry(NoBackoff(), 0),
             )
-            self._clients[loop] = client
-        return client
+            coalescer = self._coalescers[loop] = _Coalescer(client, self.timeout_s, self.stats)
+        return coalescer
 
 
 _external_state: ExternalState | None = None

@@ -14,9 +14,9 @@ from contracts.examples import example_bytes
 from contracts.messages import Request
 from contracts.state import (
     EMPTY_SPEC,
-    OutageGate,
     ClockProvider,
     LookupProvider,
+    OutageGate,
     RedisProvider,
     StateSpecError,
     clock_values,
@@ -203,11 +203,13 @@ def test_redis_answers_become_numbers_when_they_read_as_numbers_else_defaults() 
     assert redis_values(provider, [None, None, None]) == provider.default
 
 
-def test_an_outage_is_reported_once_and_redis_is_retried_after_the_cooldown() -> None:
-    gate = OutageGate(cooldown_s=1.0)
+def test_an_outage_starts_after_consecutive_failures_is_reported_once_and_retried_after_the_cooldown() -> None:
+    gate = OutageGate(cooldown_s=1.0, threshold=2)
     assert gate.open(100.0) and not gate.succeeded()
-    assert gate.failed(100.0) is True
+    assert gate.failed(100.0) is False and gate.open(100.0), "one failure is not an outage"
+    assert gate.succeeded() is False and gate.failures == 0, "a success in between resets the count"
+    assert gate.failed(100.0) is False and gate.failed(100.1) is True
     assert not gate.open(100.5)
-    assert gate.open(101.0) and gate.failed(101.0) is False
-    assert not gate.open(101.9) and gate.open(102.0)
-    assert gate.succeeded() is True and gate.open(102.0) and not gate.down
+    assert gate.open(101.1) and gate.failed(101.1) is False, "a failed retry is the same outage"
+    assert not gate.open(102.0) and gate.open(102.1)
+    assert gate.succeeded() is True and gate.open(102.1) and not gate.down

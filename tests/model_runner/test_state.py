@@ -114,11 +114,11 @@ def test_redis_down_scores_with_defaults_logs_once_and_skips_redis_for_the_coold
 
     with caplog.at_level(logging.WARNING, logger="model_runner.state"):
         started = time.perf_counter()
-        batches = [state.rows(_spec(prefix), [_request(str(i), "alice")]) for i in range(3)]
+        batches = [state.rows(_spec(prefix), [_request(str(i), "alice")]) for i in range(5)]
         elapsed = time.perf_counter() - started
 
-    assert [batch[0]["visits"] for batch in batches] == [0, 0, 0]
-    assert state.stats == {"state_batches": 1, "state_failures": 1, "state_skipped": 2}
+    assert [batch[0]["visits"] for batch in batches] == [0] * 5
+    assert state.stats == {"state_batches": 3, "state_failures": 3, "state_skipped": 2}
     assert len([r for r in caplog.records if "Redis unavailable" in r.message]) == 1
     assert elapsed < 2.0, f"{elapsed:.2f}s"
 

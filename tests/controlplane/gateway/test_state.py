@@ -77,7 +77,7 @@ def test_all_three_providers_inject_their_values_in_one_pass(prefix: str) -> Non
         "visits": 7,
     }
     assert list(values) == list(_spec(prefix).names)  # provider order: the same bytes for every model
-    assert state.stats == {"redis_lookups": 1, "redis_failures": 0, "redis_skipped": 0}
+    assert state.stats == {"redis_lookups": 1, "redis_round_trips": 1, "redis_failures": 0, "redis_skipped": 0}
 
 
 def test_a_missing_key_or_field_gives_the_default(prefix: str) -> None:
@@ -106,6 +106,26 @@ def test_a_missing_key_or_field_gives_the_default(prefix: str) -> None:
     assert state.stats["redis_lookups"] == 1, "a request without key values costs no round trip"
 
 
+def test_requests_in_flight_together_share_one_round_trip_and_each_gets_its_own_values(prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    for n in range(40):
+        client.hset(f"{prefix}u:user-{n}", mapping={"visits": str(n)})
+        client.hset(f"{prefix}acct-{n}", mapping={"age_days": str(1000 + n)})
+    state = ExternalState(REDIS_URL, timeout_s=1.0)
+    spec = _spec(prefix)
+
+    async def together() -> list[dict]:
+        # Every other request has no account: requests with one and with two reads share the pipeline.
+        return await asyncio.gather(
+            *(state.values(spec, {"account": f"acct-{n}"} if n % 2 else {}, f"user-{n}", SENT_AT) for n in range(40))
+        )
+
+    answers = asyncio.run(together())
+
+    assert [(a["visits"], a["age_days"]) for a in answers] == [(n, 1000 + n if n % 2 else -1) for n in range(40)]
+    assert state.stats["redis_lookups"] == 40 and state.stats["redis_round_trips"] <= 2, state.stats
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -118,14 +138,14 @@ def test_redis_down_gives_defaults_logs_once_and_skips_redis_during_the_cooldown
     state = ExternalState(f"redis://127.0.0.1:{_closed_port()}/0", timeout_s=0.5, cooldown_s=60)
     spec = _spec(prefix)
 
-    async def three() -> list[dict]:
-        return [await state.values(spec, {"account": "a-1"}, "alice", SENT_AT) for _ in range(3)]
+    async def five() -> list[dict]:
+        return [await state.values(spec, {"account": "a-1"}, "alice", SENT_AT) for _ in range(5)]
 
     with caplog.at_level(logging.WARNING, logger="controlplane.gateway.state"):
-        answers = asyncio.run(three())
+        answers = asyncio.run(five())
 
     assert all((a["age_days"], a["plan"], a["visits"]) == (-1, "none", 0) for a in answers)
-    assert state.stats == {"redis_lookups": 1, "redis_failures": 1, "redis_skipped": 2}
+    assert state.stats == {"redis_lookups": 3, "redis_round_trips": 3, "redis_failures": 3, "redis_skipped": 2}
     assert len([r for r in caplog.records if "Redis unavailable" in r.message]) == 1
 
 
