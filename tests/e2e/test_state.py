@@ -46,7 +46,7 @@ def shop(platform):  # noqa: ANN001, ANN201
     service = {
         "slug": slug,
         "name": "Shop",
-        "deadline_ms": 3000,
+        "deadline_ms": 5000,
         "input_schema": {
             "type": "object",
             "properties": {"amount": {"type": "number"}, "country": {"type": "string"}, "account": {"type": "string"}},
@@ -141,7 +141,7 @@ def _read(platform, topic: str, request_ids: set[str], kind: type, expected: int
 def test_external_state_once_at_ingress_and_internal_state_for_its_version_only(platform, shop) -> None:  # noqa: ANN001
     slug, model_slug, estimator = shop
     inputs = {"amount": 40.0, "country": "fr", "account": "a-1"}
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while (answer := _predict(platform, slug, inputs, "alice")).status_code != 200:
         assert time.monotonic() < deadline, f"the new service never answered: {answer.text}"
     bob = _predict(platform, slug, {"amount": 40.0, "country": "de"}, "bob")
