@@ -20,6 +20,7 @@ from model_runner.loading import LoadedModel, load_model, warm_imports
 from model_runner.loop import RunnerLoop
 from model_runner.settings import RunnerSettings, SettingsError
 from model_runner.side_loop import make_side_loops, start_side_loop
+from model_runner.state import InternalState
 
 log = logging.getLogger("model_runner")
 
@@ -66,8 +67,9 @@ def main() -> int:
     hosting.warm_up(warm_imports)
     consumer = make_consumer(settings.kafka, group_id=settings.group_id, assignor="range")
     producer = make_producer(settings.kafka)
+    state = InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
     loop = RunnerLoop(
-        settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting
+        settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting, state=state
     )
 
     # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.
@@ -91,6 +93,7 @@ def main() -> int:
         producer.close()
         follower.stop()
         hosting.close()
+        state.close()
         admin.close()
         log.info("stopped; stats %s", loop.stats)
     return 1 if side_failed.is_set() else 0

@@ -42,6 +42,7 @@ from model_runner.scoring import (
     split_expired,
 )
 from model_runner.settings import RunnerSettings
+from model_runner.state import InternalState
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,11 @@ class RunnerLoop:
         follower: ConfigFollower,
         hosting: HostedModels,
         calls: IsolatedCalls | None = None,
+        state: InternalState | None = None,
     ) -> None:
         self._settings = settings
         self._calls = calls or IsolatedCalls()
+        self._state = state or InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
         self._consumer = consumer
         self._producer = producer
         self._admin = admin
@@ -286,7 +289,9 @@ class RunnerLoop:
         def call(predict: Callable[[list], list], rows: list) -> list:  # type: ignore[type-arg]
             return self._calls.call(hosted.key, predict, rows, timeout_ms=timeout_ms, label=label)
 
-        return score_version(items, spec, model, runner_id=self._runner_id, call=call)
+        # This version's internal state, fetched for the batch right before its predict call only.
+        rows = self._state.rows(spec, [item.request for item in items])
+        return score_version(items, spec, model, runner_id=self._runner_id, call=call, rows=rows)
 
     def _release(self, items: Sequence[Inbound]) -> None:
         for item in items:

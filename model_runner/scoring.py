@@ -81,14 +81,18 @@ def score_version(
     runner_id: str,
     clock: Callable[[], float] = time.time,
     call: Callable[[Predict, list[Row]], list[Prediction]] = call_directly,
+    rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Score]:
     """One score per item, in order; a model that raises fails its batch, never the runner.
 
     ``call`` runs the prediction: the loop passes one that runs it off its thread under a timeout.
+    ``rows`` are what the model sees, one per item (model_runner.state lays a version's internal state
+    over them); by default each request's inputs and external state.
     """
     started = time.perf_counter()
     try:
-        predictions = call(model.predict_batch, [request_row(i.request) for i in items])
+        batch = list(rows) if rows is not None else [request_row(i.request) for i in items]
+        predictions = call(model.predict_batch, batch)
     except Exception as exc:  # a model bug fails its batch only
         latency_ms = (time.perf_counter() - started) * 1000
         message = str(exc) if isinstance(exc, IsolationError) else f"{type(exc).__name__}: {exc}"

@@ -11,6 +11,8 @@ from pathlib import Path
 from contracts.kafka import KafkaSettings
 from contracts.topics import is_valid_slug
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
 
 class SettingsError(ValueError):
     """A setting is present but unusable; raised at start so a bad deploy fails loudly, not later."""
@@ -34,6 +36,9 @@ class RunnerSettings:
     model_timeout_max_ms: int = 10_000
     # Loaded versions beyond this are evicted least recently used first (champions stay).
     model_memory_mb: float = 1024.0
+    # Where versions' internal state is read (RDV_REDIS_URL, else REDIS_URL), and how long a batch waits.
+    redis_url: str = DEFAULT_REDIS_URL
+    state_timeout_ms: int = 50
 
     @property
     def group_id(self) -> str:
@@ -64,6 +69,16 @@ class RunnerSettings:
         health = env.get("RDV_RUNNER_HEALTH_FILE")
         timeout_ms = _positive_int(env, "RDV_MODEL_TIMEOUT_MS", 1000)
         timeout_max_ms = max(timeout_ms, _positive_int(env, "RDV_MODEL_TIMEOUT_MAX_MS", 10_000))
+        redis_url = env.get("RDV_REDIS_URL") or env.get("REDIS_URL") or DEFAULT_REDIS_URL
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"RDV_REDIS_URL must be a redis:// URL, not {redis_url!r}")
+        raw_timeout = env.get("RDV_STATE_REDIS_TIMEOUT_MS", "50")
+        try:
+            state_timeout_ms = int(raw_timeout)
+        except ValueError:
+            raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be a whole number, not {raw_timeout!r}") from None
+        if state_timeout_ms < 1:
+            raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be at least 1, not {state_timeout_ms}")
         return cls(
             pool=pool,
             runner_id=runner_id,
@@ -76,6 +91,8 @@ class RunnerSettings:
             model_timeout_ms=timeout_ms,
             model_timeout_max_ms=timeout_max_ms,
             model_memory_mb=_positive_number(env, "RDV_MODEL_MEMORY_MB", 1024.0),
+            redis_url=redis_url,
+            state_timeout_ms=state_timeout_ms,
         )
 
 

@@ -38,8 +38,9 @@ class VersionInSerializer(serializers.Serializer):
     metadata = serializers.CharField(
         required=False,
         help_text=(
-            "A JSON object as a string: `features` (input names in column order) and `example` (an inputs "
-            "object used for the smoke prediction)."
+            "A JSON object as a string: `features` (input names in column order), `example` (an inputs "
+            "object used for the smoke prediction), and optionally `internal_state` (`{type: redis, key, prefix, "
+            "fields, default}`: a Redis hash the runner injects before this version's predict call only)."
         ),
     )
 

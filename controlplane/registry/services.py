@@ -14,6 +14,7 @@ from django.utils.text import get_valid_filename
 
 from controlplane.audit.services import audit_record
 from controlplane.errors import ConflictError, InvalidInput, TooLarge
+from controlplane.registry.metadata import internal_state_check
 from controlplane.registry.models import Model, ModelVersion
 from controlplane.registry.trust import format_upload_check
 from controlplane.registry.validation import version_validate, version_validation_enqueue
@@ -53,6 +54,7 @@ def _metadata_check(metadata: Any) -> dict[str, Any]:
         raise InvalidInput({"metadata": "features must not repeat a name"})
     if not isinstance(metadata.get("example", {}), dict):
         raise InvalidInput({"metadata": "example must be an inputs object"})
+    internal_state_check(metadata)
     return metadata
 
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.roles import ROLES
 from controlplane.errors import NotFound
+from controlplane.registry.metadata import internal_state_of
 from controlplane.routing.models import ConfigRevision, Deployment, Service
 from controlplane.tenancy.models import Tenant
 
@@ -71,6 +72,7 @@ def config_snapshot_build(*, service: Service, revision: int) -> ServiceConfig:
             artifact_url=artifact_url(sha256=d.version.sha256),
             features=tuple(d.version.features),
             timeout_ms=_timeout_ms(d.version.metadata),
+            internal_state=internal_state_of(d.version.metadata),
         )
         for d in deployments_ordered(service=service)
     )

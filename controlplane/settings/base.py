@@ -102,6 +102,10 @@ RDV_FEEDBACK_MAX_ITEMS = env_int("RDV_FEEDBACK_MAX_ITEMS", 1000)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The Redis that external-state lookups read (DESIGN.md §4); a lookup waits at most the timeout, then the
+# spec's defaults are injected: a slow Redis never fails a prediction.
+RDV_STATE_REDIS_URL = env_str("RDV_STATE_REDIS_URL", REDIS_URL)
+RDV_STATE_REDIS_TIMEOUT_MS = env_int("RDV_STATE_REDIS_TIMEOUT_MS", 50)
 # The address runners use to reach the control plane; artifact URLs in snapshots are built from it.
 RDV_PUBLIC_URL = env_str("RDV_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Shared secret model runners present to download artifacts; environments decide whether it is required.

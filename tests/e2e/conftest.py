@@ -130,6 +130,8 @@ def platform(request, django_db_setup, django_db_blocker, kafka_bootstrap, tmp_p
             "RDV_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "RDV_RUNNER_TOKEN": settings.RDV_RUNNER_TOKEN,
             "RDV_ARTIFACT_CACHE": str(logs / "artifacts"),
+            # Internal-state reads: generous on a loaded machine, so an answer is never taken for an outage.
+            "RDV_STATE_REDIS_TIMEOUT_MS": "1000",
         }
         workers = [
             WorkerProcess("model_runner", env, logs / "runner.log"),
