@@ -94,7 +94,14 @@ def shop(platform):  # noqa: ANN001, ANN201
             headers=auth,
             timeout=30,
         )
-        assert uploaded.status_code == 201 and uploaded.json()["status"] == "ready", uploaded.text
+        assert uploaded.status_code == 201, uploaded.text
+        # The platform's Celery worker validates it in a separate process.
+        version_url = f"{api}/models/{model_slug}/versions/{uploaded.json()['version']}"
+        deadline = time.monotonic() + 120
+        while (status := httpx.get(version_url, headers=auth, timeout=30).json())["status"] == "validating":
+            assert time.monotonic() < deadline, status
+            time.sleep(0.5)
+        assert status["status"] == "ready", status
     routing = {
         "deployments": [
             {"model": model_slug, "version": 1, "role": "champion", "weight": 100},
