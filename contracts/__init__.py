@@ -6,12 +6,24 @@ it, so it depends on nothing heavier than msgspec.
 
 from contracts.codec import DecodeError, decode, encode
 from contracts.config import DeploymentSpec, ServiceConfig
-from contracts.messages import Candidate, DeadLetter, Decision, ReplyTo, Request, Result, Score
+from contracts.messages import (
+    AppliedRevision,
+    Candidate,
+    DeadLetter,
+    Decision,
+    ReplyTo,
+    Request,
+    Result,
+    Score,
+    VersionStatus,
+    WorkerStatus,
+)
 from contracts.roles import ANSWERING_ROLES, Role
 from contracts.topics import (
     CONFIG_TOPIC,
     DLQ_TOPIC,
     REPLIES_TOPIC,
+    STATUS_TOPIC,
     ServiceTopics,
     config_key,
     is_valid_slug,
@@ -20,6 +32,7 @@ from contracts.topics import (
 
 __all__ = [
     "ANSWERING_ROLES",
+    "AppliedRevision",
     "CONFIG_TOPIC",
     "Candidate",
     "DLQ_TOPIC",
@@ -28,6 +41,7 @@ __all__ = [
     "DecodeError",
     "DeploymentSpec",
     "REPLIES_TOPIC",
+    "STATUS_TOPIC",
     "ReplyTo",
     "Request",
     "Result",
@@ -35,6 +49,8 @@ __all__ = [
     "Score",
     "ServiceConfig",
     "ServiceTopics",
+    "VersionStatus",
+    "WorkerStatus",
     "config_key",
     "decode",
     "encode",

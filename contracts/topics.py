@@ -10,6 +10,8 @@ CONFIG_TOPIC = "rdv.config"
 DLQ_TOPIC = "rdv.dlq"
 # Each gateway process owns one partition of this topic and names it in Request.reply_to.
 REPLIES_TOPIC = "rdv.replies"
+# Every worker's WorkerStatus, keyed by worker id: which revisions it applied, which versions loaded.
+STATUS_TOPIC = "rdv.status"
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

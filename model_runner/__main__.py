@@ -17,6 +17,7 @@ from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, load_model
 from model_runner.loop import RunnerLoop
 from model_runner.settings import RunnerSettings, SettingsError
+from model_runner.status import runner_status_reporter
 
 log = logging.getLogger("model_runner")
 
@@ -58,7 +59,13 @@ def main() -> int:
     consumer = make_consumer(settings.kafka, group_id=settings.group_id, assignor="range")
     producer = make_producer(settings.kafka)
     loop = RunnerLoop(
-        settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting
+        settings,
+        consumer=consumer,
+        producer=producer,
+        admin=admin,
+        follower=follower,
+        hosting=hosting,
+        status=runner_status_reporter(settings, producer, hosting),
     )
 
     def ready() -> None:

@@ -26,6 +26,8 @@ class RunnerSettings:
     kafka: KafkaSettings
     # Touched with a one-line JSON status every few seconds when set (a liveness probe reads it).
     health_file: Path | None = None
+    # Seconds between heartbeats on rdv.status (a report also leaves after every config change).
+    status_interval_s: float = 3.0
 
     @property
     def group_id(self) -> str:
@@ -54,6 +56,7 @@ class RunnerSettings:
         except ValueError as exc:
             raise SettingsError(f"Kafka settings: {exc}") from exc
         health = env.get("RDV_RUNNER_HEALTH_FILE")
+        status_interval_s = _positive_float(env, "RDV_STATUS_INTERVAL_S", "3")
         return cls(
             pool=pool,
             runner_id=runner_id,
@@ -62,4 +65,16 @@ class RunnerSettings:
             max_batch=max_batch,
             kafka=kafka,
             health_file=Path(health) if health else None,
+            status_interval_s=status_interval_s,
         )
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: str) -> float:
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, not {value:g}")
+    return value
