@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 HTTP_PORT ?= 8000
 
-.PHONY: run test bench bench-rendezvous stop lint venv kafka-up kafka-down
+.PHONY: run test bench bench-rendezvous bench-propagation stop lint venv kafka-up kafka-down
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -23,6 +23,10 @@ bench: venv
 ## Throughput with three models per request and deadline adherence, Kafka-direct.
 bench-rendezvous: venv
 	@bash scripts/bench_rendezvous.sh
+
+## How long a routing change takes to reach every worker (2 runners + 2 rendezvous, p99 target < 1 s).
+bench-propagation: venv
+	@bash scripts/bench_propagation.sh
 
 stop:
 	@bash scripts/kafka.sh stop

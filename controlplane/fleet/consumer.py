@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
 from contracts.codec import DecodeError, decode
@@ -104,8 +104,7 @@ class StatusConsumer:
                 continue
             statuses.append(status)
         if statuses:
-            close_old_connections()
-            self.stored += worker_statuses_store(statuses=statuses)
+            self._store(statuses)
         if self._producer.flush(10.0) > 0:
             raise KafkaError("dead letters not acknowledged; offsets left uncommitted")
         next_offsets: dict[tuple[str, int], int] = {}
@@ -116,6 +115,16 @@ class StatusConsumer:
             self._consumer.commit([TopicPartition(t, p, o) for (t, p), o in next_offsets.items()])
         except KafkaError as exc:  # the partition moved in a rebalance; its next owner re-reads
             log.warning("commit failed: %s", exc)
+
+    def _store(self, statuses: list[WorkerStatus]) -> None:
+        """A database hiccup costs these reports, not the consumer: every worker repeats its state within
+        seconds (heartbeat), and the newest report is all that is kept anyway."""
+        close_old_connections()
+        try:
+            self.stored += worker_statuses_store(statuses=statuses)
+        except DatabaseError as exc:
+            log.warning("%d status reports not stored (the next heartbeats replace them): %s", len(statuses), exc)
+            connections.close_all()
 
     def _dead_letter(self, record: Record, error: str) -> None:
         send_to_dead_letter(self._producer, record, error)
