@@ -89,6 +89,7 @@ def test_a_version_its_runners_cannot_load_is_rolled_back_with_the_reason(platfo
     # Loading can take a while on a busy machine: the runner has only two loading threads.
     ready = _readiness_until(platform, service, live["revision"], {"ready"}, 90)
     assert ready["deployments"][0]["runners_ready"] >= 1 and ready["workers"]["rendezvous_live"] >= 1
+    assert ready["workers"]["applied"] >= 2  # the runner and the rendezvous worker both run on it
     _answered_by_iris_v1(platform, service)
 
     started = time.monotonic()
