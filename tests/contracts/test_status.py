@@ -83,3 +83,39 @@ def test_reports_reach_the_status_topic_on_apply_and_as_heartbeat(client: str, k
     finally:
         consumer.close()
         producer.close()
+
+
+def test_a_version_state_change_is_reported_before_the_next_heartbeat(kafka_bootstrap: str) -> None:
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    worker = f"w-{uuid.uuid4().hex[:8]}"
+    consumer = make_consumer(settings, group_id=None)
+    starts = [consumer.watermarks(STATUS_TOPIC, p)[1] for p in range(4)]
+    consumer.assign([TopicPartition(STATUS_TOPIC, p, offset) for p, offset in enumerate(starts)])
+    producer = make_producer(settings)
+    state = {"value": "loading"}
+
+    def versions() -> list[VersionStatus]:
+        return [VersionStatus(tenant="acme", model="m", version=1, sha256="a" * 64, state=state["value"],
+                              error="boom" if state["value"] == "failed" else None)]
+
+    reporter = StatusReporter(producer, worker=worker, kind="runner", interval_s=60, versions=versions)
+    try:
+        reporter.applied({("acme", "a"): _config("a", 1)})
+        time.sleep(0.55)
+        reporter.tick()
+        assert reporter.published == 1  # nothing changed, and the heartbeat is a minute away
+        state["value"] = "failed"
+        time.sleep(0.55)
+        reporter.tick()
+        assert reporter.published == 2
+        producer.flush(10)
+        reports: list[WorkerStatus] = []
+        deadline = time.monotonic() + 15
+        while len(reports) < 2 and time.monotonic() < deadline:
+            record = consumer.poll(0.5)
+            if record is not None and record.key == worker.encode():
+                reports.append(decode(WorkerStatus, record.value or b""))
+        assert [(r.versions[0].state, r.versions[0].error) for r in reports] == [("loading", None), ("failed", "boom")]
+    finally:
+        consumer.close()
+        producer.close()
