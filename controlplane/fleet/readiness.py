@@ -6,8 +6,8 @@ preload them); a fallback may also be ``idle``, as runners may load it on its fi
 **failed** as soon as a runner that applied it reports such a version ``failed``, or once
 ``timeout_s`` has passed since it was published without being ready. A pool with no live runner at
 all keeps it **pending**: nothing can be told about the version there, and rolling back would not make
-it servable (that is an operator's problem, not the deployment's). Other roles never answer, so they
-are reported but never judged.
+it servable (that is an operator's problem, not the deployment's). Challengers and decoys never answer
+and a canary only as the very last resort, so they are reported but not judged.
 """
 
 from __future__ import annotations
