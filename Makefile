@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 HTTP_PORT ?= 8000
 
-.PHONY: run test bench bench-rendezvous bench-runner stop lint venv kafka-up kafka-down
+.PHONY: run test bench bench-rendezvous bench-runner bench-propagation stop lint venv kafka-up kafka-down
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -27,6 +27,10 @@ bench-rendezvous: venv
 ## One model runner hosting 500 versions across 50 services: memory and load time per model.
 bench-runner: venv
 	@bash scripts/bench_runner.sh $(ARGS)
+
+## How long a routing change takes to reach every worker (2 runners + 2 rendezvous, p99 target < 1 s).
+bench-propagation: venv
+	@bash scripts/bench_propagation.sh
 
 stop:
 	@bash scripts/kafka.sh stop

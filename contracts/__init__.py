@@ -7,6 +7,7 @@ it, so it depends on nothing heavier than msgspec.
 from contracts.codec import DecodeError, decode, encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.messages import (
+    AppliedRevision,
     Candidate,
     DeadLetter,
     Decision,
@@ -16,6 +17,8 @@ from contracts.messages import (
     Request,
     Result,
     Score,
+    VersionStatus,
+    WorkerStatus,
 )
 from contracts.roles import ANSWERING_ROLES, Role
 from contracts.topics import (
@@ -23,6 +26,7 @@ from contracts.topics import (
     DLQ_TOPIC,
     DRIFT_TOPIC,
     REPLIES_TOPIC,
+    STATUS_TOPIC,
     ServiceTopics,
     config_key,
     is_valid_slug,
@@ -31,6 +35,7 @@ from contracts.topics import (
 
 __all__ = [
     "ANSWERING_ROLES",
+    "AppliedRevision",
     "CONFIG_TOPIC",
     "Candidate",
     "DLQ_TOPIC",
@@ -42,6 +47,7 @@ __all__ = [
     "DriftReport",
     "FeatureDrift",
     "REPLIES_TOPIC",
+    "STATUS_TOPIC",
     "ReplyTo",
     "Request",
     "Result",
@@ -49,6 +55,8 @@ __all__ = [
     "Score",
     "ServiceConfig",
     "ServiceTopics",
+    "VersionStatus",
+    "WorkerStatus",
     "config_key",
     "decode",
     "encode",

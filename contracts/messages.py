@@ -146,3 +146,43 @@ class DriftReport(msgspec.Struct, kw_only=True):
     features: list[FeatureDrift] = []
     flagged: list[str] = []
     published_at: float = 0.0
+
+
+WorkerKind = Literal["runner", "rendezvous"]
+
+
+class AppliedRevision(msgspec.Struct, kw_only=True, frozen=True):
+    """The config revision of one service a worker runs on, and when it started to."""
+
+    revision: int
+    applied_at: float
+
+
+class VersionStatus(msgspec.Struct, kw_only=True, frozen=True):
+    """One model version a runner hosts. ``state`` is ``loading``, ``ready`` or ``failed``, or ``idle``
+    for a version routed to the runner but not loaded (loaded on its first request); a string, not a
+    closed set, so a runner that learns a new state does not make the control plane drop its reports."""
+
+    tenant: str
+    model: str
+    version: int
+    sha256: str
+    state: str
+    error: str | None = None
+
+
+class WorkerStatus(msgspec.Struct, kw_only=True):
+    """What one worker runs on, published to ``rdv.status`` (key: ``worker``) right after every config
+    application and as a heartbeat every ``interval_s``: the control plane learns from it whether a
+    routing change reached every worker and whether its versions loaded."""
+
+    worker: str
+    kind: WorkerKind
+    # The runner's pool; None for rendezvous workers, which serve every service.
+    pool: str | None = None
+    at: float
+    # Seconds until the next heartbeat: a worker silent for a few of these is gone.
+    interval_s: float
+    # Key ``tenant/service``, as in ``rdv.config``.
+    revisions: dict[str, AppliedRevision] = {}
+    versions: list[VersionStatus] = []

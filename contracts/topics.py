@@ -12,6 +12,8 @@ DLQ_TOPIC = "rdv.dlq"
 REPLIES_TOPIC = "rdv.replies"
 # Drift reports of every service's canary monitor, keyed ``tenant/service`` (one service stays ordered).
 DRIFT_TOPIC = "rdv.drift"
+# Every worker's WorkerStatus, keyed by worker id: which revisions it applied, which versions loaded.
+STATUS_TOPIC = "rdv.status"
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.kafka.base import TopicSpec
-from contracts.topics import CONFIG_TOPIC, DLQ_TOPIC, DRIFT_TOPIC, REPLIES_TOPIC, service_topics
+from contracts.topics import CONFIG_TOPIC, DLQ_TOPIC, DRIFT_TOPIC, REPLIES_TOPIC, STATUS_TOPIC, service_topics
 
 REPLIES_PARTITIONS = 16
 DAY_MS = 24 * 3600 * 1000
@@ -16,6 +16,8 @@ def platform_topics() -> list[TopicSpec]:
         TopicSpec(DLQ_TOPIC, 4, {"retention.ms": str(14 * DAY_MS)}),
         TopicSpec(REPLIES_TOPIC, REPLIES_PARTITIONS, {"retention.ms": str(3600 * 1000)}),
         TopicSpec(DRIFT_TOPIC, 4, {"retention.ms": str(30 * DAY_MS)}),
+        # Only the latest report of each worker matters; an hour of history is plenty for a late reader.
+        TopicSpec(STATUS_TOPIC, 4, {"cleanup.policy": "compact,delete", "retention.ms": str(3600 * 1000)}),
     ]
 
 

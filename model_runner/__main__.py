@@ -21,6 +21,7 @@ from model_runner.loop import RunnerLoop
 from model_runner.settings import RunnerSettings, SettingsError
 from model_runner.side_loop import make_side_loops, start_side_loop
 from model_runner.state import InternalState
+from model_runner.status import runner_status_reporter
 
 log = logging.getLogger("model_runner")
 
@@ -69,7 +70,14 @@ def main() -> int:
     producer = make_producer(settings.kafka)
     state = InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
     loop = RunnerLoop(
-        settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting, state=state
+        settings,
+        consumer=consumer,
+        producer=producer,
+        admin=admin,
+        follower=follower,
+        hosting=hosting,
+        state=state,
+        status=runner_status_reporter(settings, producer, hosting),
     )
 
     # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.

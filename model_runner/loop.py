@@ -11,10 +11,10 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from contracts.codec import DecodeError, decode, encode
-from contracts.config import DeploymentSpec
+from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
 from contracts.kafka import (
@@ -26,6 +26,7 @@ from contracts.kafka import (
     TopicPartition,
 )
 from contracts.messages import Request, Score
+from contracts.status import StatusReporter
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
 from model_runner.hosting import HostedModels, HostedVersion
@@ -71,6 +72,7 @@ class RunnerLoop:
         hosting: HostedModels,
         calls: IsolatedCalls | None = None,
         state: InternalState | None = None,
+        status: StatusReporter | None = None,
     ) -> None:
         self._settings = settings
         self._calls = calls or IsolatedCalls()
@@ -80,6 +82,8 @@ class RunnerLoop:
         self._admin = admin
         self._follower = follower
         self._hosting = hosting
+        self._status = status
+        self._applied_services: Mapping[ServiceKey, ServiceConfig] = {}
         self._offsets = OffsetTracker()
         self._pending = PendingScores()
         self._topic_services: dict[str, ServiceKey] = {}
@@ -97,9 +101,11 @@ class RunnerLoop:
 
     def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
         self._apply_config()
+        self._report_applied()
         while not stop.is_set():
             if self._follower.generation != self._generation:
                 self._apply_config()
+                self._report_applied()
             if on_ready is not None and (self._assigned or not self._subscribed):
                 # Ready means partitions are owned: a request sent now is read at once.
                 on_ready()
@@ -115,9 +121,15 @@ class RunnerLoop:
 
     # -- config and subscription -------------------------------------------------------------
 
+    def _report_applied(self) -> None:
+        """Tell the control plane (rdv.status) which revisions this runner now scores by."""
+        if self._status is not None:
+            self._status.applied(self._applied_services)
+
     def _apply_config(self) -> None:
         self._generation = self._follower.generation
         services = self._follower.services
+        self._applied_services = services
         self._hosting.sync(services)
         routed = self._hosting.routed_services()
         topic_services = {service_topics(t, s).requests: (t, s) for (t, s) in routed}
@@ -302,6 +314,8 @@ class RunnerLoop:
             self._serve_pending()
         self._producer.poll(0)
         self._commit()
+        if self._status is not None:
+            self._status.tick()
         now = time.monotonic()
         if now >= self._next_health:
             self._next_health = now + HEALTH_INTERVAL_S

@@ -39,6 +39,8 @@ class RunnerSettings:
     # Where versions' internal state is read (RDV_REDIS_URL, else REDIS_URL), and how long a batch waits.
     redis_url: str = DEFAULT_REDIS_URL
     state_timeout_ms: int = 50
+    # Seconds between heartbeats on rdv.status (a report also leaves after every config change).
+    status_interval_s: float = 3.0
 
     @property
     def group_id(self) -> str:
@@ -79,6 +81,7 @@ class RunnerSettings:
             raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be a whole number, not {raw_timeout!r}") from None
         if state_timeout_ms < 1:
             raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be at least 1, not {state_timeout_ms}")
+        status_interval_s = _positive_number(env, "RDV_STATUS_INTERVAL_S", 3.0)
         return cls(
             pool=pool,
             runner_id=runner_id,
@@ -93,6 +96,7 @@ class RunnerSettings:
             model_memory_mb=_positive_number(env, "RDV_MODEL_MEMORY_MB", 1024.0),
             redis_url=redis_url,
             state_timeout_ms=state_timeout_ms,
+            status_interval_s=status_interval_s,
         )
 
 

@@ -1,4 +1,4 @@
-"""``python -m rdvctl``: push, stage, promote, roll back and inspect from a CI pipeline.
+"""``python -m rdvctl``: push, stage, promote, roll back, wait for readiness and inspect from a CI pipeline.
 
 Exit codes: 0 ok, 2 usage error, 3 the server refused (4xx) or the version failed validation,
 4 server or network error (5xx, connection refused), 5 ``push`` gave up waiting while the version was
@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="print the live config (revision and deployments)")
     status.add_argument("service")
+
+    ready = commands.add_parser(
+        "ready", help="wait until a routing revision is live on the workers; exit 3 if rolled back or stuck"
+    )
+    ready.add_argument("service")
+    ready.add_argument("--revision", type=int, help="default: the live revision")
+    ready.add_argument("--wait", type=float, default=120.0, help="seconds to wait (default 120)")
     return parser
 
 
@@ -164,6 +171,13 @@ def run(args: argparse.Namespace, client: RendezvousClient, out: TextIO, err: Te
     if args.command == "status":
         _print_json(client.get_config(args.service), out)
         return EXIT_OK
+    if args.command == "ready":
+        readiness = client.wait_ready(args.service, args.revision, timeout=args.wait)
+        _print_json(readiness, out)
+        if readiness.get("state") == "ready":
+            return EXIT_OK
+        print(f"revision {readiness.get('revision')} is {readiness.get('state')}: {readiness.get('detail')}", file=err)
+        return EXIT_REFUSED
     raise UsageError(f"unknown command {args.command!r}")  # argparse makes this unreachable
 
 

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 
 PENDING_STATUSES = frozenset({"registered", "validating"})
+# Readiness states that may still change on their own: the automatic fallback rolls a failed one back.
+UNSETTLED_READINESS = frozenset({"pending", "failed"})
 
 
 class ClientError(Exception):
@@ -150,3 +152,19 @@ class RendezvousClient:
 
     def get_config(self, service: str) -> dict[str, Any]:
         return self._request("GET", f"/services/{service}/config")
+
+    def get_readiness(self, service: str, revision: int | None = None) -> dict[str, Any]:
+        params = {} if revision is None else {"revision": revision}
+        return self._request("GET", f"/services/{service}/readiness", params=params)
+
+    def wait_ready(
+        self, service: str, revision: int | None, timeout: float, interval: float = 1.0
+    ) -> dict[str, Any]:
+        """Poll until the revision is no longer ``pending``/``failed`` (the fallback acts on ``failed``)."""
+        deadline = time.monotonic() + timeout
+        readiness = self.get_readiness(service, revision)
+        revision = readiness["revision"]  # the live one when none was given: keep asking about that one
+        while readiness.get("state") in UNSETTLED_READINESS and time.monotonic() < deadline:
+            time.sleep(interval)
+            readiness = self.get_readiness(service, revision)
+        return readiness

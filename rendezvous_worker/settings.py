@@ -20,6 +20,8 @@ class WorkerSettings:
     # How long the group waits for a silent instance before its partitions move to the others (None:
     # the client's default, 45 s with librdkafka). A crashed instance's requests wait this long.
     session_timeout_ms: int | None = None
+    # Seconds between heartbeats on rdv.status (a report also leaves after every config change).
+    status_interval_s: float = 3.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> WorkerSettings:
@@ -35,6 +37,13 @@ class WorkerSettings:
                 session_timeout_ms=int(env["RDV_CONSUMER_SESSION_TIMEOUT_MS"])
                 if env.get("RDV_CONSUMER_SESSION_TIMEOUT_MS")
                 else None,
+                status_interval_s=_positive(float(env.get("RDV_STATUS_INTERVAL_S", "3")), "RDV_STATUS_INTERVAL_S"),
             )
         except ValueError as exc:
             raise SystemExit(f"rendezvous worker: bad setting: {exc}") from exc
+
+
+def _positive(value: float, name: str) -> float:
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, not {value:g}")
+    return value

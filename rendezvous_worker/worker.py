@@ -26,6 +26,7 @@ from contracts.kafka import (
     make_producer,
 )
 from contracts.messages import Request, Score
+from contracts.status import StatusReporter
 from contracts.topics import service_topics
 from contracts.topology import platform_topics
 from rendezvous_worker.ledger import OffsetLedger
@@ -64,6 +65,12 @@ class RendezvousWorker:
             assignor="range",
             session_timeout_ms=settings.session_timeout_ms,
         )
+        self._status = StatusReporter(
+            self._producer,
+            worker=settings.instance_id,
+            kind="rendezvous",
+            interval_s=settings.status_interval_s,
+        )
         self._topics: list[str] = []
         self._assigned = False
         self.answered = 0
@@ -85,13 +92,17 @@ class RendezvousWorker:
             while not self._stop.is_set():
                 if generation != self._follower.generation:
                     generation = self._follower.generation
+                    services = self._follower.services
                     self._resubscribe()
+                    # The rendezvous reads the follower's snapshot per request: these revisions are live.
+                    self._status.applied(services)
                 if not announced and (self._assigned or not self._topics):
                     # Ready means partitions are owned: a request sent now is read at once.
                     print(f"[rendezvous {self._settings.instance_id}] ready", flush=True)
                     announced = True
                 self._poll_once()
                 self._producer.poll(0)
+                self._status.tick()
                 if time.monotonic() - last_commit >= self._settings.commit_interval_s:
                     self._commit()
                     last_commit = time.monotonic()

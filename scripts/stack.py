@@ -1,4 +1,4 @@
-"""Start and supervise the platform's processes: gateway, runners, rendezvous, decisions, Celery.
+"""Start and supervise the platform's processes: gateway, runners, rendezvous, decisions, status, Celery.
 
 Used by ``make run`` (the demo) and by the benchmarks. Kafka must already be up (scripts/kafka.sh).
 Prints ``[stack] ready`` once every process reports ready, then relays their output until Ctrl-C or
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.runners)
     ]
     children.append(Child("decisions", [python, "manage.py", "consume_decisions"], env, "[decisions] ready"))
+    children.append(Child("status", [python, "manage.py", "consume_status"], env, "[status] ready"))
     if args.celery:
         children += [
             Child("celery", [python, "-m", "celery", "-A", "controlplane", "worker", "--loglevel", "INFO",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.config import ServiceConfig
-from contracts.messages import DeadLetter, Decision, DriftReport, Request, Result, Score
+from contracts.messages import DeadLetter, Decision, DriftReport, Request, Result, Score, WorkerStatus
 
 EXAMPLES_DIR = Path(__file__).parent
 EXAMPLE_TYPES: dict[str, type] = {
@@ -16,6 +16,7 @@ EXAMPLE_TYPES: dict[str, type] = {
     "service_config": ServiceConfig,
     "dead_letter": DeadLetter,
     "drift_report": DriftReport,
+    "worker_status": WorkerStatus,
 }
 
 

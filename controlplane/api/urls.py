@@ -10,6 +10,7 @@ from controlplane.api import schema  # noqa: F401  (registers the OpenAPI auth s
 from controlplane.audit.apis import AuditApi
 from controlplane.decisions.apis import DecisionApi
 from controlplane.feedback.apis import FeedbackApi
+from controlplane.fleet.apis import ReadinessApi
 from controlplane.registry.apis import ArtifactDownloadApi
 from controlplane.registry.model_apis import ModelViewSet, VersionViewSet
 from controlplane.routing.apis import ConfigApi, DeploymentsApi, PromoteApi, RevisionsApi, RollbackApi
@@ -39,6 +40,7 @@ urlpatterns = [
     path(f"{service_prefix}/rollback", RollbackApi.as_view(), name="service-rollback"),
     path(f"{service_prefix}/config", ConfigApi.as_view(), name="service-config"),
     path(f"{service_prefix}/config/revisions", RevisionsApi.as_view(), name="service-config-revisions"),
+    path(f"{service_prefix}/readiness", ReadinessApi.as_view(), name="service-readiness"),
     path(f"{service_prefix}/requests/<str:request_id>", DecisionApi.as_view(), name="service-decision"),
     path(f"{service_prefix}/feedback", FeedbackApi.as_view(), name="service-feedback"),
     path("internal/artifacts/<str:sha256>", ArtifactDownloadApi.as_view(), name="internal-artifact"),

@@ -73,6 +73,7 @@ class ConfigApi(TenantApiView):
                 {
                     "revision": latest.number,
                     "actor": latest.actor,
+                    "reason": latest.reason,
                     "created_at": latest.created_at,
                     "published_at": latest.published_at,
                     "snapshot": latest.snapshot,

@@ -114,6 +114,8 @@ class ConfigRevision(models.Model):
     number = models.PositiveIntegerField()
     snapshot = models.JSONField()
     actor = models.CharField(max_length=200)
+    # Why this revision was made, when a system actor made it (e.g. the automatic fallback).
+    reason = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
 

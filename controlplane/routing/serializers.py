@@ -38,6 +38,7 @@ class RevisionOutSerializer(serializers.Serializer):
 class ConfigOutSerializer(serializers.Serializer):
     revision = serializers.IntegerField()
     actor = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True, help_text="Why a system actor made it (e.g. auto-fallback).")
     created_at = serializers.DateTimeField()
     published_at = serializers.DateTimeField(allow_null=True)
     snapshot = serializers.JSONField(help_text="The ServiceConfig the workers run on.")
@@ -49,7 +50,7 @@ class RevisionHistorySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ConfigRevision
-        fields = ["revision", "actor", "created_at", "published_at", "snapshot"]
+        fields = ["revision", "actor", "reason", "created_at", "published_at", "snapshot"]
         read_only_fields = fields
 
 

@@ -136,7 +136,13 @@ def _service_lock(service: Service) -> None:
 
 
 def _routing_apply(
-    *, service: Service, deployments: Sequence[Row], actor: str, action: str, note: dict[str, Any] | None = None
+    *,
+    service: Service,
+    deployments: Sequence[Row],
+    actor: str,
+    action: str,
+    note: dict[str, Any] | None = None,
+    reason: str = "",
 ) -> ConfigRevision:
     """Replace the table, publish a revision and audit ``{before, after}``; the caller holds the lock."""
     before = deployments_list(service=service)
@@ -161,7 +167,7 @@ def _routing_apply(
         )
         deployment.full_clean()
         deployment.save()
-    revision = config_publish(service=service, actor=actor)
+    revision = config_publish(service=service, actor=actor, reason=reason)
     audit_record(
         tenant=service.tenant,
         actor=actor,
@@ -169,6 +175,7 @@ def _routing_apply(
         target=f"service:{service.slug}",
         diff={
             "revision": revision.number,
+            **({"reason": reason} if reason else {}),
             **(note or {}),
             "before": before,
             "after": deployments_list(service=service),
@@ -217,13 +224,14 @@ def deployment_promote(*, service: Service, model: str, version: int, actor: str
 
 @transaction.atomic
 def routing_rollback(
-    *, service: Service, revision: int | None = None, actor: str
+    *, service: Service, revision: int | None = None, actor: str, reason: str = ""
 ) -> tuple[ConfigRevision, ConfigRevision]:
     """Republish an earlier revision's routing as a new revision; answers ``(new, restored_from)``.
 
     Without ``revision``: the latest earlier revision whose routing differs from the live one (so a
     settings-only revision is skipped, and a second rollback undoes the first). Only the routing table
     is restored, not deadline or external state. Its versions must still exist and be ready (409).
+    ``reason`` (why a system actor rolls back) is kept on the new revision and in the audit entry.
     """
     _service_lock(service)
     latest = revision_latest(service=service)
@@ -250,6 +258,7 @@ def routing_rollback(
         actor=actor,
         action="service.rollback",
         note={"restored_from": source.number},
+        reason=reason,
     )
     return new, source
 
@@ -270,7 +279,7 @@ def _check_restorable(*, service: Service, table: Sequence[Row], source: ConfigR
         raise ConflictError(f"revision {source.number} cannot be restored: {', '.join(problems)}")
 
 
-def config_publish(*, service: Service, actor: str, robust: bool = False) -> ConfigRevision:
+def config_publish(*, service: Service, actor: str, robust: bool = False, reason: str = "") -> ConfigRevision:
     """Record the current routing as the next revision and publish it once the transaction commits.
 
     Publishing after commit means workers never see a revision the database rolled back; if the
@@ -284,7 +293,11 @@ def config_publish(*, service: Service, actor: str, robust: bool = False) -> Con
         last = ConfigRevision.objects.filter(service=service).order_by("-number").first()
         snapshot = config_snapshot_build(service=service, revision=(last.number if last else 0) + 1)
         revision = ConfigRevision.objects.create(
-            service=service, number=snapshot.revision, snapshot=to_builtins(snapshot), actor=actor[:200]
+            service=service,
+            number=snapshot.revision,
+            snapshot=to_builtins(snapshot),
+            actor=actor[:200],
+            reason=reason,
         )
         key = config_key(service.tenant.slug, service.slug)
         value = encode(snapshot)

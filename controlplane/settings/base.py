@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "controlplane.decisions",
     "controlplane.feedback",
     "controlplane.audit",
+    "controlplane.fleet",
     "controlplane.ops",
 ]
 
@@ -139,6 +140,14 @@ RDV_PUBLISH_TIMEOUT_S = 10.0
 # How long decision records stay available to GET …/requests/<request_id>; the consumer sweeps hourly.
 RDV_DECISION_RETENTION_DAYS = env_int("RDV_DECISION_RETENTION_DAYS", 7)
 
+# Worker status (rdv.status, stored by `manage.py consume_status`): a worker whose last report is older
+# than this no longer counts. A version in an answering role that is not ready on a live runner of its pool
+# this long after its revision was published (or that a runner reports failed) is rolled back automatically,
+# checked every RDV_FALLBACK_INTERVAL_S by Celery beat.
+RDV_STATUS_STALE_S = env_int("RDV_STATUS_STALE_S", 15)
+RDV_READY_TIMEOUT_S = env_int("RDV_READY_TIMEOUT_S", 60)
+RDV_FALLBACK_INTERVAL_S = env_int("RDV_FALLBACK_INTERVAL_S", 3)
+
 # Celery (background work): Redis as the broker; no result backend, tasks record their outcome in
 # the database. Late acks + prefetch 1: a worker that dies mid-task leaves it to another worker.
 CELERY_BROKER_URL = env_str("RDV_CELERY_BROKER_URL", REDIS_URL)
@@ -149,7 +158,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
 # Periodic work; apps add their entries here (name → {"task", "schedule"}).
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # A tick left waiting in the queue past the next one is useless: it expires instead of piling up.
+    "fleet-auto-fallback": {
+        "task": "controlplane.fleet.tasks.auto_fallback",
+        "schedule": float(RDV_FALLBACK_INTERVAL_S),
+        "options": {"expires": float(RDV_FALLBACK_INTERVAL_S)},
+    },
+}
 # Re-queue versions whose validation task was lost (broker down at upload, a worker killed mid-task).
 CELERY_BEAT_SCHEDULE["registry-validation-sweep"] = {"task": "registry.versions_validation_sweep", "schedule": 60.0}
 

@@ -13,7 +13,9 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         # Benchmarks point this elsewhere so they never touch the demo's database.
         "NAME": env_str("RDV_SQLITE_PATH", str(RUN_DIR / "db.sqlite3")),
-        # The gateway and the admin write concurrently; wait for the lock instead of failing.
-        "OPTIONS": {"timeout": 20},
+        # The gateway, the admin and the consumers write concurrently; wait for the lock instead of failing.
+        # IMMEDIATE: a transaction takes the write lock when it starts, so one that read first never fails
+        # with "database is locked" when it then writes (a deferred lock upgrade does not wait).
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
     }
 }

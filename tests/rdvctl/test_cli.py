@@ -342,6 +342,34 @@ def test_status_prints_the_live_config() -> None:
     assert json.loads(out) == config
 
 
+def test_ready_polls_the_live_revision_until_it_is_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rdvctl.client.time.sleep", lambda _s: None)
+    states = iter(["pending", "pending", "ready"])
+    rec = Recorder({("GET", f"{PREFIX}/services/web/readiness"): lambda _r: httpx.Response(
+        200, json={"revision": 7, "state": next(states), "detail": ""})})
+    code, out, _ = run([*BASE, "ready", "web"], rec)
+    assert code == EXIT_OK and json.loads(out)["state"] == "ready"
+    # After the first answer it keeps asking about that revision, even if another one goes live meanwhile.
+    assert [r.url.params.get("revision") for r in rec.requests] == [None, "7", "7"]
+
+
+def test_ready_exits_3_with_the_reason_when_the_revision_was_rolled_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rdvctl.client.time.sleep", lambda _s: None)
+    states = iter(["failed", "rolled_back"])
+    rec = Recorder({("GET", f"{PREFIX}/services/web/readiness"): lambda _r: httpx.Response(
+        200, json={"revision": 8, "state": next(states), "detail": "iris v3 failed on runner r0: 404"})})
+    code, _, err = run([*BASE, "ready", "web", "--revision", "8"], rec)
+    assert code == EXIT_REFUSED
+    assert "revision 8 is rolled_back: iris v3 failed on runner r0: 404" in err
+
+
+def test_ready_still_pending_after_wait_exits_3() -> None:
+    rec = Recorder({("GET", f"{PREFIX}/services/web/readiness"): httpx.Response(
+        200, json={"revision": 8, "state": "pending", "detail": "waiting for iris v3"})})
+    code, _, err = run([*BASE, "ready", "web", "--wait", "0"], rec)
+    assert code == EXIT_REFUSED and "is pending: waiting for iris v3" in err
+
+
 def test_url_with_api_prefix_is_not_doubled() -> None:
     rec = Recorder({("GET", f"{PREFIX}/services/web/config"): httpx.Response(200, json={"revision": 1})})
     argv = ["--url", "http://cp.test/api/v1/", "--token", "t", "--tenant", "acme", "status", "web"]

@@ -175,6 +175,7 @@ def test_revisions_history_is_paginated_newest_first(client_for) -> None:  # noq
     assert body["count"] == 2 and [r["revision"] for r in body["results"]] == [2, 1]
     assert [r["actor"] for r in body["results"]] == [client.actor, "setup"]
     assert body["results"][0]["snapshot"]["deployments"][0]["version"] == 2
-    assert set(body["results"][0]) == {"revision", "actor", "created_at", "published_at", "snapshot"}
+    assert set(body["results"][0]) == {"revision", "actor", "reason", "created_at", "published_at", "snapshot"}
+    assert body["results"][0]["reason"] == ""
     unknown = client.get(f"/api/v1/tenants/{service.tenant.slug}/services/ghost/config/revisions")
     assert unknown.status_code == 404
