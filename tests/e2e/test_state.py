@@ -86,6 +86,7 @@ def shop(platform):  # noqa: ANN001, ANN201
     for metadata in (
         {"features": FEATURES, "example": example, "internal_state": internal},
         {"features": FEATURES, "example": example},
+        {"features": FEATURES, "example": example},  # the decoy: it never scores, it archives
     ):
         uploaded = httpx.post(
             f"{api}/models/{model_slug}/versions",
@@ -106,6 +107,7 @@ def shop(platform):  # noqa: ANN001, ANN201
         "deployments": [
             {"model": model_slug, "version": 1, "role": "champion", "weight": 100},
             {"model": model_slug, "version": 2, "role": "challenger"},
+            {"model": model_slug, "version": 3, "role": "decoy"},
         ]
     }
     assert httpx.put(f"{api}/services/{slug}/deployments", json=routing, headers=auth, timeout=30).status_code == 200
@@ -142,6 +144,26 @@ def _read(platform, topic: str, request_ids: set[str], kind: type, expected: int
     finally:
         consumer.close()
     assert len(found) == expected, f"{len(found)} of {expected} on {topic}"
+    return found
+
+
+def _raw(platform, topic: str, request_ids: set[str]) -> dict[str, bytes]:  # noqa: ANN001
+    """Each request's record value on ``topic``, as bytes, by request id."""
+    settings = KafkaSettings.from_env(
+        {"RDV_KAFKA_BOOTSTRAP": os.environ["RDV_KAFKA_BOOTSTRAP"], "RDV_KAFKA_CLIENT": platform.client}
+    )
+    consumer = make_consumer(settings)
+    consumer.assign([TopicPartition(topic, p, -2) for p in range(4)])
+    found: dict[str, bytes] = {}
+    deadline = time.monotonic() + 30
+    try:
+        while len(found) < len(request_ids) and time.monotonic() < deadline:
+            record = consumer.poll(0.2)
+            key = record.key.decode() if record is not None and record.key is not None else None
+            if key in request_ids and record is not None and record.value is not None:
+                found[key] = record.value
+    finally:
+        consumer.close()
     return found
 
 
@@ -190,3 +212,10 @@ def test_external_state_once_at_ingress_and_internal_state_for_its_version_only(
     challenger = [s for s in scores if s.version == 2]
     assert len(challenger) == 2 and all(s.status == "error" for s in challenger)
     assert all("missing feature 'visits'" in (s.error or "") for s in challenger), [s.error for s in challenger]
+
+    # The decoy archived exactly what the models read: the same bytes, external state included.
+    topics = service_topics(platform.tenant, slug)
+    read = _raw(platform, topics.requests, set(requests))
+    archived = _raw(platform, topics.archive, set(requests))
+    assert len(read) == 2 and archived == read
+    assert all(b'"external_state":{' in value and b'"risk"' in value for value in archived.values())
