@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "controlplane.decisions",
     "controlplane.feedback",
     "controlplane.audit",
+    "controlplane.rollouts",
     "controlplane.ops",
 ]
 
@@ -134,6 +135,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
 # Periodic work; apps add their entries here (name → {"task", "schedule"}).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# How often beat enqueues the analysis of running rollouts (each one analysed at most once at a time).
+RDV_ROLLOUT_TICK_S = float(env_str("RDV_ROLLOUT_TICK_S", "1.0"))
+CELERY_BEAT_SCHEDULE["rollouts-analyse-due"] = {
+    "task": "rollouts.analyse_due",
+    "schedule": RDV_ROLLOUT_TICK_S,
+    # A tick the worker could not take in time is worthless: the next one claims the same rollouts.
+    "options": {"expires": max(5.0, 5 * RDV_ROLLOUT_TICK_S)},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.tenancy.authentication.BearerTokenAuthentication"],

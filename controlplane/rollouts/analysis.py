@@ -1,0 +1,176 @@
+"""The numbers of one rollout step and the verdict on them, as pure functions over plain data.
+
+Input is the candidate lists of the step's decision records (the wire shape of ``contracts.Candidate``);
+output is a :class:`StepNumbers` and a :class:`StepVerdict`. Nothing here touches the database or a
+clock, so every threshold rule is unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+VersionKey = tuple[str, int]
+
+# What an ``analysis`` body may set; ``max_p99_ms`` defaults to the service deadline.
+ANALYSIS_DEFAULTS: dict[str, float | int | None] = {
+    "max_error_rate": 0.05,
+    "max_timeout_rate": 0.05,
+    "max_p99_ms": None,
+    "min_agreement": 0.0,
+    "min_requests": 20,
+    "max_wait_seconds": None,
+}
+
+
+def thresholds_resolve(analysis: Mapping[str, Any] | None, *, deadline_ms: int) -> dict[str, Any]:
+    """The effective thresholds: the defaults, then what the body gave; stored on the rollout as run."""
+    resolved = {**ANALYSIS_DEFAULTS, **{k: v for k, v in (analysis or {}).items() if v is not None}}
+    if resolved["max_p99_ms"] is None:
+        resolved["max_p99_ms"] = float(deadline_ms)
+    return resolved
+
+
+@dataclass(frozen=True, slots=True)
+class StepNumbers:
+    """What the candidate did in the step window; rates are fractions, None when nothing to measure."""
+
+    requests: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    error_rate: float | None = None
+    timeout_rate: float | None = None
+    p99_ms: float | None = None
+    compared: int = 0
+    agreement: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _label(output: Any) -> Any:
+    return output.get("label") if isinstance(output, Mapping) else None
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """Nearest-rank percentile: a value that was actually observed, never an interpolation."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return float(ordered[rank - 1])
+
+
+def step_numbers(
+    decisions: Iterable[Sequence[Mapping[str, Any]]], *, candidate: VersionKey, baseline: VersionKey | None
+) -> StepNumbers:
+    """Count, error rate, timeout rate, p99 latency and agreement of ``candidate`` over the decisions.
+
+    A decision counts when the candidate is among its candidates (it was deployed when the request was
+    decided). ``error`` is an error score; a timeout is no in-time score (``missing``, or a late ok
+    score). Agreement compares the candidate's label with the baseline champion's when both are ok and
+    in time.
+    """
+    requests = errors = timeouts = compared = agreed = 0
+    latencies: list[float] = []
+    for candidates in decisions:
+        mine = theirs = None
+        for item in candidates:
+            key = (item.get("model"), item.get("version"))
+            if key == candidate:
+                mine = item
+            elif baseline is not None and key == baseline:
+                theirs = item
+        if mine is None:
+            continue
+        requests += 1
+        status = mine.get("status")
+        if status == "error":
+            errors += 1
+        elif status != "ok" or mine.get("late"):
+            timeouts += 1
+        if status in ("ok", "error") and mine.get("latency_ms") is not None:
+            latencies.append(float(mine["latency_ms"]))
+        in_time_ok = status == "ok" and not mine.get("late")
+        if in_time_ok and theirs is not None and theirs.get("status") == "ok" and not theirs.get("late"):
+            mine_label, their_label = _label(mine.get("output")), _label(theirs.get("output"))
+            if mine_label is not None and their_label is not None:
+                compared += 1
+                agreed += mine_label == their_label
+    return StepNumbers(
+        requests=requests,
+        errors=errors,
+        timeouts=timeouts,
+        error_rate=round(errors / requests, 4) if requests else None,
+        timeout_rate=round(timeouts / requests, 4) if requests else None,
+        p99_ms=percentile(latencies, 0.99),
+        compared=compared,
+        agreement=round(agreed / compared, 4) if compared else None,
+    )
+
+
+Action = Literal["rollback", "advance", "hold", "wait"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepVerdict:
+    """``rollback`` (a breach, or no traffic past the max wait), ``advance``, ``hold`` (the step's time
+    is not up), or ``wait`` (time is up but too few requests to judge)."""
+
+    action: Action
+    reason: str
+
+
+def _breaches(numbers: StepNumbers, thresholds: Mapping[str, Any]) -> list[str]:
+    found = []
+    if numbers.error_rate is not None and numbers.error_rate > thresholds["max_error_rate"]:
+        found.append(f"error rate {numbers.error_rate:.2f} > {thresholds['max_error_rate']:g}")
+    if numbers.timeout_rate is not None and numbers.timeout_rate > thresholds["max_timeout_rate"]:
+        found.append(f"timeout rate {numbers.timeout_rate:.2f} > {thresholds['max_timeout_rate']:g}")
+    if numbers.p99_ms is not None and numbers.p99_ms > thresholds["max_p99_ms"]:
+        found.append(f"p99 latency {numbers.p99_ms:.1f} ms > {thresholds['max_p99_ms']:g} ms")
+    min_agreement = thresholds["min_agreement"]
+    if (
+        min_agreement
+        and numbers.agreement is not None
+        and numbers.compared >= thresholds["min_requests"]
+        and numbers.agreement < min_agreement
+    ):
+        found.append(f"agreement {numbers.agreement:.2f} < {min_agreement:g}")
+    return found
+
+
+def step_verdict(
+    numbers: StepNumbers,
+    thresholds: Mapping[str, Any],
+    *,
+    elapsed_s: float,
+    step_seconds: float,
+    step_label: str,
+) -> StepVerdict:
+    """Judge the step: a breach with enough requests rolls back at once, even before the step's time is up.
+
+    Healthy numbers advance only once ``step_seconds`` have passed with at least ``min_requests``;
+    with too few requests the step keeps waiting, up to ``max_wait_seconds`` past its time if set.
+    """
+    min_requests = thresholds["min_requests"]
+    over = f"over {numbers.requests} requests at {step_label}"
+    if numbers.requests >= min_requests:
+        breaches = _breaches(numbers, thresholds)
+        if breaches:
+            return StepVerdict("rollback", f"{'; '.join(breaches)} {over}")
+    if elapsed_s < step_seconds:
+        held = f"{elapsed_s:.0f} of {step_seconds:g} s"
+        return StepVerdict("hold", f"holding {step_label}: {held}, {numbers.requests} requests")
+    if numbers.requests >= min_requests:
+        return StepVerdict("advance", f"healthy {over}")
+    max_wait = thresholds.get("max_wait_seconds")
+    if max_wait is not None and elapsed_s >= step_seconds + max_wait:
+        return StepVerdict(
+            "rollback",
+            f"not enough traffic: {numbers.requests} of {min_requests} requests "
+            f"after {elapsed_s:.0f} s at {step_label}",
+        )
+    return StepVerdict("wait", f"waiting for traffic: {numbers.requests} of {min_requests} requests at {step_label}")

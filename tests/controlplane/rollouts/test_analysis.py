@@ -1,0 +1,131 @@
+"""The numbers of a rollout step and the verdict on them: plain data in, verdict out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from controlplane.rollouts.analysis import (
+    StepNumbers,
+    percentile,
+    step_numbers,
+    step_verdict,
+    thresholds_resolve,
+)
+
+CANDIDATE = ("iris", 2)
+BASELINE = ("iris", 1)
+
+
+def cand(version: int, status: str = "ok", *, label: Any = 0, latency_ms: float | None = 5.0, late: bool = False,
+         role: str = "champion") -> dict[str, Any]:
+    return {
+        "model": "iris", "version": version, "role": role, "status": status,
+        "output": {"label": label} if status == "ok" else None,
+        "error": "boom" if status == "error" else None,
+        "latency_ms": None if status == "missing" else latency_ms, "late": late,
+    }
+
+
+def thresholds(**overrides: Any) -> dict[str, Any]:
+    return thresholds_resolve(overrides, deadline_ms=200)
+
+
+def test_defaults_fill_what_the_body_leaves_out_and_p99_defaults_to_the_deadline() -> None:
+    assert thresholds_resolve(None, deadline_ms=300) == {
+        "max_error_rate": 0.05, "max_timeout_rate": 0.05, "max_p99_ms": 300.0, "min_agreement": 0.0,
+        "min_requests": 20, "max_wait_seconds": None,
+    }
+    assert thresholds_resolve({"max_p99_ms": 50, "min_requests": 5}, deadline_ms=300)["max_p99_ms"] == 50
+
+
+def test_counts_errors_timeouts_latency_and_agreement_of_the_candidate_only() -> None:
+    decisions = [
+        [cand(1, label=0), cand(2, label=0, latency_ms=4)],  # agrees
+        [cand(1, label=1), cand(2, label=2, latency_ms=6)],  # disagrees
+        [cand(1), cand(2, "error", latency_ms=7)],  # error
+        [cand(1), cand(2, "missing")],  # no score: timeout
+        [cand(1), cand(2, label=0, late=True, latency_ms=900)],  # late: timeout, not compared
+        [cand(1, "error"), cand(2, label=0, latency_ms=5)],  # baseline failed: not compared
+        [cand(1)],  # the candidate was not deployed for this one: not counted
+    ]
+    numbers = step_numbers(decisions, candidate=CANDIDATE, baseline=BASELINE)
+    assert numbers == StepNumbers(
+        requests=6, errors=1, timeouts=2, error_rate=round(1 / 6, 4), timeout_rate=round(2 / 6, 4),
+        p99_ms=900.0, compared=2, agreement=0.5,
+    )
+
+
+def test_no_decisions_give_no_rates() -> None:
+    assert step_numbers([], candidate=CANDIDATE, baseline=BASELINE) == StepNumbers()
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([], 0.99) is None
+    assert percentile([float(v) for v in range(1, 101)], 0.99) == 99.0
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+
+
+def healthy(requests: int = 100, **changes: Any) -> StepNumbers:
+    base = dict(requests=requests, errors=0, timeouts=0, error_rate=0.0, timeout_rate=0.0, p99_ms=10.0,
+                compared=requests, agreement=1.0)
+    return StepNumbers(**{**base, **changes})
+
+
+def verdict(numbers: StepNumbers, *, elapsed: float = 0.0, **overrides: Any):  # noqa: ANN201
+    return step_verdict(numbers, thresholds(**overrides), elapsed_s=elapsed, step_seconds=30, step_label="step 10%")
+
+
+def test_an_error_rate_breach_rolls_back_at_once_with_the_numbers_in_the_reason() -> None:
+    result = verdict(healthy(230, errors=143, error_rate=0.6217), elapsed=3)
+    assert result.action == "rollback"
+    assert result.reason == "error rate 0.62 > 0.05 over 230 requests at step 10%"
+
+
+@pytest.mark.parametrize(
+    ("numbers", "overrides", "expected"),
+    [
+        (healthy(timeouts=10, timeout_rate=0.1), {}, "timeout rate 0.10 > 0.05"),
+        (healthy(p99_ms=250.0), {}, "p99 latency 250.0 ms > 200 ms"),
+        (healthy(p99_ms=60.0), {"max_p99_ms": 50}, "p99 latency 60.0 ms > 50 ms"),
+        (healthy(agreement=0.7), {"min_agreement": 0.9}, "agreement 0.70 < 0.9"),
+        (healthy(error_rate=0.2), {"max_error_rate": 0.3}, None),
+        (healthy(agreement=0.7), {}, None),  # agreement is off unless asked for
+    ],
+)
+def test_each_threshold(numbers: StepNumbers, overrides: dict[str, Any], expected: str | None) -> None:
+    result = verdict(numbers, elapsed=60, **overrides)
+    if expected is None:
+        assert result.action == "advance"
+    else:
+        assert result.action == "rollback" and result.reason.startswith(expected)
+
+
+def test_several_breaches_are_all_named() -> None:
+    result = verdict(healthy(error_rate=0.5, timeout_rate=0.5), elapsed=1)
+    assert result.reason.startswith("error rate 0.50 > 0.05; timeout rate 0.50 > 0.05 over 100 requests")
+
+
+def test_too_few_requests_are_never_judged_bad() -> None:
+    assert verdict(healthy(5, error_rate=1.0), elapsed=1).action == "hold"
+
+
+def test_a_healthy_step_holds_until_its_time_is_up_then_advances() -> None:
+    assert verdict(healthy(), elapsed=29.9).action == "hold"
+    result = verdict(healthy(), elapsed=30)
+    assert result.action == "advance" and result.reason == "healthy over 100 requests at step 10%"
+
+
+def test_not_enough_traffic_waits_and_says_so_until_the_max_wait() -> None:
+    waiting = verdict(healthy(5), elapsed=500)
+    assert waiting.action == "wait" and waiting.reason == "waiting for traffic: 5 of 20 requests at step 10%"
+    assert verdict(healthy(5), elapsed=89, max_wait_seconds=60).action == "wait"
+    starved = verdict(healthy(5), elapsed=90, max_wait_seconds=60)
+    assert starved.action == "rollback"
+    assert starved.reason == "not enough traffic: 5 of 20 requests after 90 s at step 10%"
+
+
+def test_agreement_needs_min_requests_compared() -> None:
+    numbers = healthy(100, compared=3, agreement=0.0)
+    assert verdict(numbers, elapsed=60, min_agreement=0.9).action == "advance"
