@@ -1,7 +1,8 @@
 """``python -m rdvctl``: push, stage, promote, roll back and inspect from a CI pipeline.
 
 Exit codes: 0 ok, 2 usage error, 3 the server refused (4xx) or the version failed validation,
-4 server or network error (5xx, connection refused).
+4 server or network error (5xx, connection refused); rollouts add 5 rolled back, 6 aborted,
+7 still running when ``--wait`` ran out (see ``rdvctl.rollout``).
 """
 
 from __future__ import annotations
@@ -16,20 +17,39 @@ from typing import Any, TextIO
 
 import httpx
 
+from rdvctl import rollout
 from rdvctl.client import ApiError, RendezvousClient, ServerError
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_SERVER = 4
+EXIT_ROLLED_BACK = rollout.EXIT_ROLLED_BACK
+EXIT_ABORTED = rollout.EXIT_ABORTED
+EXIT_STILL_RUNNING = rollout.EXIT_STILL_RUNNING
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  ok (a rollout: promoted)
+  2  usage error
+  3  refused by the server (4xx), or the pushed version failed validation
+  4  server or network error (5xx, connection refused)
+  5  rollout rolled back automatically by the analysis
+  6  rollout aborted
+  7  rollout still running when --wait ran out
+"""
 
 
-class UsageError(Exception):
-    pass
+UsageError = rollout.UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rdvctl", description="Rendezvous command-line client for CI pipelines.")
+    parser = argparse.ArgumentParser(
+        prog="rdvctl",
+        description="Rendezvous command-line client for CI pipelines.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--url", default=os.environ.get("RDV_URL"), help="control plane URL (env RDV_URL)")
     parser.add_argument("--token", default=os.environ.get("RDV_TOKEN"), help="API token (env RDV_TOKEN)")
     parser.add_argument("--tenant", default=os.environ.get("RDV_TENANT"), help="tenant slug (env RDV_TENANT)")
@@ -59,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="print the live config (revision and deployments)")
     status.add_argument("service")
+
+    rollout.add_rollout_parser(commands)
     return parser
 
 
@@ -117,6 +139,8 @@ def run(args: argparse.Namespace, client: RendezvousClient, out: TextIO, err: Te
     if args.command == "status":
         _print_json(client.get_config(args.service), out)
         return EXIT_OK
+    if args.command == "rollout":
+        return rollout.run_rollout(args, client, out, err)
     raise UsageError(f"unknown command {args.command!r}")  # argparse makes this unreachable
 
 
