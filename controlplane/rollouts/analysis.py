@@ -63,19 +63,29 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return float(ordered[rank - 1])
 
 
+# A decision's reason when it was made at the deadline: a score that came after it missed the deadline.
+DEADLINE_REASONS = frozenset({"deadline", "timeout"})
+
+# One decision as the analysis reads it: its reason and its candidates (the wire shape of contracts.Candidate).
+WindowDecision = tuple[str, Sequence[Mapping[str, Any]]]
+
+
 def step_numbers(
-    decisions: Iterable[Sequence[Mapping[str, Any]]], *, candidate: VersionKey, baseline: VersionKey | None
+    decisions: Iterable[WindowDecision], *, candidate: VersionKey, baseline: VersionKey | None
 ) -> StepNumbers:
     """Count, error rate, timeout rate, p99 latency and agreement of ``candidate`` over the decisions.
 
     A decision counts when the candidate is among its candidates (it was deployed when the request was
-    decided). ``error`` is an error score; a timeout is no in-time score (``missing``, or a late ok
-    score). Agreement compares the candidate's label with the baseline champion's when both are ok and
-    in time.
+    decided). An error is an ``error`` score. A timeout is no in-time score: ``missing`` (no score within
+    the grace period), or ``late`` in a decision made at the deadline. A candidate marked ``late`` in a
+    decision answered before the deadline only lost the race to the answer (the rendezvous marks every
+    score that arrives after the answer late), and a slow chosen champion holds its answer until the
+    deadline, so that is not a timeout. Agreement compares the candidate's label with the baseline
+    champion's when both are ok.
     """
     requests = errors = timeouts = compared = agreed = 0
     latencies: list[float] = []
-    for candidates in decisions:
+    for reason, candidates in decisions:
         mine = theirs = None
         for item in candidates:
             key = (item.get("model"), item.get("version"))
@@ -87,14 +97,14 @@ def step_numbers(
             continue
         requests += 1
         status = mine.get("status")
-        if status == "error":
-            errors += 1
-        elif status != "ok" or mine.get("late"):
+        timed_out = status not in ("ok", "error") or (bool(mine.get("late")) and reason in DEADLINE_REASONS)
+        if timed_out:
             timeouts += 1
+        elif status == "error":
+            errors += 1
         if status in ("ok", "error") and mine.get("latency_ms") is not None:
             latencies.append(float(mine["latency_ms"]))
-        in_time_ok = status == "ok" and not mine.get("late")
-        if in_time_ok and theirs is not None and theirs.get("status") == "ok" and not theirs.get("late"):
+        if status == "ok" and not timed_out and theirs is not None and theirs.get("status") == "ok":
             mine_label, their_label = _label(mine.get("output")), _label(theirs.get("output"))
             if mine_label is not None and their_label is not None:
                 compared += 1

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import QuerySet
 
 from controlplane.decisions.models import DecisionRecord
 from controlplane.errors import NotFound
+from controlplane.rollouts.analysis import WindowDecision
 from controlplane.rollouts.models import Rollout
 from controlplane.routing.models import Service
 
@@ -35,13 +35,13 @@ def rollout_active(*, service: Service) -> Rollout | None:
 
 def step_window_candidates(
     *, service: Service, since: datetime, min_revision: int, chunk_size: int = 2000
-) -> Iterator[list[dict[str, Any]]]:
-    """The candidate lists of the decisions of the step window: decided since ``since``, under a config
+) -> Iterator[WindowDecision]:
+    """``(reason, candidates)`` of the decisions of the step window: decided since ``since``, under a config
     revision no older than ``min_revision`` (the one the step published), so earlier routing never counts."""
     rows = DecisionRecord.objects.filter(
         service=service,
         created_at__gte=since - _STORE_SLACK,
         decided_at__gte=since,
         config_revision__gte=min_revision,
-    ).values_list("candidates", flat=True)
+    ).values_list("reason", "candidates")
     return rows.iterator(chunk_size=chunk_size)

@@ -42,19 +42,27 @@ def test_defaults_fill_what_the_body_leaves_out_and_p99_defaults_to_the_deadline
 
 def test_counts_errors_timeouts_latency_and_agreement_of_the_candidate_only() -> None:
     decisions = [
-        [cand(1, label=0), cand(2, label=0, latency_ms=4)],  # agrees
-        [cand(1, label=1), cand(2, label=2, latency_ms=6)],  # disagrees
-        [cand(1), cand(2, "error", latency_ms=7)],  # error
-        [cand(1), cand(2, "missing")],  # no score: timeout
-        [cand(1), cand(2, label=0, late=True, latency_ms=900)],  # late: timeout, not compared
-        [cand(1, "error"), cand(2, label=0, latency_ms=5)],  # baseline failed: not compared
-        [cand(1)],  # the candidate was not deployed for this one: not counted
+        ("champion", [cand(1, label=0), cand(2, label=0, latency_ms=4)]),  # agrees
+        ("champion", [cand(1, label=1), cand(2, label=2, latency_ms=6)]),  # disagrees
+        ("fallback", [cand(1), cand(2, "error", latency_ms=7)]),  # error
+        ("champion", [cand(1), cand(2, "missing")]),  # no score at all: timeout
+        ("deadline", [cand(1), cand(2, label=0, late=True, latency_ms=900)]),  # after the deadline: timeout
+        ("timeout", [cand(1, "missing"), cand(2, "error", late=True)]),  # after the deadline: timeout
+        ("champion", [cand(1, "error"), cand(2, label=0, latency_ms=5)]),  # baseline failed: not compared
+        ("champion", [cand(1)]),  # the candidate was not deployed for this one: not counted
     ]
     numbers = step_numbers(decisions, candidate=CANDIDATE, baseline=BASELINE)
     assert numbers == StepNumbers(
-        requests=6, errors=1, timeouts=2, error_rate=round(1 / 6, 4), timeout_rate=round(2 / 6, 4),
+        requests=7, errors=1, timeouts=3, error_rate=round(1 / 7, 4), timeout_rate=round(3 / 7, 4),
         p99_ms=900.0, compared=2, agreement=0.5,
     )
+
+
+def test_a_score_that_only_lost_the_race_to_the_answer_is_not_a_timeout() -> None:
+    # The rendezvous marks late every score that arrives after the answer, deadline or not.
+    decisions = [("champion", [cand(1, label=0), cand(2, label=0, late=True)])] * 4
+    numbers = step_numbers(decisions, candidate=CANDIDATE, baseline=BASELINE)
+    assert (numbers.timeouts, numbers.compared, numbers.agreement) == (0, 4, 1.0)
 
 
 def test_no_decisions_give_no_rates() -> None:
