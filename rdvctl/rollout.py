@@ -21,6 +21,8 @@ EXIT_STILL_RUNNING = 7
 
 FINAL = frozenset({"promoted", "rolled_back", "aborted"})
 EXIT_BY_STATUS = {"promoted": EXIT_OK, "rolled_back": EXIT_ROLLED_BACK, "aborted": EXIT_ABORTED}
+# Between changes, a line this often at most: a long step must not flood the CI log.
+QUIET_PROGRESS_S = 30.0
 
 EXIT_CODES_HELP = """\
 exit codes of rollout commands:
@@ -128,8 +130,8 @@ def follow(
 ) -> int:
     """Poll until the rollout ends, printing each change; a server hiccup is reported and retried."""
     deadline = time.monotonic() + timeout
-    last = progress_line(rollout)
-    print(last, file=out, flush=True)
+    print(progress_line(rollout), file=out, flush=True)
+    last_key, last_printed = _progress_key(rollout), time.monotonic()
     while rollout.get("status") not in FINAL:
         if time.monotonic() >= deadline:
             print(f"rollout {rollout.get('id')} still {rollout.get('status')} after {timeout:g}s", file=err)
@@ -140,11 +142,17 @@ def follow(
         except ServerError as exc:
             print(f"rdvctl: retrying after a server error: {exc}", file=err, flush=True)
             continue
-        line = progress_line(rollout)
-        if line != last:
-            print(line, file=out, flush=True)
-            last = line
+        key = _progress_key(rollout)
+        if key != last_key or time.monotonic() - last_printed >= QUIET_PROGRESS_S:
+            print(progress_line(rollout), file=out, flush=True)
+            last_key, last_printed = key, time.monotonic()
     return EXIT_BY_STATUS[str(rollout["status"])]
+
+
+def _progress_key(rollout: dict[str, Any]) -> tuple[Any, ...]:
+    """What is worth a new line at once: status, step, the analysis's verdict or the reason changed."""
+    return (rollout.get("status"), rollout.get("step"), (rollout.get("state") or {}).get("verdict"),
+            rollout.get("reason"))
 
 
 def _target(client: RendezvousClient, service: str, rollout_id: int | None, *, active: bool) -> int:

@@ -17,6 +17,7 @@ DATABASES = {
     )
 }
 
-# Each test session writes artifacts to its own directory so runs never see each other's files.
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="rdv-test-media-"))
+# Each test session writes artifacts to its own directory so runs never see each other's files; processes a
+# test starts (Celery workers) are handed the session's directory through RDV_MEDIA_ROOT.
+MEDIA_ROOT = Path(env_str("RDV_MEDIA_ROOT", "") or tempfile.mkdtemp(prefix="rdv-test-media-"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -50,7 +50,8 @@ def test_start_sends_the_body_and_prints_the_rollout() -> None:
 
 
 def test_start_wait_prints_progress_and_exits_0_when_promoted() -> None:
-    healthy = {"numbers": {"requests": 40, "error_rate": 0.0, "timeout_rate": 0.0}, "note": "holding step 10%"}
+    healthy = {"numbers": {"requests": 40, "error_rate": 0.0, "timeout_rate": 0.0}, "note": "holding step 10%",
+               "verdict": "hold"}
     rec = Recorder({
         ("POST", ROLLOUTS): httpx.Response(201, json=rollout()),
         ("GET", f"{ROLLOUTS}/12"): sequence(
