@@ -38,6 +38,7 @@ class StepNumbers:
     """What the candidate did in the step window; rates are fractions, None when nothing to measure."""
 
     requests: int = 0
+    warming: int = 0
     errors: int = 0
     timeouts: int = 0
     error_rate: float | None = None
@@ -63,6 +64,10 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return float(ordered[rank - 1])
 
 
+# The error a runner answers for requests it held while the version was still loading (model_runner.scoring.
+# MODEL_LOADING): the platform warming up, not the model failing, so those requests are counted apart.
+WARMING_ERRORS = frozenset({"model loading"})
+
 # A decision's reason when it was made at the deadline: a score that came after it missed the deadline.
 DEADLINE_REASONS = frozenset({"deadline", "timeout"})
 
@@ -81,9 +86,10 @@ def step_numbers(
     decision answered before the deadline only lost the race to the answer (the rendezvous marks every
     score that arrives after the answer late), and a slow chosen champion holds its answer until the
     deadline, so that is not a timeout. Agreement compares the candidate's label with the baseline
-    champion's when both are ok.
+    champion's when both are ok. Requests the candidate could not score because its runner was still
+    loading it are counted as ``warming`` and left out of everything else.
     """
-    requests = errors = timeouts = compared = agreed = 0
+    requests = warming = errors = timeouts = compared = agreed = 0
     latencies: list[float] = []
     for reason, candidates in decisions:
         mine = theirs = None
@@ -95,8 +101,11 @@ def step_numbers(
                 theirs = item
         if mine is None:
             continue
-        requests += 1
         status = mine.get("status")
+        if status == "error" and mine.get("error") in WARMING_ERRORS:
+            warming += 1
+            continue
+        requests += 1
         timed_out = status not in ("ok", "error") or (bool(mine.get("late")) and reason in DEADLINE_REASONS)
         if timed_out:
             timeouts += 1
@@ -111,6 +120,7 @@ def step_numbers(
                 agreed += mine_label == their_label
     return StepNumbers(
         requests=requests,
+        warming=warming,
         errors=errors,
         timeouts=timeouts,
         error_rate=round(errors / requests, 4) if requests else None,

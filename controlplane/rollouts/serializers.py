@@ -75,13 +75,25 @@ class RolloutInSerializer(StrictSerializer):
         return attrs
 
 
+class StepNumbersSerializer(serializers.Serializer):
+    """What the candidate did in the current step's window (rates are fractions; null: nothing to measure)."""
+
+    requests = serializers.IntegerField(help_text="Decisions in which the candidate was scored (or missing).")
+    warming = serializers.IntegerField(help_text="Requests held while its runner was still loading it; not judged.")
+    errors = serializers.IntegerField()
+    timeouts = serializers.IntegerField(help_text="No in-time score: missing, or after the deadline.")
+    error_rate = serializers.FloatField(allow_null=True)
+    timeout_rate = serializers.FloatField(allow_null=True)
+    p99_ms = serializers.FloatField(allow_null=True, help_text="The candidate's own scoring latency.")
+    compared = serializers.IntegerField(help_text="Requests where both it and the baseline champion gave a label.")
+    agreement = serializers.FloatField(allow_null=True, help_text="Share of `compared` with the same label.")
+
+
 class RolloutStateSerializer(serializers.Serializer):
     analysed_at = serializers.DateTimeField(required=False)
     step = serializers.IntegerField(required=False)
     elapsed_s = serializers.FloatField(required=False)
-    numbers = serializers.DictField(
-        required=False, help_text="requests, errors, timeouts, error_rate, timeout_rate, p99_ms, compared, agreement"
-    )
+    numbers = StepNumbersSerializer(required=False)
     verdict = serializers.ChoiceField(choices=["rollback", "advance", "hold", "wait"], required=False)
     note = serializers.CharField(required=False, help_text="e.g. `waiting for traffic: 5 of 20 requests at step 10%`")
 

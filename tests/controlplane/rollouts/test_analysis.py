@@ -65,6 +65,13 @@ def test_a_score_that_only_lost_the_race_to_the_answer_is_not_a_timeout() -> Non
     assert (numbers.timeouts, numbers.compared, numbers.agreement) == (0, 4, 1.0)
 
 
+def test_requests_held_while_the_runner_was_loading_the_version_are_counted_apart() -> None:
+    loading = {**cand(2, "error"), "error": "model loading"}
+    decisions = [("champion", [cand(1), loading])] * 3 + [("champion", [cand(1), cand(2)])]
+    numbers = step_numbers(decisions, candidate=CANDIDATE, baseline=BASELINE)
+    assert (numbers.requests, numbers.warming, numbers.errors, numbers.error_rate) == (1, 3, 0, 0.0)
+
+
 def test_no_decisions_give_no_rates() -> None:
     assert step_numbers([], candidate=CANDIDATE, baseline=BASELINE) == StepNumbers()
 
