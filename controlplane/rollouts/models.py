@@ -55,6 +55,8 @@ class Rollout(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Set by the beat tick when it enqueues an analysis, cleared by the analysis: one in flight at a time.
     analysis_queued_at = models.DateTimeField(null=True, blank=True)
+    # Not analysed again before this: a step window big enough to make analysis slow is analysed less often.
+    analysis_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -8,6 +8,7 @@ published to rdv.config and audited there; each rollout write adds its own audit
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,10 @@ from controlplane.routing.tables import table_from_snapshot, tables_equal
 
 # A claim older than this is assumed lost (a worker died mid-analysis) and the rollout is enqueued again.
 CLAIM_STALE_AFTER = timedelta(seconds=30)
+# An analysis that took longer than this (a big step window) waits this many times its own duration before the
+# next one, so one busy rollout costs a worker at most a fifth of its time; a quick one runs every tick.
+SLOW_ANALYSIS_S = 0.2
+SLOW_ANALYSIS_SPACING = 4.0
 
 
 def rollout_fields(rollout: Rollout) -> dict[str, Any]:
@@ -295,12 +300,17 @@ def rollout_step_analyse(*, rollout: Rollout, now: datetime | None = None) -> Ro
         changed = fields_changed(before, rollout_fields(rollout))
         _audit(rollout, actor=actor, action="rollout.abort", diff={"changed": changed})
         return rollout
+    measuring = time.monotonic()
     numbers = step_numbers(
         step_window_candidates(
             service=rollout.service, since=rollout.step_started_at, min_revision=rollout.step_revision
         ),
         candidate=rollout.candidate,
         baseline=(rollout.baseline_model, rollout.baseline_version),
+    )
+    took_s = time.monotonic() - measuring
+    rollout.analysis_due_at = (
+        now + timedelta(seconds=SLOW_ANALYSIS_SPACING * took_s) if took_s > SLOW_ANALYSIS_S else None
     )
     elapsed = step_elapsed(rollout, now=now)
     verdict = step_verdict(
@@ -344,12 +354,12 @@ def rollout_step_analyse(*, rollout: Rollout, now: datetime | None = None) -> Ro
             diff={"changed": fields_changed(before, rollout_fields(rollout)), "numbers": numbers.as_dict()},
         )
     else:
-        rollout.save(update_fields=["state", "analysis_queued_at", "updated_at"])
+        rollout.save(update_fields=["state", "analysis_queued_at", "analysis_due_at", "updated_at"])
     return rollout
 
 
 def rollouts_due_claim(*, now: datetime | None = None) -> list[int]:
-    """Mark the running rollouts with no analysis in flight as queued, and answer their ids.
+    """Mark the running rollouts with no analysis in flight (and due) as queued, and answer their ids.
 
     Rows locked by an analysis in progress are skipped; a claim older than ``CLAIM_STALE_AFTER`` counts as
     lost, so a worker that died mid-task delays its rollout by that much, never forever.
@@ -360,6 +370,7 @@ def rollouts_due_claim(*, now: datetime | None = None) -> list[int]:
             Rollout.objects.select_for_update(skip_locked=True)
             .filter(status=Rollout.Status.RUNNING)
             .filter(Q(analysis_queued_at__isnull=True) | Q(analysis_queued_at__lt=now - CLAIM_STALE_AFTER))
+            .filter(Q(analysis_due_at__isnull=True) | Q(analysis_due_at__lte=now))
         )
         ids = list(due.values_list("pk", flat=True))
         if ids:

@@ -220,3 +220,8 @@ def test_the_tick_claims_each_running_rollout_once_and_the_task_analyses_it() ->
     rollout_analyse.apply(args=[rollout.pk]).get()
     rollout.refresh_from_db()
     assert rollout.step_weight == 50 and rollout.analysis_queued_at is None
+
+    # A slow analysis (a big window) spaces the next one out.
+    Rollout.objects.filter(pk=rollout.pk).update(analysis_due_at=timezone.now() + timedelta(seconds=5))
+    assert rollouts_due_claim() == []
+    assert rollouts_due_claim(now=timezone.now() + timedelta(seconds=6)) == [rollout.pk]
