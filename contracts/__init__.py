@@ -6,11 +6,22 @@ it, so it depends on nothing heavier than msgspec.
 
 from contracts.codec import DecodeError, decode, encode
 from contracts.config import DeploymentSpec, ServiceConfig
-from contracts.messages import Candidate, DeadLetter, Decision, ReplyTo, Request, Result, Score
+from contracts.messages import (
+    Candidate,
+    DeadLetter,
+    Decision,
+    DriftReport,
+    FeatureDrift,
+    ReplyTo,
+    Request,
+    Result,
+    Score,
+)
 from contracts.roles import ANSWERING_ROLES, Role
 from contracts.topics import (
     CONFIG_TOPIC,
     DLQ_TOPIC,
+    DRIFT_TOPIC,
     REPLIES_TOPIC,
     ServiceTopics,
     config_key,
@@ -23,10 +34,13 @@ __all__ = [
     "CONFIG_TOPIC",
     "Candidate",
     "DLQ_TOPIC",
+    "DRIFT_TOPIC",
     "DeadLetter",
     "Decision",
     "DecodeError",
     "DeploymentSpec",
+    "DriftReport",
+    "FeatureDrift",
     "REPLIES_TOPIC",
     "ReplyTo",
     "Request",

@@ -103,3 +103,46 @@ class DeadLetter(msgspec.Struct, kw_only=True):
     key: str | None
     value: str
     encoding: Literal["utf-8", "base64"] = "utf-8"
+
+
+class FeatureDrift(msgspec.Struct, kw_only=True):
+    """One input feature of one window against the reference window.
+
+    ``psi`` is computed for every feature (numeric ones over bins cut at the reference deciles);
+    ``ks`` and ``ks_pvalue`` only for numeric ones. ``flagged`` when ``psi > threshold`` or, for a
+    numeric feature, when the KS test rejects at the report's ``ks_alpha``.
+    """
+
+    feature: str
+    kind: Literal["numeric", "categorical"]
+    # None when the window held no value of the feature at all (flagged: it vanished from the traffic).
+    psi: float | None
+    threshold: float
+    ks: float | None = None
+    ks_pvalue: float | None = None
+    flagged: bool
+    reference_count: int
+    window_count: int
+    # Requests of the window that lacked the feature (or held a value of another kind).
+    missing: int = 0
+
+
+class DriftReport(msgspec.Struct, kw_only=True):
+    """Per-feature drift of one tumbling window of a service's requests, from its canary's monitor."""
+
+    tenant: str
+    service: str
+    pool: str
+    runner: str
+    window_index: int
+    # ``sent_at`` of the first and last request of the window, and how many it held.
+    window_start: float
+    window_end: float
+    window_count: int
+    reference_start: float
+    reference_end: float
+    reference_count: int
+    ks_alpha: float
+    features: list[FeatureDrift] = []
+    flagged: list[str] = []
+    published_at: float = 0.0

@@ -10,6 +10,8 @@ CONFIG_TOPIC = "rdv.config"
 DLQ_TOPIC = "rdv.dlq"
 # Each gateway process owns one partition of this topic and names it in Request.reply_to.
 REPLIES_TOPIC = "rdv.replies"
+# Drift reports of every service's canary monitor, keyed ``tenant/service`` (one service stays ordered).
+DRIFT_TOPIC = "rdv.drift"
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.kafka.base import TopicSpec
-from contracts.topics import CONFIG_TOPIC, DLQ_TOPIC, REPLIES_TOPIC, service_topics
+from contracts.topics import CONFIG_TOPIC, DLQ_TOPIC, DRIFT_TOPIC, REPLIES_TOPIC, service_topics
 
 REPLIES_PARTITIONS = 16
 DAY_MS = 24 * 3600 * 1000
@@ -15,6 +15,7 @@ def platform_topics() -> list[TopicSpec]:
         TopicSpec(CONFIG_TOPIC, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
         TopicSpec(DLQ_TOPIC, 4, {"retention.ms": str(14 * DAY_MS)}),
         TopicSpec(REPLIES_TOPIC, REPLIES_PARTITIONS, {"retention.ms": str(3600 * 1000)}),
+        TopicSpec(DRIFT_TOPIC, 4, {"retention.ms": str(30 * DAY_MS)}),
     ]
 
 

@@ -13,10 +13,12 @@ from contracts.follower import ConfigFollower
 from contracts.kafka import make_admin, make_consumer, make_producer
 from contracts.topology import platform_topics
 from model_runner.artifacts import fetch_artifact
+from model_runner.canary import window_settings_from_env
 from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, load_model
 from model_runner.loop import RunnerLoop
 from model_runner.settings import RunnerSettings, SettingsError
+from model_runner.side_loop import make_side_loops, start_side_loop
 
 log = logging.getLogger("model_runner")
 
@@ -28,6 +30,7 @@ def main() -> int:
     )
     try:
         settings = RunnerSettings.from_env()
+        drift_windows = window_settings_from_env()
     except SettingsError as exc:
         print(f"model_runner: {exc}", file=sys.stderr)
         return 2
@@ -61,12 +64,21 @@ def main() -> int:
         settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting
     )
 
+    # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.
+    side_failed = threading.Event()
+    side_threads = [
+        start_side_loop(side, stop, side_failed) for side in make_side_loops(settings, follower, drift_windows)
+    ]
+
     def ready() -> None:
         print(f"[runner {settings.runner_id}] pool={settings.pool} ready", flush=True)
 
     try:
         loop.run(stop, on_ready=ready)
     finally:
+        stop.set()
+        for thread in side_threads:
+            thread.join(timeout=15.0)
         # The consumer first: closing it may revoke partitions, whose callback flushes the producer.
         consumer.close()
         producer.close()
@@ -74,7 +86,7 @@ def main() -> int:
         hosting.close()
         admin.close()
         log.info("stopped; stats %s", loop.stats)
-    return 0
+    return 1 if side_failed.is_set() else 0
 
 
 if __name__ == "__main__":

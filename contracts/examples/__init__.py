@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.config import ServiceConfig
-from contracts.messages import DeadLetter, Decision, Request, Result, Score
+from contracts.messages import DeadLetter, Decision, DriftReport, Request, Result, Score
 
 EXAMPLES_DIR = Path(__file__).parent
 EXAMPLE_TYPES: dict[str, type] = {
@@ -15,6 +15,7 @@ EXAMPLE_TYPES: dict[str, type] = {
     "decision": Decision,
     "service_config": ServiceConfig,
     "dead_letter": DeadLetter,
+    "drift_report": DriftReport,
 }
 
 

@@ -87,8 +87,12 @@ class Producer(ABC):
         key: bytes | None = None,
         partition: int | None = None,
         on_delivery: DeliveryCallback | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
-        """Queue one record; ``partition=None`` means murmur2 of the key, as Java clients do."""
+        """Queue one record; ``partition=None`` means murmur2 of the key, as Java clients do.
+
+        ``timestamp_ms`` sets the record's create time (default: now); the archive stamps each copy
+        with the request's ``sent_at`` so that a time-range export can seek by it."""
 
     @abstractmethod
     def poll(self, timeout: float = 0.0) -> int:
@@ -133,6 +137,13 @@ class Consumer(ABC):
 
     @abstractmethod
     def position(self, topic: str, partition: int) -> int: ...
+
+    def offsets_for_times(self, topic: str, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
+        """Per partition, the earliest offset whose record timestamp is at or after ``timestamp_ms``;
+        None when no record is that recent (the caller then reads up to the high watermark).
+
+        Not abstract so that test doubles of the hot path need not grow it; both backends implement it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot look offsets up by time")
 
     @abstractmethod
     def close(self) -> None: ...

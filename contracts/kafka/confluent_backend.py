@@ -65,10 +65,13 @@ class ConfluentProducer(Producer):
         key: bytes | None = None,
         partition: int | None = None,
         on_delivery: DeliveryCallback | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {"key": key}
         if partition is not None:
             kwargs["partition"] = partition
+        if timestamp_ms is not None:
+            kwargs["timestamp"] = timestamp_ms
         if on_delivery is not None:
 
             def delivered(err: Any, msg: Any) -> None:
@@ -186,6 +189,20 @@ class ConfluentConsumer(Consumer):
     def position(self, topic: str, partition: int) -> int:
         [tp] = self._consumer.position([confluent_kafka.TopicPartition(topic, partition)])
         return tp.offset
+
+    def offsets_for_times(self, topic: str, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
+        query = [confluent_kafka.TopicPartition(topic, p, timestamp_ms) for p in partitions]
+        try:
+            found = self._consumer.offsets_for_times(query, timeout=10.0)
+        except confluent_kafka.KafkaException as exc:
+            raise _error(exc) from exc
+        out: dict[int, int | None] = {}
+        for tp in found:
+            if tp.error is not None:
+                raise _error(tp.error)
+            # librdkafka answers OFFSET_END (-1) when no record is that recent.
+            out[tp.partition] = tp.offset if tp.offset >= 0 else None
+        return out
 
     def close(self) -> None:
         self._consumer.close()

@@ -63,9 +63,10 @@ class KafkaPythonProducer(Producer):
         key: bytes | None = None,
         partition: int | None = None,
         on_delivery: DeliveryCallback | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
         try:
-            future = self._producer.send(topic, value=value, key=key, partition=partition)
+            future = self._producer.send(topic, value=value, key=key, partition=partition, timestamp_ms=timestamp_ms)
         except kafka.errors.KafkaError as exc:
             raise KafkaError(str(exc)) from exc
         if on_delivery is None:
@@ -252,6 +253,14 @@ class KafkaPythonConsumer(Consumer):
 
     def position(self, topic: str, partition: int) -> int:
         return self._consumer.position(KTopicPartition(topic, partition))
+
+    def offsets_for_times(self, topic: str, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
+        query = {KTopicPartition(topic, p): timestamp_ms for p in partitions}
+        try:
+            found = self._consumer.offsets_for_times(query)
+        except kafka.errors.KafkaError as exc:
+            raise KafkaError(str(exc)) from exc
+        return {tp.partition: (None if hit is None else hit.offset) for tp, hit in found.items()}
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)

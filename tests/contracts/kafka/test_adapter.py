@@ -109,3 +109,32 @@ def test_settings_from_environment_with_defaults_and_a_clear_error():
     assert (chosen.client, chosen.bootstrap_servers) == ("kafka-python", "h:1")
     with pytest.raises(ValueError, match="RDV_KAFKA_CLIENT"):
         KafkaSettings.from_env({"RDV_KAFKA_CLIENT": "java"})
+
+
+def test_record_timestamps_and_offsets_for_times(settings):
+    """Records stamped with a time of the writer's choosing are found again by that time, per partition."""
+    topic = fresh_topic(settings, partitions=2)
+    producer = make_producer(settings)
+    base_ms = int(time.time() * 1000) - 600_000
+    for partition in (0, 1):
+        for i in range(4):
+            # Partition 1 is written ten seconds later than partition 0, a second apart per record.
+            stamp = base_ms + partition * 10_000 + i * 1000
+            producer.produce(topic, f"p{partition}-{i}".encode(), partition=partition, timestamp_ms=stamp)
+    assert producer.flush(10) == 0
+
+    consumer = make_consumer(settings)
+    assert consumer.offsets_for_times(topic, [0, 1], base_ms) == {0: 0, 1: 0}
+    assert consumer.offsets_for_times(topic, [0, 1], base_ms + 2500) == {0: 3, 1: 0}
+    assert consumer.offsets_for_times(topic, [0, 1], base_ms + 12_000) == {0: None, 1: 2}
+    assert consumer.offsets_for_times(topic, [0, 1], base_ms + 60_000) == {0: None, 1: None}
+
+    consumer.assign([TopicPartition(topic, 1, 2)])
+    record = None
+    deadline = time.monotonic() + 15
+    while record is None and time.monotonic() < deadline:
+        record = consumer.poll(0.5)
+    assert record is not None and record.value == b"p1-2"
+    assert record.timestamp_ms == base_ms + 12_000
+    consumer.close()
+    producer.close()

@@ -1,0 +1,110 @@
+"""The canary's drift monitor: per-feature drift of a service's inputs, published to ``rdv.drift``.
+
+A ``canary`` deployment scores like any model (the scoring loop handles it: it is the simple
+baseline); in addition the runners of its pool watch that service's inputs here, in windows compared
+against a reference window (model_runner.drift_windows), and publish one DriftReport per closed
+window keyed ``tenant/service``.
+
+Windows live in memory: after a restart the reference is rebuilt from the next requests read, and
+the requests of a window still open are not re-read (their offsets were committed). With several
+runners in a pool, each reports on the partitions it owns (``runner`` names it in the report).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+
+from contracts.codec import encode
+from contracts.kafka import Record
+from contracts.messages import DriftReport
+from contracts.topics import DRIFT_TOPIC, config_key
+from model_runner.drift import DriftThresholds
+from model_runner.drift_windows import ServiceWindows, WindowSettings
+from model_runner.settings import SettingsError
+from model_runner.side_loop import ServiceKey, SideLoop
+
+log = logging.getLogger(__name__)
+
+
+def window_settings_from_env(environ: Mapping[str, str] | None = None) -> WindowSettings:
+    env = os.environ if environ is None else environ
+    defaults = WindowSettings()
+
+    def number(name: str, default: float, kind: type = float) -> float:
+        raw = env.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return kind(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a {'whole ' if kind is int else ''}number, not {raw!r}") from None
+
+    try:
+        window_size = int(number("RDV_DRIFT_WINDOW", defaults.window_size, int))
+        return WindowSettings(
+            window_size=window_size,
+            window_seconds=number("RDV_DRIFT_WINDOW_SECONDS", defaults.window_seconds),
+            # A smaller window than the default minimum lowers the minimum with it.
+            min_window=int(number("RDV_DRIFT_MIN_WINDOW", min(defaults.min_window, window_size), int)),
+            bins=int(number("RDV_DRIFT_BINS", defaults.bins, int)),
+            thresholds=DriftThresholds(
+                psi=number("RDV_DRIFT_PSI_THRESHOLD", defaults.thresholds.psi),
+                ks_alpha=number("RDV_DRIFT_KS_ALPHA", defaults.thresholds.ks_alpha),
+                ks_min_statistic=number("RDV_DRIFT_KS_MIN_STATISTIC", defaults.thresholds.ks_min_statistic),
+            ),
+        )
+    except ValueError as exc:
+        raise SettingsError(f"drift windows: {exc}") from exc
+
+
+class CanaryLoop(SideLoop):
+    role = "canary"
+
+    def __init__(self, *, windows: WindowSettings, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self._window_settings = windows
+        self._windows: dict[ServiceKey, ServiceWindows] = {}
+        self.stats["reports"] = 0
+
+    def services_changed(self, active: set[ServiceKey]) -> None:
+        for gone in self._windows.keys() - active:
+            del self._windows[gone]  # a canary deployed again later starts from a fresh reference
+
+    def handle(self, record: Record, service_key: ServiceKey) -> None:
+        request = self.admit(record, service_key)
+        if request is None:
+            return
+        windows = self._windows.get(service_key)
+        if windows is None:
+            windows = self._windows[service_key] = ServiceWindows(
+                *service_key, self._window_settings, pool=self.pool, runner=self.runner_id
+            )
+        report = windows.add(request, time.monotonic())
+        if report is not None:
+            self._publish(report)
+
+    def tick(self, now: float) -> None:
+        for windows in self._windows.values():
+            report = windows.tick(now)
+            if report is not None:
+                self._publish(report)
+
+    def _publish(self, report: DriftReport) -> None:
+        self._producer.produce(
+            DRIFT_TOPIC,
+            encode(report),
+            key=config_key(report.tenant, report.service).encode(),
+            on_delivery=self.delivered,
+        )
+        self.stats["reports"] += 1
+        log.info(
+            "drift %s/%s window %d (%d requests): flagged %s",
+            report.tenant,
+            report.service,
+            report.window_index,
+            report.window_count,
+            ", ".join(report.flagged) or "nothing",
+        )
