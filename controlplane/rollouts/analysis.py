@@ -46,6 +46,9 @@ class StepNumbers:
     p99_ms: float | None = None
     compared: int = 0
     agreement: float | None = None
+    # The baseline champion over the same requests: the candidate is judged on how much worse it does.
+    baseline_error_rate: float | None = None
+    baseline_timeout_rate: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +78,20 @@ DEADLINE_REASONS = frozenset({"deadline", "timeout"})
 WindowDecision = tuple[str, Sequence[Mapping[str, Any]]]
 
 
+def _outcome(item: Mapping[str, Any], reason: str) -> str:
+    """``warming``, ``timeout``, ``error`` or ``ok`` for one version in one decision (see step_numbers)."""
+    status = item.get("status")
+    if status == "error" and item.get("error") in WARMING_ERRORS:
+        return "warming"
+    if status not in ("ok", "error") or (bool(item.get("late")) and reason in DEADLINE_REASONS):
+        return "timeout"
+    return str(status)
+
+
+def _rate(count: int, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
 def step_numbers(
     decisions: Iterable[WindowDecision], *, candidate: VersionKey, baseline: VersionKey | None
 ) -> StepNumbers:
@@ -87,9 +104,11 @@ def step_numbers(
     score that arrives after the answer late), and a slow chosen champion holds its answer until the
     deadline, so that is not a timeout. Agreement compares the candidate's label with the baseline
     champion's when both are ok. Requests the candidate could not score because its runner was still
-    loading it are counted as ``warming`` and left out of everything else.
+    loading it are counted as ``warming`` and left out of everything else. The baseline champion's error
+    and timeout rates are measured the same way over the same requests.
     """
     requests = warming = errors = timeouts = compared = agreed = 0
+    baseline_requests = baseline_errors = baseline_timeouts = 0
     latencies: list[float] = []
     for reason, candidates in decisions:
         mine = theirs = None
@@ -101,19 +120,21 @@ def step_numbers(
                 theirs = item
         if mine is None:
             continue
-        status = mine.get("status")
-        if status == "error" and mine.get("error") in WARMING_ERRORS:
+        outcome = _outcome(mine, reason)
+        if outcome == "warming":
             warming += 1
             continue
         requests += 1
-        timed_out = status not in ("ok", "error") or (bool(mine.get("late")) and reason in DEADLINE_REASONS)
-        if timed_out:
-            timeouts += 1
-        elif status == "error":
-            errors += 1
-        if status in ("ok", "error") and mine.get("latency_ms") is not None:
+        timeouts += outcome == "timeout"
+        errors += outcome == "error"
+        if mine.get("status") in ("ok", "error") and mine.get("latency_ms") is not None:
             latencies.append(float(mine["latency_ms"]))
-        if status == "ok" and not timed_out and theirs is not None and theirs.get("status") == "ok":
+        their_outcome = _outcome(theirs, reason) if theirs is not None else "warming"
+        if their_outcome != "warming":
+            baseline_requests += 1
+            baseline_timeouts += their_outcome == "timeout"
+            baseline_errors += their_outcome == "error"
+        if outcome == "ok" and theirs is not None and theirs.get("status") == "ok":
             mine_label, their_label = _label(mine.get("output")), _label(theirs.get("output"))
             if mine_label is not None and their_label is not None:
                 compared += 1
@@ -123,11 +144,13 @@ def step_numbers(
         warming=warming,
         errors=errors,
         timeouts=timeouts,
-        error_rate=round(errors / requests, 4) if requests else None,
-        timeout_rate=round(timeouts / requests, 4) if requests else None,
+        error_rate=_rate(errors, requests),
+        timeout_rate=_rate(timeouts, requests),
         p99_ms=percentile(latencies, 0.99),
         compared=compared,
-        agreement=round(agreed / compared, 4) if compared else None,
+        agreement=_rate(agreed, compared),
+        baseline_error_rate=_rate(baseline_errors, baseline_requests),
+        baseline_timeout_rate=_rate(baseline_timeouts, baseline_requests),
     )
 
 
@@ -143,12 +166,30 @@ class StepVerdict:
     reason: str
 
 
+def _rate_breach(name: str, rate: float | None, baseline_rate: float | None, allowed: float) -> str | None:
+    """A rate breaches when it exceeds the baseline's over the same requests by more than ``allowed``: a
+    platform-wide slowdown or outage that hits the baseline as hard is not the candidate's fault."""
+    if rate is None:
+        return None
+    limit = allowed + (baseline_rate or 0.0)
+    if round(rate - limit, 4) <= 0:
+        return None
+    if not baseline_rate:
+        return f"{name} {rate:.2f} > {allowed:g}"
+    return f"{name} {rate:.2f} > {limit:.2f} (the baseline's {baseline_rate:.2f} + {allowed:g})"
+
+
 def _breaches(numbers: StepNumbers, thresholds: Mapping[str, Any]) -> list[str]:
-    found = []
-    if numbers.error_rate is not None and numbers.error_rate > thresholds["max_error_rate"]:
-        found.append(f"error rate {numbers.error_rate:.2f} > {thresholds['max_error_rate']:g}")
-    if numbers.timeout_rate is not None and numbers.timeout_rate > thresholds["max_timeout_rate"]:
-        found.append(f"timeout rate {numbers.timeout_rate:.2f} > {thresholds['max_timeout_rate']:g}")
+    found = [
+        breach
+        for breach in (
+            _rate_breach("error rate", numbers.error_rate, numbers.baseline_error_rate, thresholds["max_error_rate"]),
+            _rate_breach(
+                "timeout rate", numbers.timeout_rate, numbers.baseline_timeout_rate, thresholds["max_timeout_rate"]
+            ),
+        )
+        if breach is not None
+    ]
     if numbers.p99_ms is not None and numbers.p99_ms > thresholds["max_p99_ms"]:
         found.append(f"p99 latency {numbers.p99_ms:.1f} ms > {thresholds['max_p99_ms']:g} ms")
     min_agreement = thresholds["min_agreement"]

@@ -26,9 +26,12 @@ class StrictSerializer(serializers.Serializer):
 
 
 class AnalysisSerializer(StrictSerializer):
-    max_error_rate = serializers.FloatField(min_value=0, max_value=1, required=False, help_text="Default 0.05.")
+    max_error_rate = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="How far above the baseline's error rate. Default 0.05."
+    )
     max_timeout_rate = serializers.FloatField(
-        min_value=0, max_value=1, required=False, help_text="No in-time score (missing or late). Default 0.05."
+        min_value=0, max_value=1, required=False,
+        help_text="No in-time score (missing, or late at the deadline), above the baseline's. Default 0.05.",
     )
     max_p99_ms = serializers.FloatField(
         min_value=0.001, max_value=3_600_000, required=False, help_text="Default: the service deadline."
@@ -87,6 +90,8 @@ class StepNumbersSerializer(serializers.Serializer):
     p99_ms = serializers.FloatField(allow_null=True, help_text="The candidate's own scoring latency.")
     compared = serializers.IntegerField(help_text="Requests where both it and the baseline champion gave a label.")
     agreement = serializers.FloatField(allow_null=True, help_text="Share of `compared` with the same label.")
+    baseline_error_rate = serializers.FloatField(allow_null=True, help_text="The baseline champion's, same requests.")
+    baseline_timeout_rate = serializers.FloatField(allow_null=True)
 
 
 class RolloutStateSerializer(serializers.Serializer):

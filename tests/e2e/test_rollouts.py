@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import json
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -69,11 +71,12 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(django_db_setup, django_db_blocker, kafka_bootstrap, tmp_path_factory):  # noqa: ANN001, ANN201
+def stack(django_db_setup, django_db_blocker, kafka_bootstrap):  # noqa: ANN001, ANN201
     from controlplane.gateway.replies import close_hub
     from controlplane.tenancy.services import tenant_create, token_create
 
-    logs = tmp_path_factory.mktemp("e2e-rollouts")
+    # Not under pytest's basetemp: concurrent pytest sessions on this machine prune each other's old ones.
+    logs = Path(tempfile.mkdtemp(prefix="rdv-e2e-rollouts-"))
     port = free_port()
     close_hub()
     with django_db_blocker.unblock():
@@ -102,6 +105,7 @@ def stack(django_db_setup, django_db_blocker, kafka_bootstrap, tmp_path_factory)
             for process in processes:
                 process.stop()
             gateway.stop()
+            shutil.rmtree(logs, ignore_errors=True)
             close_hub()
             settings.RDV_PUBLIC_URL = old_url
 
@@ -163,20 +167,26 @@ class Load:
         return self.answers[start:]
 
 
-def wait_until_scored(stack: Stack, version: int, status: str, timeout: float = 30) -> None:
-    """Until a stored decision shows the staged version scoring live traffic (its runner has loaded it)."""
+def wait_until_scored(stack: Stack, version: int, status: str, timeout: float = 60) -> None:
+    """Until a stored decision shows the staged version scoring live traffic (its runner has loaded it).
+
+    A prediction a second; each round looks up the decisions of the last few, since the decisions consumer
+    may store them seconds late on a busy machine.
+    """
     deadline = time.monotonic() + timeout
+    sent: list[str] = []
     while time.monotonic() < deadline:
-        answer = stack.http("POST", "/services/iris/predict", json={"inputs": inputs_of(IRIS.data[0])}).json()
-        for _ in range(20):
-            decision = stack.http("GET", f"/services/iris/requests/{answer['request_id']}")
-            if decision.status_code == 200:
-                break
-            time.sleep(0.25)
-        seen = [c["status"] for c in decision.json().get("candidates", []) if c["version"] == version]
-        if seen == [status]:
-            return
-        time.sleep(0.5)
+        answer = stack.http("POST", "/services/iris/predict", json={"inputs": inputs_of(IRIS.data[0])})
+        if answer.status_code == 200:
+            sent = [*sent[-9:], answer.json()["request_id"]]
+        for request_id in reversed(sent):
+            decision = stack.http("GET", f"/services/iris/requests/{request_id}")
+            if decision.status_code != 200:
+                continue
+            seen = [c["status"] for c in decision.json()["candidates"] if c["version"] == version]
+            if seen == [status]:
+                return
+        time.sleep(1)
     raise AssertionError(f"v{version} never scored {status!r}:\n{stack.logs()}")
 
 

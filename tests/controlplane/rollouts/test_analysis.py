@@ -55,6 +55,8 @@ def test_counts_errors_timeouts_latency_and_agreement_of_the_candidate_only() ->
     assert numbers == StepNumbers(
         requests=7, errors=1, timeouts=3, error_rate=round(1 / 7, 4), timeout_rate=round(3 / 7, 4),
         p99_ms=900.0, compared=2, agreement=0.5,
+        # The baseline over the same 7 requests: one timeout (missing at the deadline), one error.
+        baseline_error_rate=round(1 / 7, 4), baseline_timeout_rate=round(1 / 7, 4),
     )
 
 
@@ -115,6 +117,15 @@ def test_each_threshold(numbers: StepNumbers, overrides: dict[str, Any], expecte
         assert result.action == "advance"
     else:
         assert result.action == "rollback" and result.reason.startswith(expected)
+
+
+def test_rates_are_judged_against_the_baseline_over_the_same_requests() -> None:
+    # A machine so slow that the baseline misses its deadline as often: not the candidate's fault.
+    assert verdict(healthy(timeout_rate=0.65, baseline_timeout_rate=0.62), elapsed=60).action == "advance"
+    worse = verdict(healthy(error_rate=0.3, baseline_error_rate=0.1), elapsed=1)
+    assert worse.action == "rollback"
+    assert worse.reason == "error rate 0.30 > 0.15 (the baseline's 0.10 + 0.05) over 100 requests at step 10%"
+    assert verdict(healthy(error_rate=0.05, baseline_error_rate=0.0), elapsed=60).action == "advance"
 
 
 def test_several_breaches_are_all_named() -> None:
