@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 HTTP_PORT ?= 8000
 
-.PHONY: run test bench bench-rendezvous stop lint venv kafka-up kafka-down
+.PHONY: run test bench bench-rendezvous bench-runner stop lint venv kafka-up kafka-down
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -23,6 +23,10 @@ bench: venv
 ## Throughput with three models per request and deadline adherence, Kafka-direct.
 bench-rendezvous: venv
 	@bash scripts/bench_rendezvous.sh
+
+## One model runner hosting 500 versions across 50 services: memory and load time per model.
+bench-runner: venv
+	@bash scripts/bench_runner.sh $(ARGS)
 
 stop:
 	@bash scripts/kafka.sh stop

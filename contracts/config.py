@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from contracts.state import RedisProvider
+
 DEFAULT_POOL = "default"
 
 
@@ -24,6 +26,11 @@ class DeploymentSpec(msgspec.Struct, kw_only=True, frozen=True):
     artifact_url: str
     # The model's input columns in order; the runner builds a float row from ``inputs``.
     features: tuple[str, ...] = ()
+    # How long one scoring call of this version may take (version metadata ``timeout_ms``); 0 = the
+    # runner's default. Runners cap it at their own maximum.
+    timeout_ms: int = 0
+    # The version's own state (its ``metadata.internal_state``), injected by the runner before it only.
+    internal_state: RedisProvider | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -39,6 +46,8 @@ class ServiceConfig(msgspec.Struct, kw_only=True, frozen=True):
     deployments: tuple[DeploymentSpec, ...] = ()
     # How long late scores are still collected into the decision record after the answer.
     grace_ms: int = 1000
+    # The service's external-state spec as configured (contracts.state.external_state_parse reads it);
+    # the gateway injects its values into each Request, so workers never evaluate it.
     external_state: dict[str, Any] = {}
     published_at: float = 0.0
 

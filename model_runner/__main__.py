@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 
 from contracts.follower import ConfigFollower
@@ -15,10 +16,11 @@ from contracts.topology import platform_topics
 from model_runner.artifacts import fetch_artifact
 from model_runner.canary import window_settings_from_env
 from model_runner.hosting import HostedModels
-from model_runner.loading import LoadedModel, load_model
+from model_runner.loading import LoadedModel, load_model, warm_imports
 from model_runner.loop import RunnerLoop
 from model_runner.settings import RunnerSettings, SettingsError
 from model_runner.side_loop import make_side_loops, start_side_loop
+from model_runner.state import InternalState
 
 log = logging.getLogger("model_runner")
 
@@ -54,14 +56,20 @@ def main() -> int:
             return 0
 
     def loader(spec) -> LoadedModel:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
         path = fetch_artifact(spec, cache_dir=settings.artifact_cache, token=settings.token)
-        return load_model(spec, path)
+        fetch_ms = (time.perf_counter() - started) * 1000
+        model = load_model(spec, path, trusted=settings.trusted)
+        model.fetch_ms = fetch_ms
+        return model
 
-    hosting = HostedModels(settings.pool, loader)
+    hosting = HostedModels(settings.pool, loader, memory_budget_bytes=int(settings.model_memory_mb * 2**20))
+    hosting.warm_up(warm_imports)
     consumer = make_consumer(settings.kafka, group_id=settings.group_id, assignor="range")
     producer = make_producer(settings.kafka)
+    state = InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
     loop = RunnerLoop(
-        settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting
+        settings, consumer=consumer, producer=producer, admin=admin, follower=follower, hosting=hosting, state=state
     )
 
     # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.
@@ -71,7 +79,8 @@ def main() -> int:
     ]
 
     def ready() -> None:
-        print(f"[runner {settings.runner_id}] pool={settings.pool} ready", flush=True)
+        trust = " (trusted)" if settings.trusted else ""
+        print(f"[runner {settings.runner_id}] pool={settings.pool}{trust} ready", flush=True)
 
     try:
         loop.run(stop, on_ready=ready)
@@ -84,6 +93,7 @@ def main() -> int:
         producer.close()
         follower.stop()
         hosting.close()
+        state.close()
         admin.close()
         log.info("stopped; stats %s", loop.stats)
     return 1 if side_failed.is_set() else 0

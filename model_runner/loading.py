@@ -1,7 +1,8 @@
 """Loading model artifacts safely and scoring them in micro-batches with one output shape.
 
-Only formats that cannot run arbitrary code on load are accepted here (``skops`` with an allow-list
-of types, ``onnx``); ``joblib``/``python`` need an operator-trusted pool, which this runner is not.
+Only formats that cannot run arbitrary code on load are accepted everywhere (``skops`` with an
+allow-list of types, ``onnx``); ``joblib``/pickle/``python`` load only in a runner whose operator marked
+its pool trusted (``RDV_RUNNER_TRUSTED=1``, see ``model_runner.trusted``).
 Outputs are normalised so the rendezvous and the API compare models without knowing their library.
 """
 
@@ -57,6 +58,11 @@ def to_python(value: Any) -> Any:
 
 class LoadedModel(ABC):
     """A loaded version; ``predict_batch`` is called once per version for a whole micro-batch."""
+
+    # Memory outside Python's view (an ONNX Runtime session), counted in the version's resident size.
+    native_bytes: int = 0
+    # How long the runner's loader took to fetch the artifact (download or cache hit), for the load log.
+    fetch_ms: float = 0.0
 
     def __init__(self, spec: DeploymentSpec, features: Sequence[str], dtype: type[np.floating]) -> None:
         if not features:
@@ -191,18 +197,34 @@ def _metadata_classes(session: Any) -> list[str] | None:
     return [str(c).strip() for c in parsed] if isinstance(parsed, list) else None
 
 
-def load_model(spec: DeploymentSpec, path: Path) -> LoadedModel:
+def load_model(spec: DeploymentSpec, path: Path, *, trusted: bool = False) -> LoadedModel:
+    """The loaded version; ``trusted`` is the runner's pool setting, never anything a tenant sends."""
     fmt = spec.format.lower()
     if fmt in REFUSED_FORMATS:
-        raise ModelLoadError(
-            f"{spec.model} v{spec.version}: format {fmt!r} can run arbitrary code when loaded and needs "
-            "a trusted pool; this runner loads only 'skops' and 'onnx'"
-        )
+        if not trusted:
+            raise ModelLoadError(
+                f"{spec.model} v{spec.version}: format {fmt!r} can run arbitrary code when loaded and needs "
+                f"a trusted pool; pool {spec.pool!r} is not marked trusted on this runner "
+                "(RDV_RUNNER_TRUSTED), which loads only 'skops' and 'onnx'"
+            )
+        from model_runner.trusted import load_trusted  # it builds on the classes of this module
+
+        return load_trusted(spec, path)
     if fmt == "skops":
         return SklearnModel(spec, _load_skops(path))
     if fmt == "onnx":
-        return OnnxModel(spec, _onnx_session(path))
+        model = OnnxModel(spec, _onnx_session(path))
+        model.native_bytes = path.stat().st_size
+        return model
     raise ModelLoadError(f"{spec.model} v{spec.version}: unknown artifact format {spec.format!r}")
+
+
+def warm_imports() -> None:
+    """Import the libraries of the common formats once, so the first load does not pay for them."""
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.pipeline  # noqa: F401
+    import skops.io  # noqa: F401
 
 
 def _load_skops(path: Path) -> Any:

@@ -1,7 +1,8 @@
 """The Kafka shell around scoring: poll one record, drain what is fetched, score, produce, commit.
 
 One thread does all consuming, producing and committing (delivery callbacks run inside its
-``poll``/``flush``), so nothing here needs a lock; only model loading runs elsewhere (hosting).
+``poll``/``flush``), so nothing here needs a lock; model loading runs elsewhere (hosting), and each
+version's scoring call runs on a worker thread under its timeout (isolation) while this one waits.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from contracts.messages import Request, Score
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
 from model_runner.hosting import HostedModels, HostedVersion
+from model_runner.isolation import IsolatedCalls, effective_timeout_ms
+from model_runner.loading import LoadedModel
 from model_runner.offsets import OffsetTracker
 from model_runner.scoring import (
     MODEL_LOADING,
@@ -39,6 +42,7 @@ from model_runner.scoring import (
     split_expired,
 )
 from model_runner.settings import RunnerSettings
+from model_runner.state import InternalState
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +69,12 @@ class RunnerLoop:
         admin: Admin,
         follower: ConfigFollower,
         hosting: HostedModels,
+        calls: IsolatedCalls | None = None,
+        state: InternalState | None = None,
     ) -> None:
         self._settings = settings
+        self._calls = calls or IsolatedCalls()
+        self._state = state or InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
         self._consumer = consumer
         self._producer = producer
         self._admin = admin
@@ -103,6 +111,7 @@ class RunnerLoop:
     def shutdown(self) -> None:
         """Everything handed to the producer is delivered, then its positions are committed."""
         self._commit(force=True)
+        self._calls.close()
 
     # -- config and subscription -------------------------------------------------------------
 
@@ -181,13 +190,15 @@ class RunnerLoop:
         for service_key, items in by_service.items():
             # Answering roles first: the champion's scores leave before a slow challenger is scored.
             for spec in sorted(self._hosting.deployments(*service_key), key=scoring_priority):
-                hosted = self._hosting.version(service_key[0], spec)
-                if hosted is None or hosted.state == "loading":
+                hosted = self._hosting.acquire(service_key[0], spec)
+                model = hosted.model if hosted is not None else None
+                if model is None and (hosted is None or hosted.state != "failed"):
+                    # Not loaded yet (lazily loaded, or evicted): the requests wait for the load.
                     for item in items:
                         self._offsets.hold(item.topic, item.partition, item.offset)
                         self._pending.add(service_key, spec, item)
                 else:
-                    self._emit(items, self._scores(items, spec, hosted))
+                    self._emit(items, self._scores(items, spec, hosted, model))
         self._producer.poll(0)
 
     def _admit(self, record: Record, now: float) -> Inbound | None:
@@ -243,12 +254,13 @@ class RunnerLoop:
 
     def _serve_pending(self) -> None:
         now = time.time()
-        for group in self._pending.groups():
-            hosted = self._hosting.version(group.tenant, group.spec)
+        for group in sorted(self._pending.groups(), key=lambda g: scoring_priority(g.spec)):
+            hosted = self._hosting.acquire(group.tenant, group.spec)
+            model = hosted.model if hosted is not None else None
             if hosted is None or group.spec not in self._hosting.deployments(group.tenant, group.service):
                 self._release(group.items)  # no longer deployed: nobody waits for its score
                 self._pending.discard(group)
-            elif hosted.state == "loading":
+            elif model is None and hosted.state != "failed":
                 live, expired = split_expired(group.items, now)
                 if expired:
                     self._emit(
@@ -259,14 +271,27 @@ class RunnerLoop:
                     if not live:
                         self._pending.discard(group)
             else:
-                self._emit(group.items, self._scores(group.items, group.spec, hosted))
+                self._emit(group.items, self._scores(group.items, group.spec, hosted, model))
                 self._release(group.items)
                 self._pending.discard(group)
 
-    def _scores(self, items: Sequence[Inbound], spec: DeploymentSpec, hosted: HostedVersion) -> list[Score]:
-        if hosted.model is not None:
-            return score_version(items, spec, hosted.model, runner_id=self._runner_id)
-        return error_scores(items, spec, hosted.error or "model failed to load", runner_id=self._runner_id)
+    def _scores(
+        self, items: Sequence[Inbound], spec: DeploymentSpec, hosted: HostedVersion, model: LoadedModel | None
+    ) -> list[Score]:
+        if model is None:
+            return error_scores(items, spec, hosted.error or "model failed to load", runner_id=self._runner_id)
+        settings = self._settings
+        timeout_ms = effective_timeout_ms(
+            spec, default_ms=settings.model_timeout_ms, max_ms=settings.model_timeout_max_ms
+        )
+        label = f"{hosted.key[0]}/{spec.model} v{spec.version}"
+
+        def call(predict: Callable[[list], list], rows: list) -> list:  # type: ignore[type-arg]
+            return self._calls.call(hosted.key, predict, rows, timeout_ms=timeout_ms, label=label)
+
+        # This version's internal state, fetched for the batch right before its predict call only.
+        rows = self._state.rows(spec, [item.request for item in items])
+        return score_version(items, spec, model, runner_id=self._runner_id, call=call, rows=rows)
 
     def _release(self, items: Sequence[Inbound]) -> None:
         for item in items:

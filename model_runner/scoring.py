@@ -15,9 +15,11 @@ from typing import Any
 
 from contracts.config import DeploymentSpec
 from contracts.messages import Request, Score
-from model_runner.loading import LoadedModel, RowError
+from model_runner.isolation import IsolationError
+from model_runner.loading import LoadedModel, Prediction, Row, RowError
 
 ServiceKey = tuple[str, str]
+Predict = Callable[[list[Row]], list[Prediction]]
 MODEL_LOADING = "model loading"
 
 
@@ -67,6 +69,10 @@ def error_scores(
     ]
 
 
+def call_directly(predict: Predict, rows: list[Row]) -> list[Prediction]:
+    return predict(rows)
+
+
 def score_version(
     items: Sequence[Inbound],
     spec: DeploymentSpec,
@@ -74,14 +80,22 @@ def score_version(
     *,
     runner_id: str,
     clock: Callable[[], float] = time.time,
+    call: Callable[[Predict, list[Row]], list[Prediction]] = call_directly,
+    rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Score]:
-    """One score per item, in order; a model that raises fails its batch, never the runner."""
+    """One score per item, in order; a model that raises fails its batch, never the runner.
+
+    ``call`` runs the prediction: the loop passes one that runs it off its thread under a timeout.
+    ``rows`` are what the model sees, one per item (model_runner.state lays a version's internal state
+    over them); by default each request's inputs and external state.
+    """
     started = time.perf_counter()
     try:
-        predictions = model.predict_batch([request_row(i.request) for i in items])
+        batch = list(rows) if rows is not None else [request_row(i.request) for i in items]
+        predictions = call(model.predict_batch, batch)
     except Exception as exc:  # a model bug fails its batch only
         latency_ms = (time.perf_counter() - started) * 1000
-        message = f"{type(exc).__name__}: {exc}"
+        message = str(exc) if isinstance(exc, IsolationError) else f"{type(exc).__name__}: {exc}"
         return error_scores(items, spec, message, runner_id=runner_id, latency_ms=latency_ms, clock=clock)
     latency_ms = (time.perf_counter() - started) * 1000
     now = clock()

@@ -11,6 +11,8 @@ from pathlib import Path
 from contracts.kafka import KafkaSettings
 from contracts.topics import is_valid_slug
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
 
 class SettingsError(ValueError):
     """A setting is present but unusable; raised at start so a bad deploy fails loudly, not later."""
@@ -26,6 +28,17 @@ class RunnerSettings:
     kafka: KafkaSettings
     # Touched with a one-line JSON status every few seconds when set (a liveness probe reads it).
     health_file: Path | None = None
+    # The operator trusts every artifact deployed to this pool: pickle/joblib and ``python`` load here.
+    trusted: bool = False
+    # How long one micro-batch call of a version may take before its requests get error scores; a
+    # deployment may ask for another value (``timeout_ms`` in the version metadata) up to the maximum.
+    model_timeout_ms: int = 1000
+    model_timeout_max_ms: int = 10_000
+    # Loaded versions beyond this are evicted least recently used first (champions stay).
+    model_memory_mb: float = 1024.0
+    # Where versions' internal state is read (RDV_REDIS_URL, else REDIS_URL), and how long a batch waits.
+    redis_url: str = DEFAULT_REDIS_URL
+    state_timeout_ms: int = 50
 
     @property
     def group_id(self) -> str:
@@ -54,6 +67,18 @@ class RunnerSettings:
         except ValueError as exc:
             raise SettingsError(f"Kafka settings: {exc}") from exc
         health = env.get("RDV_RUNNER_HEALTH_FILE")
+        timeout_ms = _positive_int(env, "RDV_MODEL_TIMEOUT_MS", 1000)
+        timeout_max_ms = max(timeout_ms, _positive_int(env, "RDV_MODEL_TIMEOUT_MAX_MS", 10_000))
+        redis_url = env.get("RDV_REDIS_URL") or env.get("REDIS_URL") or DEFAULT_REDIS_URL
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"RDV_REDIS_URL must be a redis:// URL, not {redis_url!r}")
+        raw_timeout = env.get("RDV_STATE_REDIS_TIMEOUT_MS", "50")
+        try:
+            state_timeout_ms = int(raw_timeout)
+        except ValueError:
+            raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be a whole number, not {raw_timeout!r}") from None
+        if state_timeout_ms < 1:
+            raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be at least 1, not {state_timeout_ms}")
         return cls(
             pool=pool,
             runner_id=runner_id,
@@ -62,4 +87,41 @@ class RunnerSettings:
             max_batch=max_batch,
             kafka=kafka,
             health_file=Path(health) if health else None,
+            trusted=_flag(env, "RDV_RUNNER_TRUSTED"),
+            model_timeout_ms=timeout_ms,
+            model_timeout_max_ms=timeout_max_ms,
+            model_memory_mb=_positive_number(env, "RDV_MODEL_MEMORY_MB", 1024.0),
+            redis_url=redis_url,
+            state_timeout_ms=state_timeout_ms,
         )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{name} must be more than 0, not {raw}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be 1/true/yes or 0/false/no, not {raw!r}")

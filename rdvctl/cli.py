@@ -1,8 +1,9 @@
 """``python -m rdvctl``: push, stage, promote, roll back and inspect from a CI pipeline.
 
 Exit codes: 0 ok, 2 usage error, 3 the server refused (4xx) or the version failed validation,
-4 server or network error (5xx, connection refused); rollouts add 5 rolled back, 6 aborted,
-7 still running when ``--wait`` ran out (see ``rdvctl.rollout``).
+4 server or network error (5xx, connection refused), 5 ``push`` gave up waiting while the version was
+still validating (it may still become ready: ask again with ``GET …/versions/<n>``); rollouts add
+6 rolled back, 7 aborted, 8 still running when ``--wait`` ran out (see ``rdvctl.rollout``).
 """
 
 from __future__ import annotations
@@ -18,15 +19,20 @@ from typing import Any, TextIO
 import httpx
 
 from rdvctl import rollout
-from rdvctl.client import ApiError, RendezvousClient, ServerError
+from rdvctl.client import PENDING_STATUSES, ApiError, RendezvousClient, ServerError
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_SERVER = 4
+EXIT_PENDING = 5
 EXIT_ROLLED_BACK = rollout.EXIT_ROLLED_BACK
 EXIT_ABORTED = rollout.EXIT_ABORTED
 EXIT_STILL_RUNNING = rollout.EXIT_STILL_RUNNING
+# How long ``push`` waits for validation by default: a cold validation worker loads scikit-learn first.
+DEFAULT_WAIT_S = 600.0
+# ``push`` reports progress at least this often while it waits.
+PROGRESS_EVERY_S = 10.0
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -34,9 +40,10 @@ exit codes:
   2  usage error
   3  refused by the server (4xx), or the pushed version failed validation
   4  server or network error (5xx, connection refused)
-  5  rollout rolled back automatically by the analysis
-  6  rollout aborted
-  7  rollout still running when --wait ran out
+  5  push: still validating when --wait ran out
+  6  rollout rolled back automatically by the analysis
+  7  rollout aborted
+  8  rollout still running when --wait ran out
 """
 
 
@@ -56,12 +63,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds (default 30)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    push = commands.add_parser("push", help="upload a model version; exit 0 if ready, 3 if failed")
+    push = commands.add_parser(
+        "push", help="upload a model version and wait for its validation; exit 0 if ready, 3 if failed"
+    )
     push.add_argument("model")
     push.add_argument("artifact", type=Path)
-    push.add_argument("--format", required=True, dest="fmt", help="onnx, skops, joblib, python")
+    push.add_argument("--format", required=True, dest="fmt", help="onnx or skops (joblib, pickle, python: trusted)")
     push.add_argument("--metadata", default="{}", help="a JSON object, or a path to a JSON file")
-    push.add_argument("--wait", type=float, default=60.0, help="seconds to wait for validation (default 60)")
+    waiting = push.add_mutually_exclusive_group()
+    waiting.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=DEFAULT_WAIT_S,
+        default=DEFAULT_WAIT_S,
+        metavar="SECONDS",
+        help=f"wait until the version is ready or failed, at most SECONDS (default {DEFAULT_WAIT_S:g}); "
+        "exit 5 if it is still validating then",
+    )
+    waiting.add_argument(
+        "--no-wait", dest="wait", action="store_const", const=0.0, help="answer right after the upload"
+    )
 
     stage = commands.add_parser("stage", help="add or replace a version as challenger")
     stage.add_argument("service")
@@ -110,22 +132,48 @@ def _print_json(value: Any, out: TextIO) -> None:
     print(json.dumps(value, indent=2, sort_keys=True), file=out)
 
 
+class _Progress:
+    """Writes ``model vN: status (Ns)`` to stderr when the status changes and every PROGRESS_EVERY_S."""
+
+    def __init__(self, model: str, err: TextIO) -> None:
+        self._model = model
+        self._err = err
+        self._last: tuple[Any, float] | None = None
+
+    def __call__(self, version: dict[str, Any], elapsed: float) -> None:
+        status = version.get("status")
+        if self._last is None or status != self._last[0] or elapsed - self._last[1] >= PROGRESS_EVERY_S:
+            print(f"rdvctl: {self._model} v{version.get('version')}: {status} ({elapsed:.0f} s)", file=self._err,
+                  flush=True)
+            self._last = (status, elapsed)
+
+
+def push(args: argparse.Namespace, client: RendezvousClient, out: TextIO, err: TextIO) -> int:
+    """Upload, then (unless ``--no-wait``) poll until validation decides; the report goes to stderr."""
+    if not args.artifact.is_file():
+        raise UsageError(f"artifact {str(args.artifact)!r} is not a file")
+    metadata = load_metadata(args.metadata)
+    version = client.upload_version(args.model, args.artifact, args.fmt, metadata)
+    if args.wait > 0 and version.get("status") in PENDING_STATUSES:
+        progress = _Progress(args.model, err)
+        progress(version, 0.0)
+        version = client.wait_version(args.model, version, timeout=args.wait, on_progress=progress)
+    _print_json({"version": version.get("version"), "status": version.get("status")}, out)
+    status = version.get("status")
+    if status == "ready" or (args.wait == 0 and status in PENDING_STATUSES):
+        return EXIT_OK
+    if status == "failed":
+        print(f"version {version.get('version')} failed validation:", file=err)
+        report = version.get("report")
+        print(report if isinstance(report, str) else json.dumps(report, indent=2, sort_keys=True), file=err)
+        return EXIT_REFUSED
+    print(f"version {version.get('version')} still {status} after {args.wait:g}s", file=err)
+    return EXIT_PENDING
+
+
 def run(args: argparse.Namespace, client: RendezvousClient, out: TextIO, err: TextIO) -> int:
     if args.command == "push":
-        if not args.artifact.is_file():
-            raise UsageError(f"artifact {str(args.artifact)!r} is not a file")
-        metadata = load_metadata(args.metadata)
-        version = client.upload_version(args.model, args.artifact, args.fmt, metadata)
-        version = client.wait_version(args.model, version, timeout=args.wait)
-        _print_json({"version": version.get("version"), "status": version.get("status")}, out)
-        if version.get("status") == "ready":
-            return EXIT_OK
-        if version.get("status") == "failed":
-            print(f"version {version.get('version')} failed validation:", file=err)
-        else:
-            print(f"version {version.get('version')} still {version.get('status')} after {args.wait:g}s", file=err)
-        _print_json(version.get("report"), err)
-        return EXIT_REFUSED
+        return push(args, client, out, err)
     if args.command == "stage":
         table = client.get_deployments(args.service).get("deployments") or []
         print(client.put_deployments(args.service, staged(table, args.model, args.version)), file=out)

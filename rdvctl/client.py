@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +112,23 @@ class RendezvousClient:
         return self._request("GET", f"/models/{model}/versions/{version}")
 
     def wait_version(
-        self, model: str, version: dict[str, Any], timeout: float, interval: float = 1.0
+        self,
+        model: str,
+        version: dict[str, Any],
+        timeout: float,
+        interval: float = 1.0,
+        on_progress: Callable[[dict[str, Any], float], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll until the version leaves ``registered``/``validating`` or ``timeout`` seconds pass."""
-        deadline = time.monotonic() + timeout
-        while version.get("status") in PENDING_STATUSES and time.monotonic() < deadline:
-            time.sleep(interval)
+        """Poll until the version leaves ``registered``/``validating`` or ``timeout`` seconds pass.
+
+        ``on_progress(version, elapsed_s)`` is called after every poll, so a caller can show progress.
+        """
+        started = time.monotonic()
+        while version.get("status") in PENDING_STATUSES and time.monotonic() - started < timeout:
+            time.sleep(min(interval, max(0.0, timeout - (time.monotonic() - started))))
             version = self.get_version(model, int(version["version"]))
+            if on_progress is not None:
+                on_progress(version, time.monotonic() - started)
         return version
 
     # -- routing ----------------------------------------------------------------------------------

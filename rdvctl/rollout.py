@@ -1,7 +1,8 @@
 """``rdvctl rollout start|status|pause|resume|abort``: progressive rollouts from a CI job.
 
 ``start --wait`` (and ``status --wait``) follow the rollout until it ends and exit with a code the job
-can act on: 0 promoted, 5 rolled back by the analysis, 6 aborted, 7 still running when the wait ran out.
+can act on: 0 promoted, 6 rolled back by the analysis, 7 aborted, 8 still running when the wait ran out
+(5 is ``push``'s: still validating).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any, TextIO
 from rdvctl.client import RendezvousClient, ServerError
 
 EXIT_OK = 0
-EXIT_ROLLED_BACK = 5
-EXIT_ABORTED = 6
-EXIT_STILL_RUNNING = 7
+EXIT_ROLLED_BACK = 6
+EXIT_ABORTED = 7
+EXIT_STILL_RUNNING = 8
 
 FINAL = frozenset({"promoted", "rolled_back", "aborted"})
 EXIT_BY_STATUS = {"promoted": EXIT_OK, "rolled_back": EXIT_ROLLED_BACK, "aborted": EXIT_ABORTED}
@@ -30,9 +31,9 @@ exit codes of rollout commands:
   2  usage error
   3  refused by the server (4xx: invalid steps, unknown or not-ready version, scope, one rollout at a time)
   4  server or network error
-  5  rolled back automatically by the analysis (the reason is printed)
-  6  aborted (by a user, or because the routing was changed by hand)
-  7  --wait ran out while the rollout was still running or paused
+  6  rolled back automatically by the analysis (the reason is printed)
+  7  aborted (by a user, or because the routing was changed by hand)
+  8  --wait ran out while the rollout was still running or paused
 """
 
 
@@ -75,7 +76,7 @@ def add_rollout_parser(commands: Any) -> None:
 def _wait_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true", help="follow the rollout until it ends; exit by its outcome")
     parser.add_argument(
-        "--wait-timeout", type=float, default=3600.0, help="give up after this many seconds and exit 7 (default 3600)"
+        "--wait-timeout", type=float, default=3600.0, help="give up after this many seconds and exit 8 (default 3600)"
     )
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between polls while waiting (default 2)")
 

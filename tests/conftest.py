@@ -27,3 +27,28 @@ def kafka_bootstrap() -> str:
     if not _reachable(bootstrap.split(",")[0]):
         pytest.fail(f"no Kafka broker at {bootstrap}: run the tests with `make test`, which starts one")
     return bootstrap
+
+
+# Limits of the shared worker's validations: small enough that the end-to-end tests of the limits run
+# quickly (tests/e2e/test_validation.py), ample for the small models the tests train.
+E2E_VALIDATION_LIMITS = {
+    "RDV_VALIDATION_MEMORY_MB": "256",
+    "RDV_VALIDATION_CPU_S": "5",
+    "RDV_VALIDATION_TIMEOUT_S": "120",
+}
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, kafka_bootstrap, tmp_path_factory):  # noqa: ANN001, ANN201
+    """One real Celery worker for the session, on the test database and Redis (tests/e2e/stack.py).
+
+    Background work (version validation, rollout analysis) runs in it exactly as in production; tests
+    see its effects through the API or the database. Its log is in the worker's ``log_path``.
+    """
+    from tests.e2e.stack import celery_worker
+
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    with django_db_blocker.unblock():
+        worker = celery_worker(log, env={"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, **E2E_VALIDATION_LIMITS})
+    yield worker
+    worker.stop()

@@ -13,7 +13,9 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from contracts.state import ExternalStateSpec
 from controlplane.gateway.errors import GatewayError
+from controlplane.gateway.state import spec_for_service
 
 CACHE_SECONDS = 2.0
 CACHE_MAX_ENTRIES = 10_000
@@ -31,7 +33,8 @@ class ServiceTarget:
     service: str
     deadline_ms: int
     schema_json: str
-    external_state: dict[str, Any]
+    # Parsed once per cache refresh, so the hot path never re-reads the spec.
+    state: ExternalStateSpec
     revision: int
 
 
@@ -69,7 +72,7 @@ def _load_service(tenant: str, service: str) -> ServiceTarget | None:
         service=service,
         deadline_ms=row.deadline_ms,
         schema_json=json.dumps(row.input_schema, sort_keys=True),
-        external_state=dict(row.external_state or {}),
+        state=spec_for_service(row.external_state, service=f"{tenant}/{service}"),
         revision=latest.first() or 0,
     )
 

@@ -19,6 +19,7 @@ from controlplane.gateway.errors import GatewayError
 from controlplane.gateway.inputs import parse_predict_body, validate_inputs
 from controlplane.gateway.lookups import ServiceTarget, authorise, service_target
 from controlplane.gateway.replies import get_hub
+from controlplane.gateway.state import get_external_state, reject_injected_inputs
 
 # How long past the deadline the gateway waits for the rendezvous before answering 504 itself.
 RENDEZVOUS_SLACK_S = 0.5
@@ -45,6 +46,7 @@ async def predict(*, authorization: str | None, tenant: str, service: str, body:
         target = await service_target(tenant, service)
         inputs, user_key = parse_predict_body(body)
         validate_inputs(inputs, target.schema_json)
+        reject_injected_inputs(inputs, target.state)
         return await _publish_and_wait(target, inputs, user_key)
     except GatewayError as exc:
         return exc.status, exc.body()
@@ -56,16 +58,18 @@ async def _publish_and_wait(target: ServiceTarget, inputs: dict[str, Any], user_
         reply_to = hub.reply_to() if hub.ready else await asyncio.to_thread(hub.reply_to)
     except KafkaError as exc:
         raise GatewayError(503, "stream_unavailable", str(exc)) from exc
+    sent_at = time.time()
     message = Request(
         request_id=uuid.uuid4().hex,
         tenant=target.tenant,
         service=target.service,
         user_key=user_key,
-        sent_at=time.time(),
+        sent_at=sent_at,
         deadline_ms=target.deadline_ms,
         config_revision=target.revision,
         inputs=inputs,
-        external_state={},
+        # Once, here, before fan-out: every model of the request sees these very bytes (DESIGN.md §4).
+        external_state=await get_external_state().values(target.state, inputs, user_key, sent_at),
         reply_to=reply_to,
     )
     future = hub.expect(message.request_id)

@@ -31,7 +31,10 @@ def tenant_model_ensure(*, tenant: str, tenant_name: str, model: str, model_name
 def version_ensure(
     *, model: Model, number: int, train: Callable[[], Any], metadata: dict[str, Any], say: Say
 ) -> ModelVersion:
-    """Version ``number`` of the model, trained and registered (validated) the first time only."""
+    """Version ``number`` of the model, trained and registered (validated) the first time only.
+
+    Validation runs here rather than in a Celery worker: ``make run`` serves the demo the moment it starts.
+    """
     existing = model.versions.filter(number=number).first()
     if existing is not None:
         say(f"version {number}: exists ({existing.status})")
@@ -47,6 +50,7 @@ def version_ensure(
                 artifact_file=File(handle, name=path.name),
                 format=ModelVersion.Format.SKOPS,
                 metadata=metadata,
+                validate_inline=True,  # the same child-process validation, so the seed ends with a ready model
             )
     say(f"version {version.number}: trained and registered ({version.status}: {version.report})")
     return version

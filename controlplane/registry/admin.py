@@ -1,4 +1,5 @@
-"""Operator views of the registry; uploads in the admin go through ``version_create`` like the API."""
+"""Operator views of the registry; uploads in the admin go through ``version_create`` like the API
+(so they are validated in the background too, and code formats need a tenant marked ``trusted_code``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from controlplane.errors import InvalidInput
 from controlplane.registry.models import Model, ModelVersion
 from controlplane.registry.services import version_create
+from controlplane.registry.trust import format_upload_check
 
 _VERSION_FIELDS = ("number", "format", "status", "sha256", "size", "created_at")
 
@@ -42,6 +45,18 @@ class ModelVersionAddForm(forms.ModelForm):
         model = ModelVersion
         fields = ("model", "artifact", "format", "metadata")
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        model, format = cleaned.get("model"), cleaned.get("format")
+        if model is not None and format:
+            try:
+                format_upload_check(tenant=model.tenant, format=format)
+            except InvalidInput as exc:
+                # The operator sees the same rule as the API, on the form: trust the tenant first.
+                message = f"{exc.detail['format']} (tick trusted code on the tenant)"
+                raise forms.ValidationError({"format": message}) from exc
+        return cleaned
+
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
@@ -58,6 +73,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "size",
         "status",
         "report",
+        "validation_queued_at",
+        "validation_attempts",
+        "validated_at",
         "created_at",
     )
 

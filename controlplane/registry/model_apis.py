@@ -1,4 +1,4 @@
-"""Models and their versions. Uploading a version validates it before answering: ``ready`` or ``failed``."""
+"""Models and their versions. An upload answers at once with ``validating``; a Celery task validates it."""
 
 from __future__ import annotations
 
@@ -60,12 +60,18 @@ class ModelViewSet(mixins.ListModelMixin, TenantViewSet):
     create=extend_schema(
         request={"multipart/form-data": VersionInSerializer},
         responses={
-            201: OpenApiResponse(VersionOutSerializer, "Created and validated; `status` says ready or failed."),
+            201: OpenApiResponse(VersionOutSerializer, "Stored with `status: validating`; validation is queued."),
+            400: OpenApiResponse(
+                ERROR_RESPONSE, "Bad format or metadata, or a code format (joblib, pickle, python) from a tenant "
+                "the operator has not trusted."
+            ),
             413: OpenApiResponse(ERROR_RESPONSE, "The artifact is above RDV_ARTIFACT_MAX_BYTES."),
         },
         description=(
-            "Upload an artifact as a new version (multipart). It is validated before the answer: a version "
-            "that fails validation is still created (201) with `status: failed` and the reason in `report`."
+            "Upload an artifact as a new version (multipart). The answer comes at once with `status: validating`; "
+            "a background task then loads the artifact in a separate process with time and memory limits and "
+            "runs a smoke prediction on `metadata.example`. Poll `GET …/versions/<n>` until `status` is `ready` "
+            "or `failed` (`report` says why). Only `ready` versions can be deployed (409 otherwise)."
         ),
     ),
 )

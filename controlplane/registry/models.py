@@ -32,6 +32,7 @@ class ModelVersion(models.Model):
         SKOPS = "skops"
         # Pickle-based formats: only ever loaded in pools the operator marks trusted.
         JOBLIB = "joblib"
+        PICKLE = "pickle"
         PYTHON = "python"
 
     class Status(models.TextChoices):
@@ -50,6 +51,11 @@ class ModelVersion(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REGISTERED)
     report = models.TextField(blank=True, default="")
+    # Validation runs in the background (a Celery task): when it was last queued, how often it was
+    # started, and when its outcome was recorded. A sweep re-queues versions whose task was lost.
+    validation_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    validation_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    validated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

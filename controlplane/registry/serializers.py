@@ -28,12 +28,19 @@ class ModelOutSerializer(serializers.ModelSerializer):
 
 class VersionInSerializer(serializers.Serializer):
     artifact = serializers.FileField(allow_empty_file=False, help_text="The model file.")
-    format = serializers.ChoiceField(choices=ModelVersion.Format.choices)
+    format = serializers.ChoiceField(
+        choices=ModelVersion.Format.choices,
+        help_text=(
+            "`onnx` or `skops`. `joblib`, `pickle` and `python` run code when loaded: only tenants the operator "
+            "trusts may upload them, and they deploy only to trusted pools."
+        ),
+    )
     metadata = serializers.CharField(
         required=False,
         help_text=(
-            "A JSON object as a string: `features` (input names in column order) and `example` (an inputs "
-            "object used for the smoke prediction)."
+            "A JSON object as a string: `features` (input names in column order), `example` (an inputs "
+            "object used for the smoke prediction), and optionally `internal_state` (`{type: redis, key, prefix, "
+            "fields, default}`: a Redis hash the runner injects before this version's predict call only)."
         ),
     )
 
@@ -54,9 +61,17 @@ class VersionOutSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=ModelVersion.Status.choices)
     format = serializers.ChoiceField(choices=ModelVersion.Format.choices)
     metadata = serializers.JSONField()
-    report = serializers.CharField(help_text="Why the version is ready or failed, from validation.")
+    report = serializers.CharField(
+        help_text=(
+            "Why the version is ready or failed, from validation (a smoke test in a separate process with time "
+            "and memory limits); while `validating`, that it is queued."
+        )
+    )
+    validated_at = serializers.DateTimeField(
+        allow_null=True, help_text="When validation recorded `ready` or `failed`; null while validating."
+    )
 
     class Meta:
         model = ModelVersion
-        fields = ["version", "status", "sha256", "format", "metadata", "report", "size", "created_at"]
+        fields = ["version", "status", "sha256", "format", "metadata", "report", "size", "created_at", "validated_at"]
         read_only_fields = fields

@@ -1,4 +1,4 @@
-"""Writes for the registry: creating models and versions (numbered atomically, hashed, validated)."""
+"""Writes for the registry: creating models and versions (numbered atomically, hashed, queued for validation)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from controlplane.audit.services import audit_record
 from controlplane.errors import ConflictError, InvalidInput, TooLarge
+from controlplane.registry.metadata import internal_state_check
 from controlplane.registry.models import Model, ModelVersion
-from controlplane.registry.validation import version_validate
+from controlplane.registry.trust import format_upload_check
+from controlplane.registry.validation import version_validate, version_validation_enqueue
 from controlplane.tenancy.models import Tenant
 
 _CHUNK = 1024 * 1024
@@ -51,6 +54,7 @@ def _metadata_check(metadata: Any) -> dict[str, Any]:
         raise InvalidInput({"metadata": "features must not repeat a name"})
     if not isinstance(metadata.get("example", {}), dict):
         raise InvalidInput({"metadata": "example must be an inputs object"})
+    internal_state_check(metadata)
     return metadata
 
 
@@ -82,15 +86,23 @@ def artifact_size_check(*, size: int | None) -> None:
 
 
 def version_create(
-    *, model: Model, artifact_file: File, format: str, metadata: dict[str, Any], actor: str = "system"
+    *,
+    model: Model,
+    artifact_file: File,
+    format: str,
+    metadata: dict[str, Any],
+    actor: str = "system",
+    validate_inline: bool = False,
 ) -> ModelVersion:
-    """Store a new version and validate it before returning, so callers see ``ready`` or ``failed``.
+    """Store a new version as ``validating`` and queue its validation (a Celery task) on commit.
 
-    Validation runs synchronously for now; it moves to a Celery task (enqueued on commit) later, and
-    callers already handle a version that is not ``ready`` yet.
+    ``validate_inline`` runs the same validation (``version_validate``: a child process with limits)
+    before returning instead, for seeds that must leave a ready model behind without a worker.
+    A code format (joblib, pickle, python) from a tenant the operator has not trusted is refused (400).
     """
     if format not in ModelVersion.Format.values:
         raise InvalidInput({"format": f"choose one of {', '.join(ModelVersion.Format.values)}"})
+    format_upload_check(tenant=model.tenant, format=format)
     metadata = _metadata_check(metadata)
     artifact_size_check(size=getattr(artifact_file, "size", None))
     sha256, size = _digest(artifact_file)
@@ -101,7 +113,17 @@ def version_create(
         # Lock the model row so two uploads cannot both take the same next number.
         Model.objects.select_for_update().filter(pk=model.pk).first()
         last = model.versions.order_by("-number").values_list("number", flat=True).first() or 0
-        version = ModelVersion(model=model, number=last + 1, format=format, sha256=sha256, size=size, metadata=metadata)
+        version = ModelVersion(
+            model=model,
+            number=last + 1,
+            format=format,
+            sha256=sha256,
+            size=size,
+            metadata=metadata,
+            status=ModelVersion.Status.VALIDATING,
+            report="queued for validation",
+            validation_queued_at=timezone.now(),
+        )
         version.artifact.save(_stored_name(artifact_file, format), artifact_file, save=False)
         version.save()
         audit_record(
@@ -119,4 +141,8 @@ def version_create(
                 }
             },
         )
-    return version_validate(version=version)
+        if not validate_inline:
+            version_validation_enqueue(version=version)
+    if validate_inline:
+        return version_validate(version_id=version.pk) or version
+    return version

@@ -1,139 +1,252 @@
-"""Smoke-test a version before it may be deployed: load the artifact safely and score its example.
+"""Validating a version before it may be deployed (DESIGN.md §5): ``validating`` → ``ready`` or ``failed``.
 
-Safety first: pickle-based formats are never loaded here (a tenant can never get a pickle loaded),
-and a skops file is only loaded when every type it would instantiate is a scikit-learn or NumPy type.
+``version_validate`` is what the Celery task calls (and what seeds and tests call directly): it runs
+the smoke test — load exactly as a runner would, score ``metadata.example`` — in a separate process
+with time, memory and CPU limits (``sandbox``), and records the outcome with a report a user can act
+on. Formats that run code when loaded are never opened here, not even in the child: on the control
+plane's host a child process is no sandbox for other tenants' files or the database credentials.
+They get a static check and a report that says they were not loaded (``trusted_format_check``).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import time
-from collections.abc import Callable
-from typing import Any
+import hashlib
+import json
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
 
-import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 from controlplane.registry.models import ModelVersion
+from controlplane.registry.sandbox import Limits, SandboxResult, failure_explain, sandbox_run
+from controlplane.registry.trust import is_code_format
+from model_runner.smoke import SmokeRequest, example_problem
+
+log = logging.getLogger(__name__)
 
 Status = ModelVersion.Status
-# Types a skops artifact may instantiate; anything else (builtins, os, user code) fails validation.
-SKOPS_TRUSTED_PATTERNS: tuple[str, ...] = ("sklearn.*", "numpy.*")
-PICKLE_REFUSED = (
-    "pickle/python formats are only accepted for trusted pools; they are never loaded for validation"
-)
+PENDING = (Status.REGISTERED, Status.VALIDATING)
+VALIDATE_TASK = "registry.version_validate"
+_PYTHON_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+# First bytes of what joblib.dump and pickle.dump write: a pickle of protocol 2 or later, or one of
+# the compressors joblib supports (zlib, gzip, bz2, xz, lzma, lz4).
+_PICKLE_HEADERS = tuple(b"\x80" + bytes([protocol]) for protocol in range(2, 6))
+_JOBLIB_COMPRESSED = (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00",
+                      b"\x5d\x00\x00", b"\x04\x22\x4d\x18", b"ZF")
 
 
 class ValidationFailed(Exception):
     """A readable reason the version cannot serve; becomes the version's report."""
 
 
-def _example_row(version: ModelVersion) -> np.ndarray:
-    features = version.features
-    example = version.metadata.get("example")
-    if not features:
-        raise ValidationFailed("metadata.features is empty: the runner needs the input names in column order")
-    if not isinstance(example, dict) or not example:
-        raise ValidationFailed(
-            "metadata.example is missing: an inputs object is needed for the smoke prediction"
-        )
-    missing = [name for name in features if name not in example]
-    if missing:
-        raise ValidationFailed(f"metadata.example lacks feature(s) {', '.join(missing)}")
-    try:
-        return np.array([[float(example[name]) for name in features]], dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed(f"metadata.example has a non-numeric feature value: {exc}") from exc
-
-
-def _describe(value: Any) -> str:
-    text = np.array2string(np.asarray(value), precision=4, threshold=8) if value is not None else "None"
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _validate_skops(version: ModelVersion, path: str) -> str:
-    import skops.io
-
-    try:
-        untrusted = skops.io.get_untrusted_types(file=path)
-    except Exception as exc:  # a zip that is not a skops file, or not a zip at all
-        raise ValidationFailed(f"not a readable skops file: {type(exc).__name__}: {exc}") from exc
-    refused = [
-        name for name in untrusted if not any(fnmatch.fnmatch(name, p) for p in SKOPS_TRUSTED_PATTERNS)
-    ]
-    if refused:
-        raise ValidationFailed(
-            f"skops file uses types outside scikit-learn/NumPy: {', '.join(sorted(refused))}"
-        )
-    try:
-        estimator = skops.io.load(path, trusted=untrusted)
-    except Exception as exc:
-        raise ValidationFailed(f"skops load failed: {type(exc).__name__}: {exc}") from exc
-    if not hasattr(estimator, "predict"):
-        raise ValidationFailed(f"the loaded object ({type(estimator).__name__}) has no predict()")
-    row = _example_row(version)
-    started = time.perf_counter()
-    try:
-        prediction = estimator.predict(row)
-    except Exception as exc:
-        raise ValidationFailed(f"smoke prediction failed: {type(exc).__name__}: {exc}") from exc
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    return (
-        f"loaded skops {type(estimator).__name__}; smoke prediction on metadata.example → "
-        f"{_describe(prediction)} in {elapsed_ms:.1f} ms"
+def validation_limits() -> Limits:
+    return Limits(
+        timeout_s=float(settings.RDV_VALIDATION_TIMEOUT_S),
+        memory_mb=int(settings.RDV_VALIDATION_MEMORY_MB),
+        cpu_s=int(settings.RDV_VALIDATION_CPU_S),
     )
 
 
-def _validate_onnx(version: ModelVersion, path: str) -> str:
-    import onnxruntime
+def version_validation_enqueue(*, version: ModelVersion) -> None:
+    """Queue the validation task once the current transaction commits (the worker must see the row).
 
-    try:
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise ValidationFailed(f"not a loadable ONNX model: {type(exc).__name__}: {exc}") from exc
-    inputs = session.get_inputs()
-    if len(inputs) != 1:
-        names = ", ".join(i.name for i in inputs)
-        raise ValidationFailed(
-            f"the ONNX model must have exactly one input (the feature row), it has: {names}"
-        )
-    dtype = np.float64 if inputs[0].type == "tensor(double)" else np.float32
-    row = _example_row(version).astype(dtype)
-    started = time.perf_counter()
-    try:
-        outputs = session.run(None, {inputs[0].name: row})
-    except Exception as exc:
-        raise ValidationFailed(f"smoke prediction failed: {type(exc).__name__}: {exc}") from exc
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    described = "; ".join(
-        f"{meta.name}={_describe(value) if not isinstance(value, list) else str(value)[:200]}"
-        for meta, value in zip(session.get_outputs(), outputs, strict=False)
-    )
-    return f"loaded ONNX model; smoke prediction on metadata.example → {described} in {elapsed_ms:.1f} ms"
-
-
-_VALIDATORS: dict[str, Callable[[ModelVersion, str], str]] = {
-    ModelVersion.Format.SKOPS: _validate_skops,
-    ModelVersion.Format.ONNX: _validate_onnx,
-}
-
-
-def version_validate(*, version: ModelVersion) -> ModelVersion:
-    """Move the version to ``ready`` or ``failed`` with a report a user can act on.
-
-    Runs in-process for now; DESIGN.md §5 asks for a separate process, which comes with the Celery task.
+    A broker that is down does not fail the upload: the version stays ``validating`` and the sweep
+    (``versions_validation_sweep``) queues it again.
     """
-    version.status = Status.VALIDATING
-    version.save(update_fields=["status"])
-    validator = _VALIDATORS.get(version.format)
+    version_id = version.pk
+
+    def send() -> None:
+        from controlplane.celery import app
+
+        try:
+            app.send_task(VALIDATE_TASK, args=[version_id])
+        except Exception:  # kombu raises several kinds of connection errors
+            log.warning("could not queue the validation of version id %s; the sweep will retry", version_id,
+                        exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def versions_validation_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Queue again what waited too long; fail what was started too often without finishing.
+
+    "Too long" is the validation timeout plus two minutes: a task still running within it is left alone.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.RDV_VALIDATION_TIMEOUT_S + 120)
+    requeued = failed = 0
+    waiting = ModelVersion.objects.filter(status__in=PENDING, validation_queued_at__lt=stale)
+    for version_id in waiting.values_list("pk", flat=True):
+        with transaction.atomic():
+            version = ModelVersion.objects.select_for_update().filter(pk=version_id, status__in=PENDING).first()
+            if version is None:
+                continue
+            if version.validation_attempts >= settings.RDV_VALIDATION_MAX_ATTEMPTS:
+                _record(version, Status.FAILED, (
+                    f"validation was started {version.validation_attempts} times without finishing "
+                    "(a worker killed mid-task each time, e.g. by the system's out-of-memory killer)"
+                ))
+                failed += 1
+                continue
+            version.validation_queued_at = now
+            version.save(update_fields=["validation_queued_at"])
+            version_validation_enqueue(version=version)
+            requeued += 1
+    return {"requeued": requeued, "failed": failed}
+
+
+def version_validate(*, version_id: int, limits: Limits | None = None) -> ModelVersion | None:
+    """Validate the version and record ``ready`` or ``failed``; one already decided is left as it is.
+
+    Safe to run twice (a redelivered task, the sweep): the first outcome recorded wins.
+    """
+    with transaction.atomic():
+        version = (
+            ModelVersion.objects.select_for_update().select_related("model__tenant").filter(pk=version_id).first()
+        )
+        if version is None:
+            log.warning("version id %s no longer exists; nothing to validate", version_id)
+            return None
+        if version.status not in PENDING:
+            return version
+        version.status = Status.VALIDATING
+        version.validation_attempts += 1
+        version.report = (
+            f"validating since {timezone.now():%Y-%m-%d %H:%M:%S} UTC (attempt {version.validation_attempts}): "
+            "loading the artifact and running the smoke prediction in a separate process"
+        )
+        version.save(update_fields=["status", "validation_attempts", "report"])
     try:
-        if validator is None:
-            raise ValidationFailed(PICKLE_REFUSED)
-        report = validator(version, version.artifact.path)
+        status, report = Status.READY, _validate(version, limits or validation_limits())
     except ValidationFailed as exc:
-        version.status, version.report = Status.FAILED, str(exc)
-    except Exception as exc:  # never leave a version stuck in "validating"
-        version.status, version.report = Status.FAILED, f"validation crashed: {type(exc).__name__}: {exc}"
+        status, report = Status.FAILED, str(exc)
+    except Exception as exc:  # never leave a version stuck in "validating" for a bug of ours
+        log.exception("validating %s crashed", version)
+        status, report = Status.FAILED, f"validation crashed: {type(exc).__name__}: {exc}"
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().select_related("model__tenant").get(pk=version_id)
+        if locked.status in PENDING:
+            _record(locked, status, report)
+    return locked
+
+
+def _record(version: ModelVersion, status: str, report: str) -> None:
+    version.status, version.report, version.validated_at = status, report, timezone.now()
+    version.save(update_fields=["status", "report", "validated_at"])
+
+
+def _validate(version: ModelVersion, limits: Limits) -> str:
+    """The ``ready`` report; raises ValidationFailed with the ``failed`` one."""
+    with _artifact_path(version) as path:
+        try:
+            digest = _sha256(path)
+        except OSError as exc:
+            raise ValidationFailed(f"the stored artifact cannot be read: {exc}") from exc
+        if digest != version.sha256:
+            raise ValidationFailed(
+                f"the stored artifact does not match its sha256 (recorded {version.sha256}, found {digest})"
+            )
+        if is_code_format(version.format):
+            return trusted_format_check(version=version, path=path)
+        problem = example_problem(version.features, version.metadata.get("example"))
+        if problem:
+            raise ValidationFailed(f"before loading: {problem}")
+        request = SmokeRequest(
+            artifact=str(path),
+            format=version.format,
+            model=version.model.slug,
+            version=version.number,
+            sha256=version.sha256,
+            features=version.features,
+            example=dict(version.metadata["example"]),
+            memory_mb=limits.memory_mb,
+            cpu_s=limits.cpu_s,
+        )
+        result = sandbox_run(request=request, limits=limits)
+    if not result.ok:
+        raise ValidationFailed(failure_explain(result, limits))
+    return _ready_report(version, result, limits)
+
+
+def _ready_report(version: ModelVersion, result: SandboxResult, limits: Limits) -> str:
+    outcome = result.outcome or {}
+    output = json.dumps(outcome.get("output"), sort_keys=True)
+    if len(output) > 300:
+        output = output[:297] + "..."
+    return (
+        f"loaded {version.format} {outcome.get('model_type')} in {outcome.get('load_ms')} ms; "
+        f"smoke prediction on metadata.example in {outcome.get('predict_ms')} ms → {output}; "
+        f"peak memory {outcome.get('peak_rss_mb')} MB. Validated in a separate process in {result.elapsed_s:g} s "
+        f"(limits: {limits.describe()})."
+    )
+
+
+def trusted_format_check(*, version: ModelVersion, path: Path) -> str:
+    """A code format of a trusted tenant: checked without loading it, ``ready`` with a report saying so."""
+    if not version.model.tenant.trusted_code:
+        raise ValidationFailed(
+            f"refused: format {version.format!r} runs code when loaded and tenant "
+            f"{version.model.tenant.slug!r} is not trusted to run code"
+        )
+    if version.format == ModelVersion.Format.PYTHON:
+        target = _python_target(path)
+        what = f"names {target}, which the trusted pool's runners import from their own code"
     else:
-        version.status, version.report = Status.READY, report
-    version.save(update_fields=["status", "report"])
-    return version
+        with path.open("rb") as handle:
+            head = handle.read(8)
+        if not head.startswith(_PICKLE_HEADERS + _JOBLIB_COMPRESSED):
+            raise ValidationFailed(
+                f"not a {version.format} file (it starts with {head[:4].hex()}: neither a pickle of "
+                "protocol 2 or later nor a joblib-compressed file)"
+            )
+        what = "has a pickle/joblib header"
+    return (
+        f"not loaded: format {version.format!r} runs code when loaded, so the control plane never "
+        f"opens it; the file {what}. Only runners of trusted pools load it: a load failure there shows as "
+        "error scores and the rendezvous falls back."
+    )
+
+
+def _python_target(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"a python artifact must be a UTF-8 text file: {exc}") from exc
+    lines = [line.strip() for line in text.splitlines()]
+    meaningful = [line for line in lines if line and not line.startswith("#")]
+    if len(meaningful) != 1 or not _PYTHON_TARGET.match(meaningful[0]):
+        raise ValidationFailed("a python artifact must hold one line 'package.module:callable'")
+    return meaningful[0]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _artifact_path(version: ModelVersion) -> Iterator[Path]:
+    """A local path of the artifact: the stored file itself, or a temporary copy for remote storage."""
+    try:
+        stored = Path(version.artifact.path)
+    except NotImplementedError:
+        stored = None
+    if stored is not None:
+        yield stored
+        return
+    with tempfile.TemporaryDirectory(prefix="rdv-artifact-") as tmp:
+        local = Path(tmp) / "artifact"
+        with version.artifact.open("rb") as source, local.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        yield local

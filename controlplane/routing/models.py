@@ -11,7 +11,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from contracts.config import DEFAULT_POOL
+from contracts.state import StateSpecError, external_state_parse
 from controlplane.registry.models import ModelVersion
+from controlplane.registry.trust import deployment_trust_problem
 from controlplane.tenancy.models import Tenant, slug_validator
 
 
@@ -24,6 +26,20 @@ def validate_json_schema(value: Any) -> None:
         raise ValidationError(f"input_schema is not a valid JSON Schema: {exc.message}") from exc
 
 
+def input_names(input_schema: Any) -> list[str]:
+    """The inputs a schema declares (its top-level ``properties``); empty when it declares none."""
+    properties = input_schema.get("properties") if isinstance(input_schema, dict) else None
+    return list(properties) if isinstance(properties, dict) else []
+
+
+def validate_external_state(external_state: Any, input_schema: Any) -> None:
+    """The spec must parse (contracts.state) and inject no name the input schema declares."""
+    try:
+        external_state_parse(external_state, input_names=input_names(input_schema))
+    except StateSpecError as exc:
+        raise ValidationError({"external_state": exc.problems}) from exc
+
+
 class Service(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="services")
     slug = models.CharField(max_length=63, validators=[slug_validator])
@@ -32,7 +48,8 @@ class Service(models.Model):
     deadline_ms = models.PositiveIntegerField(
         default=200, validators=[MinValueValidator(1), MaxValueValidator(60_000)]
     )
-    # Values injected once before fan-out so every model sees byte-identical input (DESIGN.md §4).
+    # Providers of values injected once before fan-out, so every model sees byte-identical input
+    # (DESIGN.md §4 and contracts/state.py): ``{"providers": [{"type": "clock" | "lookup" | "redis", …}]}``.
     external_state = models.JSONField(default=dict, blank=True)
     # Fixed at creation: requests and scores are co-partitioned, so it cannot change under traffic.
     partitions = models.PositiveIntegerField(
@@ -46,6 +63,9 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant.slug}/{self.slug}"
+
+    def clean(self) -> None:
+        validate_external_state(self.external_state, self.input_schema)
 
 
 class Deployment(models.Model):
@@ -82,6 +102,9 @@ class Deployment(models.Model):
                 raise ValidationError({"version": "the version belongs to another tenant"})
             if self.version.status != ModelVersion.Status.READY:
                 raise ValidationError({"version": f"{self.version} is {self.version.status}, not ready"})
+            problem = deployment_trust_problem(version=self.version, pool=self.pool)
+            if problem:
+                raise ValidationError({"pool": problem})
 
 
 class ConfigRevision(models.Model):

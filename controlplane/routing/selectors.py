@@ -10,6 +10,7 @@ from django.conf import settings
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.roles import ROLES
 from controlplane.errors import NotFound
+from controlplane.registry.metadata import internal_state_of
 from controlplane.routing.models import ConfigRevision, Deployment, Service
 from controlplane.tenancy.models import Tenant
 
@@ -49,6 +50,12 @@ def artifact_url(*, sha256: str) -> str:
     return f"{settings.RDV_PUBLIC_URL}/api/v1/internal/artifacts/{sha256}"
 
 
+def _timeout_ms(metadata: dict[str, Any]) -> int:
+    """The version's own scoring timeout, when its metadata names a sensible one (else the runner's)."""
+    value = metadata.get("timeout_ms") if isinstance(metadata, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def config_snapshot_build(*, service: Service, revision: int) -> ServiceConfig:
     """Everything a worker needs about the service, so workers never read the database."""
     deployments = tuple(
@@ -64,6 +71,8 @@ def config_snapshot_build(*, service: Service, revision: int) -> ServiceConfig:
             sha256=d.version.sha256,
             artifact_url=artifact_url(sha256=d.version.sha256),
             features=tuple(d.version.features),
+            timeout_ms=_timeout_ms(d.version.metadata),
+            internal_state=internal_state_of(d.version.metadata),
         )
         for d in deployments_ordered(service=service)
     )

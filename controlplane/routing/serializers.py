@@ -76,13 +76,20 @@ class ServiceOutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+EXTERNAL_STATE_HELP = (
+    "Values the gateway injects once per request, before fan-out: `{\"providers\": [...]}` with providers "
+    "`{type: clock, fields, timezone}`, `{type: lookup, key, table, default}`, `{type: redis, key, prefix, fields, "
+    "default}` (DESIGN.md §4). Injected names must not be inputs."
+)
+
+
 class ServiceUpdateSerializer(serializers.Serializer):
     """PATCH: any of these; slug and partitions name the topics and never change."""
 
     name = serializers.CharField(max_length=200, required=False)
     input_schema = serializers.DictField(required=False, help_text="A JSON Schema (draft 2020-12) for `inputs`.")
     deadline_ms = serializers.IntegerField(min_value=1, max_value=60_000, required=False)
-    external_state = serializers.DictField(required=False)
+    external_state = serializers.DictField(required=False, help_text=EXTERNAL_STATE_HELP)
 
 
 class ServiceInSerializer(ServiceUpdateSerializer):
@@ -92,4 +99,4 @@ class ServiceInSerializer(ServiceUpdateSerializer):
     name = serializers.CharField(max_length=200)
     input_schema = serializers.DictField(help_text="A JSON Schema (draft 2020-12) for `inputs`.")
     deadline_ms = serializers.IntegerField(min_value=1, max_value=60_000, default=200)
-    external_state = serializers.DictField(required=False, default=dict)
+    external_state = serializers.DictField(required=False, default=dict, help_text=EXTERNAL_STATE_HELP)

@@ -19,6 +19,7 @@ from controlplane.audit.services import audit_record, fields_changed
 from controlplane.errors import ConflictError, InvalidInput, StreamUnavailable
 from controlplane.kafka import platform_topics_ensure, topics_ensure
 from controlplane.registry.models import ModelVersion
+from controlplane.registry.trust import deployment_trust_problem
 from controlplane.routing.models import ConfigRevision, Deployment, Service
 from controlplane.routing.publishing import config_send
 from controlplane.routing.selectors import config_snapshot_build, deployments_list, revision_latest
@@ -144,6 +145,9 @@ def _routing_apply(
     if not_ready:
         names = ", ".join(f"{v.model.slug} v{v.number} is {v.status}" for v in not_ready)
         raise ConflictError(f"only ready versions can be deployed: {names}")
+    untrusted = [p for row in rows if (p := deployment_trust_problem(version=row.version, pool=row.pool))]
+    if untrusted:
+        raise ConflictError(f"not deployable here: {'; '.join(untrusted)}")
     Deployment.objects.filter(service=service).delete()
     for row in rows:
         deployment = Deployment(

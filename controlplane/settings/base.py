@@ -85,12 +85,28 @@ MEDIA_ROOT = Path(env_str("RDV_MEDIA_ROOT", str(RUN_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # The largest artifact a version upload accepts (413 above it).
 RDV_ARTIFACT_MAX_BYTES = env_int("RDV_ARTIFACT_MAX_BYTES", 512 * 1024 * 1024)
+# Validating an uploaded version (DESIGN.md §5): a Celery task runs the smoke test in a child process
+# with these limits. Memory and CPU count beyond the validator's own start-up (importing scikit-learn
+# alone reserves about 500 MB of address space and takes seconds on a busy machine); the timeout
+# counts from the start of the child.
+RDV_VALIDATION_TIMEOUT_S = env_int("RDV_VALIDATION_TIMEOUT_S", 120)
+RDV_VALIDATION_MEMORY_MB = env_int("RDV_VALIDATION_MEMORY_MB", 1024)
+RDV_VALIDATION_CPU_S = env_int("RDV_VALIDATION_CPU_S", 60)
+# A version whose validation task was started this many times without recording an outcome fails.
+RDV_VALIDATION_MAX_ATTEMPTS = env_int("RDV_VALIDATION_MAX_ATTEMPTS", 3)
+# Pools whose runners the operator started with RDV_RUNNER_TRUSTED=1: the only pools that may serve
+# formats that run code when loaded (joblib, pickle, python), and only for tenants marked trusted_code.
+RDV_TRUSTED_POOLS = env_list("RDV_TRUSTED_POOLS", [])
 # The most labels one feedback call may carry (413 above it).
 RDV_FEEDBACK_MAX_ITEMS = env_int("RDV_FEEDBACK_MAX_ITEMS", 1000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The Redis that external-state lookups read (DESIGN.md §4); a lookup waits at most the timeout, then the
+# spec's defaults are injected: a slow Redis never fails a prediction.
+RDV_STATE_REDIS_URL = env_str("RDV_STATE_REDIS_URL", REDIS_URL)
+RDV_STATE_REDIS_TIMEOUT_MS = env_int("RDV_STATE_REDIS_TIMEOUT_MS", 50)
 # The address runners use to reach the control plane; artifact URLs in snapshots are built from it.
 RDV_PUBLIC_URL = env_str("RDV_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Shared secret model runners present to download artifacts; environments decide whether it is required.
@@ -143,6 +159,8 @@ CELERY_BEAT_SCHEDULE["rollouts-analyse-due"] = {
     # A tick the worker could not take in time is worthless: the next one claims the same rollouts.
     "options": {"expires": max(5.0, 5 * RDV_ROLLOUT_TICK_S)},
 }
+# Re-queue versions whose validation task was lost (broker down at upload, a worker killed mid-task).
+CELERY_BEAT_SCHEDULE["registry-validation-sweep"] = {"task": "registry.versions_validation_sweep", "schedule": 60.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.tenancy.authentication.BearerTokenAuthentication"],

@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 
 from controlplane.settings.base import *  # noqa: F403
-from controlplane.settings.env import env_str
+from controlplane.settings.env import env_int, env_str
 
 SECRET_KEY = "test-secret-key"
 DEBUG = False
@@ -17,7 +17,9 @@ DATABASES = {
     )
 }
 
-# Each test session writes artifacts to its own directory so runs never see each other's files; processes a
-# test starts (Celery workers) are handed the session's directory through RDV_MEDIA_ROOT.
+# Each test session writes artifacts to its own directory so runs never see each other's files; a
+# process the tests start (a Celery worker) is handed the session's directory in RDV_MEDIA_ROOT.
 MEDIA_ROOT = Path(env_str("RDV_MEDIA_ROOT", "") or tempfile.mkdtemp(prefix="rdv-test-media-"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Generous on a machine shared by many test runs: a Redis answer is never mistaken for an outage.
+RDV_STATE_REDIS_TIMEOUT_MS = env_int("RDV_STATE_REDIS_TIMEOUT_MS", 1000)

@@ -23,7 +23,8 @@ class ApiTokenInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "created_at")
+    list_display = ("slug", "name", "trusted_code", "created_at")
+    list_filter = ("trusted_code",)
     search_fields = ("slug", "name")
     inlines = [ApiTokenInline]
     actions = ["create_token"]

@@ -18,6 +18,15 @@ slug_validator = RegexValidator(
 class Tenant(models.Model):
     slug = models.CharField(max_length=63, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
+    # Set by the operator in the admin only (never through the tenant API): this tenant may upload
+    # formats that run code when loaded (joblib, pickle, python), deployable to trusted pools only.
+    trusted_code = models.BooleanField(
+        default=False,
+        help_text=(
+            "May upload joblib, pickle and python models, which run code when loaded. They are never loaded "
+            "by the control plane and deploy only to pools listed in RDV_TRUSTED_POOLS."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -54,6 +55,18 @@ class Platform:
         return response.json()["revision"]
 
 
+def version_wait(*, version_id: int, timeout: float = 180.0):  # noqa: ANN201
+    """The version once the Celery worker has decided it (``ready`` or ``failed``)."""
+    from controlplane.registry.models import ModelVersion
+
+    deadline = time.monotonic() + timeout
+    while True:
+        version = ModelVersion.objects.get(pk=version_id)
+        if version.status not in ("registered", "validating") or time.monotonic() > deadline:
+            return version
+        time.sleep(0.5)
+
+
 CHAMPION_V1 = [
     {"model": "iris", "version": 1, "role": "champion", "weight": 100},
     {"model": "iris", "version": 2, "role": "challenger"},
@@ -78,23 +91,26 @@ def _seed(models: dict[int, object]) -> tuple[str, str, str, str]:
     _, secret = token_create(tenant=tenant, name="ci", scopes=["predict", "read", "deploy"])
     _, other_secret = token_create(tenant=other, name="ci", scopes=["predict", "read", "deploy"])
     model = model_create(tenant=tenant, slug="iris", name="Iris")
+    versions = []
     for number, estimator in models.items():
         buffer = io.BytesIO()
         skops.io.dump(estimator, buffer)
-        version = version_create(
+        versions.append(version_create(
             model=model,
             artifact_file=ContentFile(buffer.getvalue(), name=f"iris-{number}.skops"),
             format="skops",
             metadata={"features": FEATURES, "example": dict(zip(FEATURES, [5.1, 3.5, 1.4, 0.2], strict=True))},
-        )
-        assert version.status == "ready", version.report
+        ))
+    for version in versions:  # validated by the Celery worker, as uploads are in production
+        decided = version_wait(version_id=version.pk)
+        assert decided.status == "ready", decided.report
     service = service_create(tenant=tenant, slug="iris", name="Iris", input_schema=INPUT_SCHEMA, deadline_ms=800)
     deployments_replace(service=service, deployments=CHAMPION_V1, actor="e2e")
     return tenant.slug, service.slug, secret, other_secret
 
 
 @pytest.fixture(scope="package", params=["confluent", "kafka-python"])
-def platform(request, django_db_setup, django_db_blocker, kafka_bootstrap, tmp_path_factory):
+def platform(request, django_db_setup, django_db_blocker, kafka_bootstrap, tmp_path_factory, celery_worker_process):
     from controlplane.gateway.replies import close_hub
 
     client = request.param
@@ -114,6 +130,8 @@ def platform(request, django_db_setup, django_db_blocker, kafka_bootstrap, tmp_p
             "RDV_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "RDV_RUNNER_TOKEN": settings.RDV_RUNNER_TOKEN,
             "RDV_ARTIFACT_CACHE": str(logs / "artifacts"),
+            # Internal-state reads: generous on a loaded machine, so an answer is never taken for an outage.
+            "RDV_STATE_REDIS_TIMEOUT_MS": "1000",
         }
         workers = [
             WorkerProcess("model_runner", env, logs / "runner.log"),

@@ -1,5 +1,6 @@
 """A whole platform for end-to-end tests: the ASGI gateway in this process (so it shares the test
-database), and real model-runner and rendezvous processes over the real broker."""
+database), real model-runner and rendezvous processes over the real broker, and a real Celery worker
+(``celery_worker``) on the test database and Redis for the background tasks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
@@ -48,21 +50,30 @@ class GatewayThread:
 
 
 class WorkerProcess:
-    """``python -m <module>`` with its output kept for the failure message; waits for ``ready``."""
+    """``python -m <module> [args]`` with its output kept for the failure message; waits for ``ready_marker``."""
 
-    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        module: str,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        args: Sequence[str] = (),
+        ready_marker: str = "ready",
+    ) -> None:
         self.module = module
         self.log_path = log_path
+        self.ready_marker = ready_marker
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            [sys.executable, "-m", module, *args], cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
             stdout=self._log, stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if "ready" in self.log_path.read_text():
+            if self.ready_marker in self.log_path.read_text():
                 return self
             if self.process.poll() is not None:
                 break
@@ -81,3 +92,37 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self._log.close()
+
+
+def test_database_url() -> str:
+    """The URL of the database pytest-django created, for processes that must share it (a Celery worker)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def celery_worker(log_path: Path, *, env: dict[str, str] | None = None, concurrency: int = 2) -> WorkerProcess:
+    """A real ``celery -A controlplane worker`` on the test database, media root and broker (Redis).
+
+    Call it once the test database exists (after ``django_db_setup``) and stop it before the database
+    is dropped. Rows it should see must be committed: create them outside the test's transaction
+    (``django_db_blocker.unblock()``, or through the gateway, which commits). Tasks still queued from
+    an earlier run are purged first, so the worker only sees this session's work. ``env`` overrides
+    settings, e.g. the ``RDV_VALIDATION_*`` limits.
+    """
+    from django.conf import settings
+
+    from controlplane.celery import app
+
+    app.control.purge()
+    worker_env = {
+        "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
+        "DATABASE_URL": test_database_url(),
+        "RDV_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "RDV_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        **(env or {}),
+    }
+    args = ["-A", "controlplane", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency),
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"e2e-{os.getpid()}@%h"]
+    return WorkerProcess("celery", worker_env, log_path, args=args, ready_marker=" ready.").wait_ready(90)

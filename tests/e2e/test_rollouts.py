@@ -33,6 +33,7 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
+from rdvctl.rollout import EXIT_ROLLED_BACK
 from tests.e2e.conftest import FEATURES, INPUT_SCHEMA
 from tests.e2e.rollout_stack import control_plane_processes
 from tests.e2e.stack import ROOT, GatewayThread, WorkerProcess, free_port
@@ -251,7 +252,7 @@ def test_ci_canary_is_promoted_automatically_and_a_bad_version_is_rolled_back(st
             "rollout", "start", "iris", "--model", "iris", "--version", "3", "--step-seconds", "30",
             "--wait", "--poll", "0.5", "--wait-timeout", "60",
         )
-        assert done.returncode == 5, done.stdout + done.stderr + stack.logs()
+        assert done.returncode == EXIT_ROLLED_BACK, done.stdout + done.stderr + stack.logs()
         last = done.stdout.splitlines()[-1]
         assert "rolled_back at step 10%" in last and ": error rate 1.00 > 0.05 over" in last, done.stdout
         during_rollback = load.since(second)

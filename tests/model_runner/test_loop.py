@@ -239,3 +239,68 @@ def test_a_new_service_in_the_pool_is_subscribed_without_a_restart() -> None:
         service_topics("acme", "churn").requests,
         service_topics("acme", "fraud").requests,
     )
+
+
+class Sleeper(LoadedModel):
+    """Never returns (until released): the hung model of issue 4's acceptance 4."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def predict_batch(self, rows: Sequence[Any]) -> list[Prediction]:
+        self.release.wait(30)
+        return [{"value": 0.0} for _ in rows]
+
+    def _predict(self, matrix: Any) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+def test_a_hung_model_costs_its_timeout_once_and_never_holds_up_the_champion() -> None:
+    sleeper, echo = Sleeper(), Echo()
+    models = {"sleepy": sleeper, "a": echo}
+    settings = RunnerSettings.from_env({"RDV_RUNNER_ID": "r1", "RDV_MODEL_TIMEOUT_MS": "300"})
+    consumer, producer, follower = FakeConsumer(), FakeProducer(), FakeFollower()
+    loop = RunnerLoop(
+        settings,
+        consumer=consumer,
+        producer=producer,
+        admin=FakeAdmin(),
+        follower=follower,
+        hosting=HostedModels("default", lambda spec: models[spec.model]),
+    )  # type: ignore[arg-type]
+    challenger = DeploymentSpec(
+        model="sleepy", version=1, role="challenger", format="python", sha256="b" * 64, artifact_url="file:///x"
+    )
+    follower.publish(
+        ServiceConfig(
+            tenant="acme", service="churn", revision=1, deadline_ms=100, partitions=4,
+            deployments=(challenger, _spec("a")),
+        )
+    )
+    loop._apply_config()
+    hosting = loop._hosting
+    _run_until(loop, lambda: hosting.version("acme", _spec("a")).state == "ready")  # the champion is preloaded
+    try:
+        consumer.records.append(_record("churn", 0, 1, _request("churn", "r0", 1.0)))
+        started = time.monotonic()
+        _run_until(loop, lambda: len(producer.sent) == 2)
+        first_batch_s = time.monotonic() - started
+
+        consumer.records.append(_record("churn", 1, 1, _request("churn", "r1", 2.0)))
+        started = time.monotonic()
+        _run_until(loop, lambda: len(producer.sent) == 4)
+        second_batch_s = time.monotonic() - started
+    finally:
+        sleeper.release.set()
+
+    scores = [decode(Score, value) for _t, _p, value in producer.sent]
+    assert [(s.request_id, s.model, s.status) for s in scores] == [
+        ("r0", "a", "ok"),  # the champion first, before the challenger's call is even started
+        ("r0", "sleepy", "error"),
+        ("r1", "a", "ok"),
+        ("r1", "sleepy", "error"),
+    ]
+    assert scores[1].error == "timed out after 300 ms"
+    assert (scores[3].error or "").startswith("still running a call that timed out")
+    assert 0.3 <= first_batch_s < 3.0, "the hung call is waited for no longer than its timeout"
+    assert second_batch_s < 0.25, "a stuck version never makes anyone wait again"

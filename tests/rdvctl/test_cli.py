@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from rdvctl import cli
-from rdvctl.cli import EXIT_OK, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE, main
+from rdvctl.cli import EXIT_OK, EXIT_PENDING, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE, main
 
 BASE = ["--url", "http://cp.test", "--token", "tok-1", "--tenant", "acme"]
 PREFIX = "/api/v1/tenants/acme"
@@ -156,7 +156,7 @@ def test_push_uploads_multipart_and_exits_0_when_ready(tmp_path: Path) -> None:
 
 
 def test_push_failed_validation_exits_3_with_the_report_on_stderr(tmp_path: Path) -> None:
-    report = {"smoke": "ValueError: expected 3 features, got 2"}
+    report = "error while loading the artifact: skops file refused: untrusted types acme.Custom"
     rec = Recorder(
         {
             ("POST", f"{PREFIX}/models/churn/versions"): httpx.Response(
@@ -168,35 +168,71 @@ def test_push_failed_validation_exits_3_with_the_report_on_stderr(tmp_path: Path
     assert code == EXIT_REFUSED
     assert json.loads(out) == {"version": 8, "status": "failed"}
     assert "version 8 failed validation" in err
-    assert "expected 3 features, got 2" in err
+    assert "untrusted types acme.Custom" in err
 
 
-def test_push_polls_a_pending_version_until_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_push_polls_a_pending_version_until_ready_showing_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("rdvctl.client.time.sleep", lambda _s: None)
     states = iter(["validating", "ready"])
     rec = Recorder(
         {
             ("POST", f"{PREFIX}/models/churn/versions"): httpx.Response(
-                201, json={"version": 9, "status": "registered"}
+                201, json={"version": 9, "status": "validating"}
             ),
             ("GET", f"{PREFIX}/models/churn/versions/9"): lambda _r: httpx.Response(
                 200, json={"version": 9, "status": next(states)}
             ),
         }
     )
-    code, out, _ = run([*BASE, "push", "churn", str(_artifact(tmp_path)), "--format", "onnx", "--wait", "30"], rec)
+    code, out, err = run([*BASE, "push", "churn", str(_artifact(tmp_path)), "--format", "onnx", "--wait", "30"], rec)
     assert code == EXIT_OK
     assert json.loads(out) == {"version": 9, "status": "ready"}
     assert [r.method for r in rec.requests] == ["POST", "GET", "GET"]
+    assert "rdvctl: churn v9: validating (0 s)" in err and "rdvctl: churn v9: ready" in err
 
 
-def test_push_still_pending_after_wait_exits_3(tmp_path: Path) -> None:
+def test_push_failing_after_a_wait_exits_3_with_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rdvctl.client.time.sleep", lambda _s: None)
+    rec = Recorder(
+        {
+            ("POST", f"{PREFIX}/models/churn/versions"): httpx.Response(
+                201, json={"version": 3, "status": "validating"}
+            ),
+            ("GET", f"{PREFIX}/models/churn/versions/3"): httpx.Response(
+                200, json={"version": 3, "status": "failed", "report": "memory limit: loading needed more"}
+            ),
+        }
+    )
+    argv = [*BASE, "push", "churn", str(_artifact(tmp_path)), "--format", "skops", "--wait"]  # bare --wait
+    code, out, err = run(argv, rec)
+    assert code == EXIT_REFUSED
+    assert json.loads(out) == {"version": 3, "status": "failed"}
+    assert "memory limit: loading needed more" in err
+
+
+def test_push_still_pending_when_the_wait_runs_out_exits_5(tmp_path: Path) -> None:
+    pending = {"version": 9, "status": "validating"}
+    rec = Recorder(
+        {
+            ("POST", f"{PREFIX}/models/churn/versions"): httpx.Response(201, json=pending),
+            ("GET", f"{PREFIX}/models/churn/versions/9"): httpx.Response(200, json=pending),
+        }
+    )
+    code, _, err = run([*BASE, "push", "churn", str(_artifact(tmp_path)), "--format", "onnx", "--wait", "0.2"], rec)
+    assert code == EXIT_PENDING
+    assert "still validating after 0.2s" in err
+
+
+def test_push_no_wait_answers_after_the_upload(tmp_path: Path) -> None:
     rec = Recorder(
         {("POST", f"{PREFIX}/models/churn/versions"): httpx.Response(201, json={"version": 9, "status": "validating"})}
     )
-    code, _, err = run([*BASE, "push", "churn", str(_artifact(tmp_path)), "--format", "onnx", "--wait", "0"], rec)
-    assert code == EXIT_REFUSED
-    assert "still validating" in err
+    code, out, _ = run([*BASE, "push", "churn", str(_artifact(tmp_path)), "--format", "onnx", "--no-wait"], rec)
+    assert code == EXIT_OK
+    assert json.loads(out) == {"version": 9, "status": "validating"}
+    assert len(rec.requests) == 1
 
 
 def test_push_too_large_is_refused_with_the_server_message(tmp_path: Path) -> None:

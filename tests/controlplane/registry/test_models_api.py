@@ -1,4 +1,4 @@
-"""Models and versions over HTTP: a CI pipeline uploads an artifact and learns at once if it is deployable."""
+"""Models and versions over HTTP: a CI pipeline uploads an artifact, then polls the version until it is decided."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+import redis
+from django.conf import settings
 from django.test import override_settings
 
 from controlplane.audit.models import AuditEvent
 from controlplane.registry.models import Model, ModelVersion
+from controlplane.registry.validation import VALIDATE_TASK, version_validate
 from controlplane.tenancy.models import Tenant
 from tests.controlplane.conftest import IRIS_METADATA
 from tests.factories import ModelFactory, ModelVersionFactory, TenantFactory
@@ -73,7 +76,7 @@ def test_duplicate_model_is_409_unknown_is_404_bad_slug_is_400(client_for) -> No
     assert bad.status_code == 400 and "slug" in bad.json()["detail"]
 
 
-def test_upload_answers_a_ready_version_with_hash_and_report(client_for, iris_skops_path: Path) -> None:  # noqa: ANN001
+def test_upload_answers_validating_and_the_version_shows_its_outcome(client_for, iris_skops_path: Path) -> None:  # noqa: ANN001
     model = ModelFactory()
     client = client_for(model.tenant)
 
@@ -81,25 +84,61 @@ def test_upload_answers_a_ready_version_with_hash_and_report(client_for, iris_sk
 
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["version"] == 1 and body["status"] == "ready", body["report"]
+    assert body["version"] == 1 and body["status"] == "validating" and body["validated_at"] is None
     assert body["sha256"] == hashlib.sha256(iris_skops_path.read_bytes()).hexdigest()
     assert (body["format"], body["metadata"]) == ("skops", IRIS_METADATA)
-    assert "smoke prediction" in body["report"]
     assert client.get(f"{_versions(model)}/1").json() == body
     event = AuditEvent.objects.get(action="version.create")
     assert (event.actor, event.target) == (client.actor, f"version:{model.slug}/1")
     assert event.diff["created"]["sha256"] == body["sha256"]
 
+    version_validate(version_id=ModelVersion.objects.get(model=model, number=1).pk)  # what the task runs
 
-def test_a_failing_version_is_still_201_with_status_failed(client_for, tmp_path: Path) -> None:  # noqa: ANN001
+    done = client.get(f"{_versions(model)}/1").json()
+    assert done["status"] == "ready" and "smoke prediction" in done["report"] and done["validated_at"]
+
+
+def test_upload_queues_the_validation_task_on_the_broker(
+    client_for, iris_skops_path: Path, django_capture_on_commit_callbacks  # noqa: ANN001
+) -> None:
     model = ModelFactory()
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(client_for(model.tenant), model, iris_skops_path)
+
+    version_id = ModelVersion.objects.get(model=model, number=response.json()["version"]).pk
+    queued = [raw for raw in queue.lrange("celery", 0, -1) if json.loads(raw)["headers"]["task"] == VALIDATE_TASK]
+    mine = [raw for raw in queued if json.loads(raw)["headers"]["argsrepr"] == f"[{version_id}]"]
+    for raw in mine:  # leave the shared queue as it was
+        queue.lrem("celery", 1, raw)
+    assert len(mine) == 1
+
+
+def test_a_failing_version_is_still_201_and_ends_failed_with_a_report(client_for, tmp_path: Path) -> None:  # noqa: ANN001
+    model = ModelFactory()
+    client = client_for(model.tenant)
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"\x08\x07garbage")
 
-    response = _upload(client_for(model.tenant), model, garbage, fmt="onnx")
+    response = _upload(client, model, garbage, fmt="onnx")
+    version_validate(version_id=ModelVersion.objects.get(model=model).pk)
 
-    assert response.status_code == 201
-    assert response.json()["status"] == "failed" and "not a loadable ONNX model" in response.json()["report"]
+    assert response.status_code == 201 and response.json()["status"] == "validating"
+    body = client.get(f"{_versions(model)}/1").json()
+    assert body["status"] == "failed" and "onnx load failed" in body["report"]
+
+
+@pytest.mark.parametrize("fmt", ["joblib", "pickle", "python"])
+def test_a_code_format_from_an_untrusted_tenant_is_400(client_for, iris_skops_path: Path, fmt: str) -> None:  # noqa: ANN001
+    model = ModelFactory()
+
+    response = _upload(client_for(model.tenant), model, iris_skops_path, fmt=fmt)
+
+    assert response.status_code == 400 and response.json()["error"] == "invalid"
+    assert "only accepted from tenants the operator trusts" in response.json()["detail"]["format"]
+    assert "skops" in response.json()["detail"]["format"]
+    assert not ModelVersion.objects.exists()
 
 
 @pytest.mark.parametrize(

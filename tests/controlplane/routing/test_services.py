@@ -54,7 +54,9 @@ def test_an_invalid_input_schema_is_rejected_before_any_topic_exists() -> None:
 def test_deployments_replace_publishes_a_snapshot_the_workers_can_read(kafka: Admin, config_reader) -> None:  # noqa: ANN001
     service = ServiceFactory()
     model = ModelFactory(tenant=service.tenant, slug="iris")
-    v1 = ModelVersionFactory(model=model, metadata={"features": ["a", "b"], "example": {"a": 1, "b": 2}})
+    v1 = ModelVersionFactory(
+        model=model, metadata={"features": ["a", "b"], "example": {"a": 1, "b": 2}, "timeout_ms": 250}
+    )
     ModelVersionFactory(model=model)
 
     revision = deployments_replace(
@@ -74,6 +76,7 @@ def test_deployments_replace_publishes_a_snapshot_the_workers_can_read(kafka: Ad
     assert champion.sha256 == v1.sha256 and champion.features == ("a", "b")
     assert champion.artifact_url == f"{settings.RDV_PUBLIC_URL}/api/v1/internal/artifacts/{v1.sha256}"
     assert (fallback.role, fallback.rank, fallback.pool) == ("fallback", 1, "gpu")
+    assert (champion.timeout_ms, fallback.timeout_ms) == (250, 0), "0: the runner's default scoring timeout"
     revision.refresh_from_db()
     assert revision.published_at is not None and revision.snapshot["revision"] == 1
 
