@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok, 2 usage error, 3 the server refused (4xx) or the version failed validation,
 4 server or network error (5xx, connection refused), 5 ``push`` gave up waiting while the version was
-still validating (it may still become ready: ask again with ``GET …/versions/<n>``).
+still validating (it may still become ready: ask again with ``GET …/versions/<n>``); rollouts add
+6 rolled back, 7 aborted, 8 still running when ``--wait`` ran out (see ``rdvctl.rollout``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from rdvctl import rollout
 from rdvctl.client import PENDING_STATUSES, ApiError, RendezvousClient, ServerError
 
 EXIT_OK = 0
@@ -24,18 +26,37 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_SERVER = 4
 EXIT_PENDING = 5
+EXIT_ROLLED_BACK = rollout.EXIT_ROLLED_BACK
+EXIT_ABORTED = rollout.EXIT_ABORTED
+EXIT_STILL_RUNNING = rollout.EXIT_STILL_RUNNING
 # How long ``push`` waits for validation by default: a cold validation worker loads scikit-learn first.
 DEFAULT_WAIT_S = 600.0
 # ``push`` reports progress at least this often while it waits.
 PROGRESS_EVERY_S = 10.0
 
+EXIT_CODES_HELP = """\
+exit codes:
+  0  ok (a rollout: promoted)
+  2  usage error
+  3  refused by the server (4xx), or the pushed version failed validation
+  4  server or network error (5xx, connection refused)
+  5  push: still validating when --wait ran out
+  6  rollout rolled back automatically by the analysis
+  7  rollout aborted
+  8  rollout still running when --wait ran out
+"""
 
-class UsageError(Exception):
-    pass
+
+UsageError = rollout.UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rdvctl", description="Rendezvous command-line client for CI pipelines.")
+    parser = argparse.ArgumentParser(
+        prog="rdvctl",
+        description="Rendezvous command-line client for CI pipelines.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--url", default=os.environ.get("RDV_URL"), help="control plane URL (env RDV_URL)")
     parser.add_argument("--token", default=os.environ.get("RDV_TOKEN"), help="API token (env RDV_TOKEN)")
     parser.add_argument("--tenant", default=os.environ.get("RDV_TENANT"), help="tenant slug (env RDV_TENANT)")
@@ -87,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     ready.add_argument("service")
     ready.add_argument("--revision", type=int, help="default: the live revision")
     ready.add_argument("--wait", type=float, default=120.0, help="seconds to wait (default 120)")
+    rollout.add_rollout_parser(commands)
     return parser
 
 
@@ -178,6 +200,8 @@ def run(args: argparse.Namespace, client: RendezvousClient, out: TextIO, err: Te
             return EXIT_OK
         print(f"revision {readiness.get('revision')} is {readiness.get('state')}: {readiness.get('detail')}", file=err)
         return EXIT_REFUSED
+    if args.command == "rollout":
+        return rollout.run_rollout(args, client, out, err)
     raise UsageError(f"unknown command {args.command!r}")  # argparse makes this unreachable
 
 

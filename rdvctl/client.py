@@ -168,3 +168,18 @@ class RendezvousClient:
             time.sleep(interval)
             readiness = self.get_readiness(service, revision)
         return readiness
+
+    # -- rollouts ---------------------------------------------------------------------------------
+
+    def start_rollout(self, service: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", f"/services/{service}/rollouts", json=body)
+
+    def list_rollouts(self, service: str) -> dict[str, Any]:
+        return self._request("GET", f"/services/{service}/rollouts")
+
+    def get_rollout(self, service: str, rollout_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/services/{service}/rollouts/{rollout_id}")
+
+    def rollout_action(self, service: str, rollout_id: int, action: str) -> dict[str, Any]:
+        """``pause``, ``resume`` or ``abort``."""
+        return self._request("POST", f"/services/{service}/rollouts/{rollout_id}/{action}")

@@ -13,6 +13,7 @@ from controlplane.feedback.apis import FeedbackApi
 from controlplane.fleet.apis import ReadinessApi
 from controlplane.registry.apis import ArtifactDownloadApi
 from controlplane.registry.model_apis import ModelViewSet, VersionViewSet
+from controlplane.rollouts.apis import RolloutAbortApi, RolloutApi, RolloutPauseApi, RolloutResumeApi, RolloutsApi
 from controlplane.routing.apis import ConfigApi, DeploymentsApi, PromoteApi, RevisionsApi, RollbackApi
 from controlplane.routing.service_apis import ServiceViewSet
 from controlplane.tenancy.apis import TenantApi, TokenViewSet
@@ -38,6 +39,11 @@ urlpatterns = [
     path(f"{service_prefix}/deployments", DeploymentsApi.as_view(), name="service-deployments"),
     path(f"{service_prefix}/promote", PromoteApi.as_view(), name="service-promote"),
     path(f"{service_prefix}/rollback", RollbackApi.as_view(), name="service-rollback"),
+    path(f"{service_prefix}/rollouts", RolloutsApi.as_view(), name="service-rollouts"),
+    path(f"{service_prefix}/rollouts/<int:rollout_id>", RolloutApi.as_view(), name="service-rollout"),
+    path(f"{service_prefix}/rollouts/<int:rollout_id>/pause", RolloutPauseApi.as_view(), name="rollout-pause"),
+    path(f"{service_prefix}/rollouts/<int:rollout_id>/resume", RolloutResumeApi.as_view(), name="rollout-resume"),
+    path(f"{service_prefix}/rollouts/<int:rollout_id>/abort", RolloutAbortApi.as_view(), name="rollout-abort"),
     path(f"{service_prefix}/config", ConfigApi.as_view(), name="service-config"),
     path(f"{service_prefix}/config/revisions", RevisionsApi.as_view(), name="service-config-revisions"),
     path(f"{service_prefix}/readiness", ReadinessApi.as_view(), name="service-readiness"),

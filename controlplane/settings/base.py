@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "controlplane.feedback",
     "controlplane.audit",
     "controlplane.fleet",
+    "controlplane.rollouts",
     "controlplane.ops",
 ]
 
@@ -165,6 +166,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(RDV_FALLBACK_INTERVAL_S),
         "options": {"expires": float(RDV_FALLBACK_INTERVAL_S)},
     },
+}
+# How often beat enqueues the analysis of running rollouts (each one analysed at most once at a time).
+RDV_ROLLOUT_TICK_S = float(env_str("RDV_ROLLOUT_TICK_S", "1.0"))
+CELERY_BEAT_SCHEDULE["rollouts-analyse-due"] = {
+    "task": "rollouts.analyse_due",
+    "schedule": RDV_ROLLOUT_TICK_S,
+    # A tick the worker could not take in time is worthless: the next one claims the same rollouts.
+    "options": {"expires": max(5.0, 5 * RDV_ROLLOUT_TICK_S)},
 }
 # Re-queue versions whose validation task was lost (broker down at upload, a worker killed mid-task).
 CELERY_BEAT_SCHEDULE["registry-validation-sweep"] = {"task": "registry.versions_validation_sweep", "schedule": 60.0}

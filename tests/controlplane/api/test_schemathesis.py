@@ -22,6 +22,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from contracts.kafka import Admin
+from controlplane.rollouts.services import rollout_start
 from controlplane.routing.services import deployments_replace
 from controlplane.tenancy.services import token_create
 from tests.factories import ModelFactory, ModelVersionFactory, ServiceFactory
@@ -62,11 +63,14 @@ def world(db: None, kafka: Admin, keep_connection: None) -> World:
     tenant = service.tenant
     model = ModelFactory(tenant=tenant, slug="iris")
     ModelVersionFactory(model=model)
+    ModelVersionFactory(model=model)
     deployments_replace(service=service, deployments=[{"model": "iris", "version": 1, "role": "champion"}], actor="t")
+    rollout = rollout_start(service=service, model="iris", version=2, step_seconds=60, actor="t")
     _, secret = token_create(tenant=tenant, name="schemathesis", scopes=["admin"])
     # Revoking the spare token must not revoke the one the test authenticates with.
     spare, _ = token_create(tenant=tenant, name="spare", scopes=["read"])
-    path = {"tenant": tenant.slug, "service": service.slug, "model": model.slug, "version": 1, "token_id": spare.pk}
+    path = {"tenant": tenant.slug, "service": service.slug, "model": model.slug, "version": 1, "token_id": spare.pk,
+            "rollout_id": rollout.pk}
     return World(path=path, secret=secret)
 
 

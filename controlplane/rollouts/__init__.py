@@ -1,0 +1,1 @@
+"""Progressive rollouts (canary, blue-green) driven by automated analysis of live decision records."""
