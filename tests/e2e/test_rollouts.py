@@ -228,6 +228,8 @@ def test_ci_canary_is_promoted_automatically_and_a_bad_version_is_rolled_back(st
         done = stack.rdvctl(
             "rollout", "start", "iris", "--model", "iris", "--version", "2", "--steps", "10,50,100",
             "--step-seconds", str(STEP_SECONDS), "--wait", "--poll", "0.5", "--wait-timeout", "60",
+            # A crowded CI machine makes a few scores of any version late; this flow is about errors.
+            "--analysis", '{"max_timeout_rate": 0.25}',
         )
         assert done.returncode == 0, done.stdout + done.stderr + stack.logs()
         progress = done.stdout
