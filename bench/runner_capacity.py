@@ -109,9 +109,34 @@ def _register(model: Any, dataset: Dataset, number: int, seed: int, workdir: Pat
             actor="bench",
         )
     path.unlink()
+    _validate_in_process(version, dataset, example)
     if version.status != "ready":
         raise RuntimeError(f"{model.slug} v{version.number} is {version.status}: {version.report}")
     return version.number
+
+
+def _validate_in_process(version: Any, dataset: Dataset, example: dict[str, float]) -> None:
+    """The smoke test the Celery task runs, here in this process: the bench's own artifacts need no
+    sandbox, and a child process per version (seconds of imports each) would take the 500 half an hour.
+    """
+    from django.utils import timezone
+
+    from model_runner.smoke import SmokeRequest, smoke_test
+
+    outcome = smoke_test(
+        SmokeRequest(
+            artifact=version.artifact.path, format=version.format, model=version.model.slug, version=version.number,
+            sha256=version.sha256, features=list(dataset.features), example=example, memory_mb=0, cpu_s=0,
+        )
+    )
+    version.status = "ready" if outcome.ok else "failed"
+    version.report = (
+        f"smoke test passed in the benchmark's seed ({outcome.model_type}, load {outcome.load_ms} ms)"
+        if outcome.ok
+        else f"{outcome.stage}: {outcome.message}"
+    )
+    version.validated_at = timezone.now()
+    version.save(update_fields=["status", "report", "validated_at"])
 
 
 def _routing(model: str, versions: list[int]) -> list[dict[str, Any]]:

@@ -10,6 +10,9 @@ BENCH_KAFKA_PORT=39392 BENCH_HTTP_PORT=8178
 export RDV_SQLITE_PATH="${RDV_SQLITE_PATH:-$PWD/.run/bench-runner.sqlite3}"
 export RDV_MEDIA_ROOT="${RDV_MEDIA_ROOT:-$PWD/.run/bench-runner-media}"
 rm -rf "$RDV_SQLITE_PATH" "$RDV_MEDIA_ROOT"
+# The seed validates its own artifacts in-process (bench/runner_capacity.py): no Celery worker, so the
+# validation tasks the uploads queue go to kombu's in-memory transport and are dropped with the process.
+export RDV_CELERY_BROKER_URL="memory://"
 # shellcheck source=scripts/bench_env.sh
 source scripts/bench_env.sh
 cleanup() { bash scripts/kafka.sh stop >/dev/null 2>&1 || true; }
