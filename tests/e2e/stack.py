@@ -100,7 +100,6 @@ class ChildProcess:
                 self.process.wait(self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.wait(5)
         self._log.close()
 
 
