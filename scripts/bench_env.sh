@@ -15,3 +15,26 @@ bash scripts/kafka.sh reset >/dev/null 2>&1 || true
 bash scripts/kafka.sh start
 mkdir -p .run bench/results
 $PY manage.py migrate --no-input -v 0
+
+# bench_stack_start LOG [scripts/stack.py args...]: the platform from scripts/stack.py (no Celery) in the
+# background, logging to LOG; stopped with the broker when the calling script exits. Sets stack_pid and
+# returns once the stack prints "[stack] ready" (or exits 1 with its log).
+bench_stack_start() {
+  stack_log="$1"
+  shift
+  $PY scripts/stack.py --no-celery --port "$RDV_HTTP_PORT" "$@" >"$stack_log" 2>&1 &
+  stack_pid=$!
+  trap bench_stack_stop EXIT
+  for _ in $(seq 1 180); do
+    grep -q "\[stack\] ready" "$stack_log" && break
+    kill -0 "$stack_pid" 2>/dev/null || { cat "$stack_log"; exit 1; }
+    sleep 0.5
+  done
+  grep -q "\[stack\] ready" "$stack_log" || { cat "$stack_log"; echo "[bench] the platform did not start" >&2; exit 1; }
+}
+
+bench_stack_stop() {
+  kill "$stack_pid" 2>/dev/null || true
+  wait "$stack_pid" 2>/dev/null || true
+  bash scripts/kafka.sh stop >/dev/null 2>&1 || true
+}

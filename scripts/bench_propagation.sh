@@ -16,21 +16,7 @@ RUNNERS="${RDV_BENCH_RUNNERS:-2}"
 RENDEZVOUS="${RDV_BENCH_RENDEZVOUS:-2}"
 $PY manage.py rdv_bench_seed | tail -1
 
-stack_log=.run/bench-propagation-stack.log
-$PY scripts/stack.py --no-celery --port "$RDV_HTTP_PORT" --runners "$RUNNERS" --rendezvous "$RENDEZVOUS" >"$stack_log" 2>&1 &
-stack_pid=$!
-cleanup() {
-  kill "$stack_pid" 2>/dev/null || true
-  wait "$stack_pid" 2>/dev/null || true
-  bash scripts/kafka.sh stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-for _ in $(seq 1 180); do
-  grep -q "\[stack\] ready" "$stack_log" && break
-  kill -0 "$stack_pid" 2>/dev/null || { cat "$stack_log"; exit 1; }
-  sleep 0.5
-done
-grep -q "\[stack\] ready" "$stack_log" || { cat "$stack_log"; echo "[bench] the platform did not start" >&2; exit 1; }
+bench_stack_start .run/bench-propagation-stack.log --runners "$RUNNERS" --rendezvous "$RENDEZVOUS"
 echo "[bench] platform up ($RUNNERS runner(s), $RENDEZVOUS rendezvous); load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 $PY -m bench.propagation --url "$RDV_PUBLIC_URL" --token "$(cat .run/bench-token)" \
   --workers "$((RUNNERS + RENDEZVOUS))" --changes "$CHANGES" --runs "$RUNS" "$@"

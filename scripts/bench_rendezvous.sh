@@ -16,21 +16,7 @@ RUNNERS="${RDV_BENCH_RUNNERS:-1}"
 RENDEZVOUS="${RDV_BENCH_RENDEZVOUS:-1}"
 $PY manage.py rdv_bench_seed | tail -1
 
-stack_log=.run/bench-rendezvous-stack.log
-$PY scripts/stack.py --no-celery --port "$RDV_HTTP_PORT" --runners "$RUNNERS" --rendezvous "$RENDEZVOUS" >"$stack_log" 2>&1 &
-stack_pid=$!
-cleanup() {
-  kill "$stack_pid" 2>/dev/null || true
-  wait "$stack_pid" 2>/dev/null || true
-  bash scripts/kafka.sh stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-for _ in $(seq 1 180); do
-  grep -q "\[stack\] ready" "$stack_log" && break
-  kill -0 "$stack_pid" 2>/dev/null || { cat "$stack_log"; exit 1; }
-  sleep 0.5
-done
-grep -q "\[stack\] ready" "$stack_log" || { cat "$stack_log"; echo "[bench] the platform did not start" >&2; exit 1; }
+bench_stack_start .run/bench-rendezvous-stack.log --runners "$RUNNERS" --rendezvous "$RENDEZVOUS"
 
 # Which processes to account CPU to, per step: the stack's children and the broker.
 watch=""

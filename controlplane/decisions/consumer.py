@@ -37,6 +37,7 @@ from contracts.messages import Decision
 from contracts.topics import service_topics
 from contracts.topology import platform_topics
 from controlplane.decisions.services import decisions_expire, decisions_store
+from controlplane.kafka import batch_commit
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class DecisionsConsumer:
         self._store(decoded)
         if self._producer.flush(10.0) > 0:
             raise KafkaError("dead letters not acknowledged; offsets left uncommitted")
-        self._commit(batch)
+        batch_commit(self._consumer, batch)
 
     def _store(self, decoded: list[tuple[Record, Decision]]) -> None:
         if not decoded:
@@ -187,17 +188,6 @@ class DecisionsConsumer:
     def _dead_letter(self, record: Record, error: str) -> None:
         send_to_dead_letter(self._producer, record, error)
         self.dead_letters += 1
-
-    def _commit(self, batch: list[Record]) -> None:
-        next_offsets: dict[tuple[str, int], int] = {}
-        for record in batch:
-            key = (record.topic, record.partition)
-            next_offsets[key] = max(next_offsets.get(key, 0), record.offset + 1)
-        try:
-            self._consumer.commit([TopicPartition(t, p, o) for (t, p), o in next_offsets.items()])
-        except KafkaError as exc:
-            # The partition moved in a rebalance; its new owner re-reads and stores idempotently.
-            log.warning("commit failed: %s", exc)
 
     def _sweep(self) -> None:
         close_old_connections()

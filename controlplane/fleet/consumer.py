@@ -25,6 +25,7 @@ from contracts.messages import WorkerStatus
 from contracts.topics import STATUS_TOPIC
 from contracts.topology import platform_topics
 from controlplane.fleet.services import worker_reports_expire, worker_statuses_store
+from controlplane.kafka import batch_commit
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +108,7 @@ class StatusConsumer:
             self._store(statuses)
         if self._producer.flush(10.0) > 0:
             raise KafkaError("dead letters not acknowledged; offsets left uncommitted")
-        next_offsets: dict[tuple[str, int], int] = {}
-        for record in batch:
-            key = (record.topic, record.partition)
-            next_offsets[key] = max(next_offsets.get(key, 0), record.offset + 1)
-        try:
-            self._consumer.commit([TopicPartition(t, p, o) for (t, p), o in next_offsets.items()])
-        except KafkaError as exc:  # the partition moved in a rebalance; its next owner re-reads
-            log.warning("commit failed: %s", exc)
+        batch_commit(self._consumer, batch)
 
     def _store(self, statuses: list[WorkerStatus]) -> None:
         """A database hiccup costs these reports, not the consumer: every worker repeats its state within

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
 import uvicorn
 
@@ -49,8 +50,61 @@ class GatewayThread:
         self._thread.join(10)
 
 
-class WorkerProcess:
-    """``python -m <module> [args]`` with its output kept for the failure message; waits for ``ready_marker``."""
+class ChildProcess:
+    """``python <argv>`` with its output kept in a log for the failure message; ready once ``ready_marker`` is
+    printed. One class for every process an end-to-end test starts (workers, consumers, Celery)."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        ready_marker: str = "ready",
+        ready_timeout: float = 60.0,
+        stop_timeout: float = 15.0,
+    ) -> None:
+        self.name = name
+        self.log_path = log_path
+        self.ready_marker = ready_marker
+        self.ready_timeout = ready_timeout
+        self.stop_timeout = stop_timeout
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, *argv], cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float | None = None) -> Self:
+        deadline = time.monotonic() + (self.ready_timeout if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            if self.ready_marker in self.log_path.read_text():
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready:\n{self.tail()}")
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text()[-chars:]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive:
+            self.process.terminate()
+            try:
+                self.process.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+
+class WorkerProcess(ChildProcess):
+    """``python -m <module> [args]``: a platform worker (or Celery) started the way production starts it."""
 
     def __init__(
         self,
@@ -61,37 +115,8 @@ class WorkerProcess:
         args: Sequence[str] = (),
         ready_marker: str = "ready",
     ) -> None:
+        super().__init__(module, ["-m", module, *args], env, log_path, ready_marker=ready_marker)
         self.module = module
-        self.log_path = log_path
-        self.ready_marker = ready_marker
-        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", module, *args], cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 60.0) -> WorkerProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.ready_marker in self.log_path.read_text():
-                return self
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.module} not ready:\n{self.log_path.read_text()[-3000:]}")
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.alive:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self._log.close()
 
 
 def test_database_url() -> str:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -14,14 +10,17 @@ from contracts.codec import encode
 from contracts.config import ServiceConfig
 from contracts.kafka import KafkaSettings, Producer, TopicPartition, make_consumer
 from contracts.topics import CONFIG_TOPIC, config_key
+from tests.piped_process import REPO, PipedProcess
 
-REPO = Path(__file__).resolve().parents[2]
+
+def runner_ready(line: str) -> bool:
+    return " ready" in line and line.startswith("[runner ")
 
 
-class RunnerProcess:
+class RunnerProcess(PipedProcess):
+    """``python -m model_runner`` on one pool; ``env`` adds or overrides settings."""
+
     def __init__(self, *, bootstrap: str, client: str, pool: str, runner_id: str, tmp: Path, **env: str) -> None:
-        self.lines: list[str] = []
-        self.ready = threading.Event()
         environment = {
             **os.environ,
             "PYTHONPATH": str(REPO),
@@ -32,35 +31,10 @@ class RunnerProcess:
             "RDV_ARTIFACT_CACHE": str(tmp / "cache"),
             **env,
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "model_runner"],
-            cwd=REPO,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__("model_runner", environment, runner_ready)
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
-            if " ready" in line and line.startswith("[runner "):
-                self.ready.set()
-
-    def output(self, last: int = 40) -> str:
-        return "\n".join(self.lines[-last:])
-
-    def stop(self) -> int:
-        if self.process.poll() is not None:
-            return self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+    def stop(self, timeout: float = 30.0) -> int:
+        return super().stop(timeout)
 
 
 def publish_config(producer: Producer, config: ServiceConfig | None, *, tenant: str, service: str) -> None:

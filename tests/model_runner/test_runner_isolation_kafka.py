@@ -28,7 +28,8 @@ from contracts.topics import CONFIG_TOPIC, config_key, service_topics
 from contracts.topology import platform_topics, service_topic_specs
 from tests.model_runner.factories import SavedModel, sha256_of
 from tests.model_runner.python_models import RAISER_TARGET, SLEEPER_TARGET
-from tests.model_runner.test_runner_kafka import REPO, _Runner
+from tests.model_runner.runner_process import runner_ready
+from tests.piped_process import REPO, PipedProcess
 
 PARTITIONS = 2
 TIMEOUT_MS = 800
@@ -110,7 +111,7 @@ class _ScoreReader:
         self._consumer.assign([TopicPartition(topic, p, -2) for p in range(PARTITIONS)])
         self.arrived: dict[tuple[str, str], tuple[float, Score]] = {}
 
-    def until(self, wanted: set[tuple[str, str]], runner: _Runner, timeout: float = 60.0) -> None:
+    def until(self, wanted: set[tuple[str, str]], runner: PipedProcess, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while not wanted <= self.arrived.keys() and time.monotonic() < deadline:
             record = self._consumer.poll(0.05)
@@ -130,7 +131,7 @@ class _ScoreReader:
         self._consumer.close()
 
 
-def _wait_loaded(runner: _Runner, markers: list[str], timeout: float = 60.0) -> None:
+def _wait_loaded(runner: PipedProcess, markers: list[str], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not all(any("loaded" in line and m in line for line in runner.lines) for m in markers):
         assert time.monotonic() < deadline, f"not loaded: {markers}\n{runner.output()}"
@@ -159,7 +160,11 @@ def test_a_hung_model_delays_the_others_by_at_most_its_timeout_and_the_runner_ke
         _python_spec(tmp_path, "raiser", RAISER_TARGET, "fallback", pool),
         pickled.spec("joblib", model="pickled", role="challenger", pool=pool),
     )
-    runner = _Runner(service.runner_env(tmp_path, RDV_RUNNER_TRUSTED="1", RDV_MODEL_TIMEOUT_MS=str(TIMEOUT_MS)))
+    runner = PipedProcess(
+        "model_runner",
+        service.runner_env(tmp_path, RDV_RUNNER_TRUSTED="1", RDV_MODEL_TIMEOUT_MS=str(TIMEOUT_MS)),
+        runner_ready,
+    )
     reader = _ScoreReader(service)
     models = ("lr", "sleeper", "raiser", "pickled")
     rows = iris_classifier.rows(150)[::50]
@@ -193,11 +198,11 @@ def test_a_hung_model_delays_the_others_by_at_most_its_timeout_and_the_runner_ke
             assert reader.latency_s(request_id, "lr", sent_at) < TIMEOUT_MS / 1000, runner.output()
             assert reader.latency_s(request_id, "sleeper", sent_at) < TIMEOUT_MS / 1000, runner.output()
         assert runner.process.poll() is None
-        assert runner.stop() == 0, "a hung model never blocks the runner's exit\n" + runner.output()
+        assert runner.stop(20) == 0, "a hung model never blocks the runner's exit\n" + runner.output()
     finally:
         reader.close()
         if runner.process.poll() is None:
-            runner.stop()
+            runner.stop(20)
 
 
 def test_versions_evicted_over_the_memory_budget_load_again_on_their_next_request(
@@ -213,7 +218,9 @@ def test_versions_evicted_over_the_memory_budget_load_again_on_their_next_reques
         forests.append(saved.spec("skops", model=f"forest-{seed}", role="challenger", pool=pool))
     service.publish(iris_classifier.spec("skops", model="lr", role="champion", pool=pool), *forests)
     # About 19 KB per 20-tree forest, 5 KB for the champion: 50 KB holds two forests, not three.
-    runner = _Runner(service.runner_env(tmp_path, RDV_MODEL_MEMORY_MB="0.05", RDV_LOG_LEVEL="INFO"))
+    runner = PipedProcess(
+        "model_runner", service.runner_env(tmp_path, RDV_MODEL_MEMORY_MB="0.05", RDV_LOG_LEVEL="INFO"), runner_ready
+    )
     reader = _ScoreReader(service)
     models = ("lr", *(spec.model for spec in forests))
     row = iris_classifier.rows(1)[0]
@@ -231,4 +238,4 @@ def test_versions_evicted_over_the_memory_budget_load_again_on_their_next_reques
     finally:
         reader.close()
         if runner.process.poll() is None:
-            runner.stop()
+            runner.stop(20)

@@ -8,11 +8,6 @@ record to ``rdv.dlq`` while it keeps serving.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -26,44 +21,9 @@ from contracts.messages import DeadLetter, Request, Score
 from contracts.topics import CONFIG_TOPIC, DLQ_TOPIC, config_key, service_topics
 from contracts.topology import platform_topics, service_topic_specs
 from tests.model_runner.factories import SavedModel
+from tests.model_runner.runner_process import RunnerProcess
 
-REPO = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
-
-
-class _Runner:
-    """The runner subprocess, with its output kept for the failure message."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "model_runner"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
-            if " ready" in line and line.startswith("[runner "):
-                self.ready.set()
-
-    def output(self) -> str:
-        return "\n".join(self.lines[-40:])
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
 
 
 @pytest.mark.parametrize("client", ["confluent", "kafka-python"])
@@ -97,17 +57,13 @@ def test_runner_scores_every_partition_in_place_and_dead_letters_poison(
     producer.produce(CONFIG_TOPIC, encode(config), key=config_key(tenant, service).encode())
     producer.flush()
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "RDV_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "RDV_KAFKA_CLIENT": client,
-        "RDV_RUNNER_POOL": pool,
-        "RDV_RUNNER_ID": f"test-{suffix}",
-        "RDV_ARTIFACT_CACHE": str(tmp_path / "cache"),
-        "RDV_RUNNER_HEALTH_FILE": str(tmp_path / "health.json"),
-    }
-    runner = _Runner(env)
+    def start_runner() -> RunnerProcess:
+        return RunnerProcess(
+            bootstrap=kafka_bootstrap, client=client, pool=pool, runner_id=f"test-{suffix}", tmp=tmp_path,
+            RDV_RUNNER_HEALTH_FILE=str(tmp_path / "health.json"),
+        )
+
+    runner = start_runner()
     try:
         assert runner.ready.wait(60), f"runner never became ready:\n{runner.output()}"
 
@@ -166,7 +122,7 @@ def test_runner_scores_every_partition_in_place_and_dead_letters_poison(
         assert any("loaded" in line and "iris-lr v1" in line for line in runner.lines), runner.output()
 
         # A restarted runner resumes after the committed offsets: nothing is scored twice.
-        runner = _Runner(env)
+        runner = start_runner()
         assert runner.ready.wait(60), f"restarted runner never became ready:\n{runner.output()}"
         late = Request(
             request_id=f"{suffix}-late",
@@ -201,7 +157,7 @@ def _high_watermarks(settings: KafkaSettings, topic: str, partitions: int) -> li
 
 
 def _collect_scores(
-    settings: KafkaSettings, topic: str, *, expected: int, runner: _Runner
+    settings: KafkaSettings, topic: str, *, expected: int, runner: RunnerProcess
 ) -> list[tuple[int, Score]]:
     consumer = make_consumer(settings)
     consumer.assign([TopicPartition(topic, p, -2) for p in range(PARTITIONS)])
@@ -219,7 +175,7 @@ def _collect_scores(
 
 
 def _dead_letters(
-    settings: KafkaSettings, start: list[TopicPartition], key: bytes, *, runner: _Runner
+    settings: KafkaSettings, start: list[TopicPartition], key: bytes, *, runner: RunnerProcess
 ) -> list[DeadLetter]:
     consumer = make_consumer(settings)
     consumer.assign(start)

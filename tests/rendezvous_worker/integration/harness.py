@@ -16,8 +16,6 @@ import heapq
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -41,6 +39,7 @@ from contracts.kafka import (
 from contracts.messages import DeadLetter, Decision, Request, Result, Score
 from contracts.topics import CONFIG_TOPIC, DLQ_TOPIC, ServiceTopics, config_key, service_topics
 from contracts.topology import platform_topics, service_topic_specs
+from tests.piped_process import PipedProcess
 
 REPO = Path(__file__).resolve().parents[3]
 PARTITIONS = 4
@@ -223,29 +222,17 @@ class Collector:
         self._thread.join(10)
 
 
-class WorkerProcess:
+def rendezvous_ready(line: str) -> bool:
+    return line.startswith("[rendezvous ") and line.rstrip().endswith(" ready")
+
+
+class WorkerProcess(PipedProcess):
     """One ``python -m rendezvous_worker``; its output is kept for failure messages."""
 
     def __init__(self, env: Mapping[str, str], name: str) -> None:
         self.name = name
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "rendezvous_worker"],
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
-            if line.startswith("[rendezvous ") and line.rstrip().endswith(" ready"):
-                self.ready.set()
+        environment = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **env}
+        super().__init__("rendezvous_worker", environment, rendezvous_ready)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         if not self.ready.wait(timeout):
@@ -256,23 +243,15 @@ class WorkerProcess:
         counts = [int(m.group(1)) for line in self.lines if (m := re.search(r"assigned (\d+) partitions", line))]
         return counts[-1] if counts else 0
 
-    def output(self) -> str:
+    def output(self, last: int = 60) -> str:
         # Other tests on the same broker come and go; their missing topics are noise here.
         lines = [line for line in self.lines if "not found in cluster metadata" not in line]
-        return f"--- {self.name} ---\n" + "\n".join(lines[-60:])
+        return f"--- {self.name} ---\n" + "\n".join(lines[-last:])
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
 
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
 
 
 class ServiceUnderTest:
