@@ -57,13 +57,7 @@ class RunnerSettings:
         if not token:
             raise SettingsError("RDV_RUNNER_TOKEN is set but empty")
         cache = env.get("RDV_ARTIFACT_CACHE") or str(Path.home() / ".cache" / "rendezvous" / "artifacts")
-        raw_batch = env.get("RDV_MAX_BATCH", "256")
-        try:
-            max_batch = int(raw_batch)
-        except ValueError:
-            raise SettingsError(f"RDV_MAX_BATCH must be a whole number, not {raw_batch!r}") from None
-        if max_batch < 1:
-            raise SettingsError(f"RDV_MAX_BATCH must be at least 1, not {max_batch}")
+        max_batch = _positive_int(env, "RDV_MAX_BATCH", 256)
         try:
             kafka = KafkaSettings.from_env(dict(env))
         except ValueError as exc:
@@ -74,13 +68,7 @@ class RunnerSettings:
         redis_url = env.get("RDV_REDIS_URL") or env.get("REDIS_URL") or DEFAULT_REDIS_URL
         if not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(f"RDV_REDIS_URL must be a redis:// URL, not {redis_url!r}")
-        raw_timeout = env.get("RDV_STATE_REDIS_TIMEOUT_MS", "50")
-        try:
-            state_timeout_ms = int(raw_timeout)
-        except ValueError:
-            raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be a whole number, not {raw_timeout!r}") from None
-        if state_timeout_ms < 1:
-            raise SettingsError(f"RDV_STATE_REDIS_TIMEOUT_MS must be at least 1, not {state_timeout_ms}")
+        state_timeout_ms = _positive_int(env, "RDV_STATE_REDIS_TIMEOUT_MS", 50)
         status_interval_s = _positive_number(env, "RDV_STATUS_INTERVAL_S", 3.0)
         return cls(
             pool=pool,
