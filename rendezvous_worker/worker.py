@@ -28,7 +28,7 @@ from contracts.kafka import (
 from contracts.messages import Request, Score
 from contracts.status import StatusReporter
 from contracts.topics import service_topics
-from contracts.topology import platform_topics
+from contracts.topology import platform_topics, service_topic_specs
 from rendezvous_worker.ledger import OffsetLedger
 from rendezvous_worker.rendezvous import Answer, Finished, Outcome, Rendezvous, stream_of
 from rendezvous_worker.rendezvous import Record as DecisionRecord
@@ -111,13 +111,38 @@ class RendezvousWorker:
 
     def _resubscribe(self) -> None:
         # Only grows, like the runners': each change is a rebalance that stalls every service.
-        topics = sorted(set(self._topics) | set(subscribed_topics(dict(self._follower.services))))
+        services = dict(self._follower.services)
+        topics = sorted(set(self._topics) | set(subscribed_topics(services)))
         if topics == self._topics:
             return
+        self._ensure_topics(services, set(topics) - set(self._topics))
         self._topics = topics
         if topics:
             self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
             log.info("subscribed to %d topics", len(topics))
+
+    def _ensure_topics(self, services: dict[tuple[str, str], ServiceConfig], new: set[str]) -> None:
+        """The requests and scores topics of newly followed services exist before they are subscribed.
+
+        The control plane creates them with the service; a config whose topics are gone (deleted by
+        hand, or never created) would otherwise stay in the subscription as a topic without metadata,
+        and kafka-python then keeps the whole group waiting on it when the next service is added.
+        """
+        specs = [
+            spec
+            for (tenant, service), config in services.items()
+            for spec in service_topic_specs(tenant, service, config.partitions)
+            if spec.name in new
+        ]
+        if not specs:
+            return
+        admin = make_admin(self._settings.kafka)
+        try:
+            admin.ensure_topics(specs)
+        except Exception as exc:  # the control plane normally created them already
+            log.warning("could not ensure %d service topics: %s", len(specs), exc)
+        finally:
+            admin.close()
 
     def _poll_once(self) -> None:
         wakeup = self._rendezvous.next_wakeup()
