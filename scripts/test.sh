@@ -17,4 +17,5 @@ export RDV_KAFKA_BOOTSTRAP="127.0.0.1:$RDV_KAFKA_PORT"
 export DJANGO_SETTINGS_MODULE=controlplane.settings.test
 
 echo "[test] Kafka $RDV_KAFKA_BOOTSTRAP, $DATABASE_URL, $REDIS_URL" >&2
-$PY -m pytest "$@"
+# --create-db: a run that was interrupted leaves its test database behind; start from a fresh one.
+$PY -m pytest --create-db "$@"
