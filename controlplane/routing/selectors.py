@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.roles import ROLES
@@ -90,3 +92,14 @@ def config_snapshot_build(*, service: Service, revision: int) -> ServiceConfig:
 
 def revision_latest(*, service: Service) -> ConfigRevision | None:
     return ConfigRevision.objects.filter(service=service).order_by("-number").first()
+
+
+def revisions_unpublished(*, created_before: datetime) -> QuerySet[ConfigRevision]:
+    """Each service's newest revision when its publication failed (an older unpublished revision is
+    superseded by the newer one, so only the newest is worth sending)."""
+    latest = ConfigRevision.objects.filter(service=OuterRef("service")).order_by("-number").values("number")[:1]
+    return (
+        ConfigRevision.objects.filter(number=Subquery(latest), published_at__isnull=True, created_at__lt=created_before)
+        .select_related("service__tenant")
+        .order_by("pk")
+    )

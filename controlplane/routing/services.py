@@ -5,13 +5,17 @@ Each public function records its audit entry inside its own transaction, naming 
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contracts.codec import encode, to_builtins
+from contracts.codec import decode, encode, to_builtins
+from contracts.config import ServiceConfig
 from contracts.kafka import KafkaError
 from contracts.topics import config_key
 from contracts.topology import service_topic_specs
@@ -22,9 +26,16 @@ from controlplane.registry.models import ModelVersion
 from controlplane.registry.trust import deployment_trust_problem
 from controlplane.routing.models import ConfigRevision, Deployment, Service
 from controlplane.routing.publishing import config_send
-from controlplane.routing.selectors import config_snapshot_build, deployments_list, revision_latest
+from controlplane.routing.selectors import (
+    config_snapshot_build,
+    deployments_list,
+    revision_latest,
+    revisions_unpublished,
+)
 from controlplane.routing.tables import Row, rows_resolve, table_from_snapshot, table_promoted, tables_equal
 from controlplane.tenancy.models import Tenant
+
+log = logging.getLogger(__name__)
 
 # What PATCH may change; slug and partitions name the topics and are fixed at creation.
 SERVICE_EDITABLE = ("name", "input_schema", "deadline_ms", "external_state")
@@ -301,11 +312,40 @@ def config_publish(*, service: Service, actor: str, robust: bool = False, reason
         )
         key = config_key(service.tenant.slug, service.slug)
         value = encode(snapshot)
-
-        def send() -> None:
-            config_send(key=key, value=value)
-            revision.published_at = timezone.now()
-            ConfigRevision.objects.filter(pk=revision.pk).update(published_at=revision.published_at)
-
-        transaction.on_commit(send, robust=robust)
+        transaction.on_commit(lambda: _revision_send(revision=revision, key=key, value=value), robust=robust)
     return revision
+
+
+def _revision_send(*, revision: ConfigRevision, key: str, value: bytes) -> None:
+    config_send(key=key, value=value)
+    revision.published_at = timezone.now()
+    ConfigRevision.objects.filter(pk=revision.pk).update(published_at=revision.published_at)
+
+
+def config_republish_pending(*, older_than_s: float) -> list[ConfigRevision]:
+    """Send again each service's newest revision whose publication failed at least ``older_than_s`` ago.
+
+    The API answered 503 for it, but the database kept it as the service's current routing; workers
+    must not stay on the previous one. Sending a revision twice is harmless (workers replace the
+    service's snapshot with an identical one). Answers the revisions now published; a broker still
+    down leaves them for the next sweep.
+    """
+    published = []
+    for revision in revisions_unpublished(created_before=timezone.now() - timedelta(seconds=older_than_s)):
+        service = revision.service
+        key = config_key(service.tenant.slug, service.slug)
+        value = encode(decode(ServiceConfig, json.dumps(revision.snapshot)))
+        try:
+            # Under the service's lock, and only while it is still the newest: a write that made a newer
+            # revision meanwhile publishes that one, and it must not be overtaken by this older one.
+            with transaction.atomic():
+                _service_lock(service)
+                if revision_latest(service=service) != revision:
+                    continue
+                _revision_send(revision=revision, key=key, value=value)
+        except StreamUnavailable as exc:
+            log.warning("revision %s is still unpublished: %s", revision, exc)
+            break
+        log.info("revision %s published by the sweep", revision)
+        published.append(revision)
+    return published

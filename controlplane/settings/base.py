@@ -136,8 +136,11 @@ def _kafka_settings() -> KafkaSettings:
 
 
 RDV_KAFKA = _kafka_settings()
-# How long config_publish waits for the broker to acknowledge a snapshot.
-RDV_PUBLISH_TIMEOUT_S = 10.0
+# How long config_publish waits for the broker to acknowledge a snapshot before answering 503 (the
+# revision stays recorded; the republish sweep sends a revision left unpublished every
+# RDV_REPUBLISH_INTERVAL_S).
+RDV_PUBLISH_TIMEOUT_S = float(env_str("RDV_PUBLISH_TIMEOUT_S", "20"))
+RDV_REPUBLISH_INTERVAL_S = float(env_str("RDV_REPUBLISH_INTERVAL_S", "10"))
 # How long decision records stay available to GET …/requests/<request_id>; the consumer sweeps hourly.
 RDV_DECISION_RETENTION_DAYS = env_int("RDV_DECISION_RETENTION_DAYS", 7)
 
@@ -174,6 +177,12 @@ CELERY_BEAT_SCHEDULE["rollouts-analyse-due"] = {
     "schedule": RDV_ROLLOUT_TICK_S,
     # A tick the worker could not take in time is worthless: the next one claims the same rollouts.
     "options": {"expires": max(5.0, 5 * RDV_ROLLOUT_TICK_S)},
+}
+# Send again the newest revision of a service whose publication failed (broker down or slow at the time).
+CELERY_BEAT_SCHEDULE["routing-republish-pending"] = {
+    "task": "routing.republish_pending",
+    "schedule": RDV_REPUBLISH_INTERVAL_S,
+    "options": {"expires": RDV_REPUBLISH_INTERVAL_S},
 }
 # Re-queue versions whose validation task was lost (broker down at upload, a worker killed mid-task).
 CELERY_BEAT_SCHEDULE["registry-validation-sweep"] = {"task": "registry.versions_validation_sweep", "schedule": 60.0}
