@@ -23,6 +23,17 @@ ServiceKey = tuple[str, str]
 ChangeListener = Callable[[ServiceKey, ServiceConfig | None], None]
 
 
+def snapshot_is_stale(incoming: ServiceConfig, held: ServiceConfig) -> bool:
+    """Whether ``incoming`` is an older revision that reached the topic after ``held``.
+
+    Publishers in different processes (the API, Celery tasks, the republish sweep) each have their own
+    producer, so a snapshot that waited in one producer's retries can land after a newer one. It is
+    older when both its revision and its build time are lower: a service deleted and created again
+    under the same slug restarts at revision 1 with a newer build time, and is taken.
+    """
+    return incoming.revision < held.revision and incoming.published_at < held.published_at
+
+
 class ConfigFollower:
     def __init__(self, settings: KafkaSettings, *, on_change: ChangeListener | None = None) -> None:
         self._settings = settings
@@ -100,6 +111,13 @@ class ConfigFollower:
                 config = decode(ServiceConfig, value)
             except DecodeError as exc:
                 log.error("config record for %s/%s ignored: %s", tenant, service, exc)
+                return
+            held = updated.get(service_key)
+            if held is not None and snapshot_is_stale(config, held):
+                log.warning(
+                    "config revision %d of %s/%s arrived after revision %d and is ignored",
+                    config.revision, tenant, service, held.revision,
+                )
                 return
             updated[service_key] = config
         self._services = updated
