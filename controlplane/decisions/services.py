@@ -7,10 +7,10 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from django.db import IntegrityError
+import msgspec
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contracts.codec import to_builtins
 from contracts.messages import Decision
 from controlplane.decisions.models import DecisionRecord
 from controlplane.routing.models import Service
@@ -61,7 +61,8 @@ def decisions_store(*, decisions: Sequence[Decision]) -> int:
     """
     keys = {(d.tenant, d.service) for d in decisions}
     service_ids = _service_ids_resolve(keys) if keys else {}
-    rows: list[DecisionRecord] = []
+    stored_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows: list[tuple[object, ...]] = []
     seen: set[tuple[int, str]] = set()
     unknown = 0
     for decision in decisions:
@@ -72,30 +73,62 @@ def decisions_store(*, decisions: Sequence[Decision]) -> int:
         if (service_id, decision.request_id) in seen:
             continue
         seen.add((service_id, decision.request_id))
-        rows.append(
-            DecisionRecord(
-                service_id=service_id,
-                request_id=decision.request_id,
-                status=decision.status,
-                reason=decision.reason,
-                model=decision.model,
-                version=decision.version,
-                latency_ms=decision.latency_ms,
-                config_revision=decision.config_revision,
-                output=decision.output,
-                candidates=to_builtins(decision.candidates),
-                decided_at=_decided_at(decision),
-            )
-        )
+        rows.append(_row(decision, service_id=service_id, stored_at=stored_at))
     if unknown:
         log.warning("%d decision(s) of unknown services skipped", unknown)
     try:
-        DecisionRecord.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        _insert_new(rows)
     except IntegrityError:
         # Most likely a cached id of a service deleted meanwhile: look every service up again next time.
         _service_ids.clear()
         raise
     return len(rows)
+
+
+# The columns _insert_new writes, in the order _row gives them.
+_COLUMNS = (
+    "service_id", "request_id", "status", "reason", "model", "version", "latency_ms", "config_revision",
+    "output", "candidates", "decided_at", "created_at",
+)
+
+
+def _json(value: object) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def _row(decision: Decision, *, service_id: int, stored_at: object) -> tuple[object, ...]:
+    """One DecisionRecord row as the database takes it (JSON as text, times adapted by the backend)."""
+    return (
+        service_id,
+        decision.request_id,
+        decision.status,
+        decision.reason,
+        decision.model,
+        decision.version,
+        decision.latency_ms,
+        decision.config_revision,
+        None if decision.output is None else _json(decision.output),
+        _json(decision.candidates),
+        connection.ops.adapt_datetimefield_value(_decided_at(decision)),
+        stored_at,
+    )
+
+
+def _insert_new(rows: Sequence[tuple[object, ...]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING in one executemany (PostgreSQL and SQLite both take it).
+
+    The decisions consumer writes every request's record, thousands a second at full load; the ORM's
+    bulk_create spent most of the consumer's CPU preparing values field by field (profiled with py-spy
+    at 1,500 req/s), so this one hot write is plain SQL. The model stays the schema's source of truth.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in _COLUMNS)
+    values = ", ".join(["%s"] * len(_COLUMNS))
+    sql = f"INSERT INTO {quote(DecisionRecord._meta.db_table)} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def decisions_expire(*, older_than: datetime) -> int:
