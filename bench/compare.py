@@ -26,10 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--prewarm", type=float, default=30.0,
+                        help="seconds of unmeasured raw-pipeline traffic first: the fresh broker's JIT settles")
     parser.add_argument("--out", default="bench/results")
     args = parser.parse_args(argv)
     settings = KafkaSettings.from_env()
     url = f"{args.url}/api/v1/tenants/demo/services/iris/predict"
+    if args.prewarm > 0:
+        print(f"pre-warming the broker: raw pipeline at {args.rate:.0f} msg/s for {args.prewarm:.0f} s", flush=True)
+        raw_pipeline.run(settings, rate=args.rate, seconds=args.prewarm, warmup=0, stages=2)
     raw_runs, http_runs = [], []
     for run in range(1, args.runs + 1):
         raw = raw_pipeline.run(settings, rate=args.rate, seconds=args.seconds, warmup=args.warmup, stages=2)

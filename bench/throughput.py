@@ -91,13 +91,33 @@ def raw_reference(settings: KafkaSettings, rate: float, seconds: float, warmup: 
     return raw
 
 
+def prewarm(settings: KafkaSettings, *, tenant: str, service: str, rate: float, seconds: float) -> None:
+    """Unmeasured load through the whole platform before the first step.
+
+    The benchmarks start a fresh broker, and for its first ~25 s of traffic the JVM's C2 compiler takes
+    40-65 % of a core (per-thread CPU of the broker, sampled from /proc): on 2 cores that alone made the
+    first steps fail. A broker in production has been up for days, so the sweep measures a warm one.
+    """
+    if seconds <= 0:
+        return
+    print(f"pre-warming the broker and the platform: {rate:.0f} req/s for {seconds:.0f} s (not measured)",
+          flush=True)
+    load = kafka_load.run(settings, tenant=tenant, service=service, rate=rate, seconds=seconds, warmup=0)
+    summary = load.summary()
+    print(f"  pre-warm: {summary['answered']}/{summary['sent']} answered, p50 {summary['p50_ms']:.1f} ms, "
+          f"p99 {summary['p99_ms']:.1f} ms  [{load_average()}]", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenant", default="bench")
     parser.add_argument("--service", default="three")
     parser.add_argument("--rates", default="250,500,1000,1500,2000,2500")
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds sent before each step, not measured")
+    parser.add_argument("--prewarm", type=float, default=30.0,
+                        help="seconds of unmeasured load before the first sweep (see prewarm())")
+    parser.add_argument("--prewarm-rate", type=float, default=250.0)
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between steps")
     parser.add_argument("--runs", type=int, default=1, help="whole sweeps; the report takes medians")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw pipeline reference")
@@ -108,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     rates = [float(r) for r in args.rates.split(",")]
     watch = CpuWatch.parse(args.watch)
     watch.pids.setdefault("client", os.getpid())  # this process: the load generator itself
+    prewarm(settings, tenant=args.tenant, service=args.service, rate=args.prewarm_rate, seconds=args.prewarm)
     runs = []
     for number in range(1, args.runs + 1):
         print(f"\nsweep {number}/{args.runs}: {args.tenant}/{args.service}, {args.seconds:.0f} s per step "
@@ -135,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         "service": f"{args.tenant}/{args.service}",
         "seconds": args.seconds,
         "warmup": args.warmup,
+        "prewarm": {"seconds": args.prewarm, "rate": args.prewarm_rate},
+        "linger_ms": settings.linger_ms,
         "runs": runs,
         "highest_sustained_median": highest,
         "highest_sustained_each": [r["highest"] for r in runs],
