@@ -79,3 +79,18 @@ def test_expire_deletes_only_records_older_than_the_cutoff() -> None:
     assert decisions_expire(older_than=timezone.now() - timedelta(days=7)) == 1
 
     assert list(DecisionRecord.objects.filter(service=service).values_list("request_id", flat=True)) == ["new"]
+
+
+def test_the_plain_insert_writes_every_column_of_the_model() -> None:
+    """decisions_store writes with plain SQL for speed; a column added to the model must be added there."""
+    from controlplane.decisions import services
+
+    columns = {field.column for field in DecisionRecord._meta.concrete_fields if not field.primary_key}
+    assert set(services._COLUMNS) == columns  # noqa: SLF001
+
+
+def test_a_decision_without_output_stores_sql_null() -> None:
+    service = ServiceFactory()
+    decisions_store(decisions=[decision_for(service, "req-none", output=None)])
+
+    assert DecisionRecord.objects.filter(service=service, request_id="req-none", output__isnull=True).exists()
