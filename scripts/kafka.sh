@@ -155,8 +155,10 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 # After an unclean stop (SIGKILL) the restarted controller refuses the broker's re-registration
-# (DUPLICATE_BROKER_REGISTRATION) until the old session expires: 9 s by default, 5 s here.
-broker.session.timeout.ms=5000
+# (DUPLICATE_BROKER_REGISTRATION) until the old session expires. It is also how long the controller
+# tolerates missing heartbeats before it fences its own broker (every partition offline): a stalled
+# disk held controller events for 5-8 s, so 15 s here (9 s by default).
+broker.session.timeout.ms=15000
 broker.heartbeat.interval.ms=1000
 num.network.threads=3
 num.io.threads=4

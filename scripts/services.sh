@@ -12,6 +12,10 @@
 # Environment:
 #   RDV_PG_PORT     (default 55432)            RDV_PG_DATA (default /tmp/rdv-pg-$RDV_PG_PORT)
 #   RDV_REDIS_PORT  (default 56379)            pid/log: /tmp/rdv-redis-$RDV_REDIS_PORT.{pid,log}
+#   RDV_PG_EPHEMERAL=1  no fsync (fsync, synchronous_commit and full_page_writes off) when this
+#                   start launches PostgreSQL: for throwaway test data only. The test suite sets it:
+#                   its commits and database flushes otherwise load the disk and stall the Kafka
+#                   controller's own fsyncs for seconds.
 #
 # Database `rendezvous` owned by role `rendezvous` (password `rendezvous`, CREATEDB so that
 # Django's test runner can create test_rendezvous). Auth is `trust` on 127.0.0.1 and the socket.
@@ -125,6 +129,14 @@ max_connections = 200
 shared_buffers = 128MB
 logging_collector = off
 EOF
+    if [[ "${RDV_PG_EPHEMERAL:-0}" == 1 ]]; then
+      as_pg tee -a "$RDV_PG_DATA/rdv.conf" >/dev/null <<EOF
+# RDV_PG_EPHEMERAL=1: throwaway test data, no durability.
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+    fi
     log "starting postgres on 127.0.0.1:$RDV_PG_PORT (data $RDV_PG_DATA) ..."
     if ! as_pg "$bin/pg_ctl" -D "$RDV_PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null; then
       tail -n 30 "$PG_LOG" >&2 || true
