@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -40,6 +41,9 @@ if logging.getLogger("kafka").level == logging.NOTSET:
     logging.getLogger("kafka").setLevel(logging.WARNING)
 
 _ASSIGNORS = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}
+# How long a group member may stay without partitions after a revoke before it starts over as a new
+# member (see KafkaPythonConsumer._restart_if_stalled).
+REJOIN_STALL_S = 20.0
 
 
 class KafkaPythonProducer(Producer):
@@ -131,16 +135,19 @@ class KafkaPythonConsumer(Consumer):
         assignor: str = "range",
         **overrides: Any,
     ) -> None:
-        self._consumer = kafka.KafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
-            group_id=group_id,
-            enable_auto_commit=False,
-            auto_offset_reset=auto_offset_reset,
-            fetch_max_wait_ms=settings.fetch_wait_ms,
-            partition_assignment_strategy=(_ASSIGNORS[assignor],),
-            metadata_max_age_ms=5000,
+        self._options: dict[str, Any] = {
+            "bootstrap_servers": settings.bootstrap_servers,
+            "group_id": group_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": auto_offset_reset,
+            "fetch_max_wait_ms": settings.fetch_wait_ms,
+            "partition_assignment_strategy": (_ASSIGNORS[assignor],),
+            "metadata_max_age_ms": 5000,
             **overrides,
-        )
+        }
+        self._consumer = kafka.KafkaConsumer(**self._options)
+        # When the last revoke left this member without partitions and no assignment followed yet.
+        self._revoked_at: float | None = None
         self._buffer: deque[Record] = deque()
         self._events: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
         self._on_assign: AssignCallback | None = None
@@ -156,11 +163,13 @@ class KafkaPythonConsumer(Consumer):
             except queue.Empty:
                 return
             if kind == "revoke":
+                self._revoked_at = time.monotonic()
                 gone = {(p.topic, p.partition) for p in parts}
                 self._buffer = deque(r for r in self._buffer if (r.topic, r.partition) not in gone)
                 if self._on_revoke is not None:
                     self._on_revoke(parts)
             else:
+                self._revoked_at = None
                 self._check_assignment(parts)
                 if self._on_assign is not None:
                     self._on_assign(parts)
@@ -210,8 +219,31 @@ class KafkaPythonConsumer(Consumer):
             elif p.offset >= 0:
                 self._consumer.seek(kp, p.offset)
 
+    def _restart_if_stalled(self) -> None:
+        """Start over as a new group member when a rebalance never completes.
+
+        Seen with kafka-python 3.0.12 in the end-to-end suite: after a resubscribe (a service added) a
+        member revoked its partitions and then got no assignment for 70-80 s, with no other member in
+        the group; a new member joining ended it. A member stuck like that is closed and replaced by a
+        fresh consumer with the same subscription, which joins at once. The committed offsets carry
+        over, exactly as in any rebalance.
+        """
+        if self._revoked_at is None or not self._topics:
+            return
+        stalled = time.monotonic() - self._revoked_at
+        if stalled < REJOIN_STALL_S:
+            return
+        log.warning("kafka-python: no partitions %.0f s after a revoke; rejoining as a new member", stalled)
+        with contextlib.suppress(Exception):
+            self._consumer.close(autocommit=False)
+        self._consumer = kafka.KafkaConsumer(**self._options)
+        self._consumer.subscribe(topics=sorted(self._topics), listener=_Listener(self._events))
+        self._revoked_at = time.monotonic()
+        self._rejoins_left = 5
+
     def poll(self, timeout: float) -> Record | None:
         self._run_rebalance_events()
+        self._restart_if_stalled()
         if self._uncovered and not self._buffer:
             self._rejoin_if_uncovered()
         if not self._buffer:

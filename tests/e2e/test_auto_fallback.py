@@ -28,10 +28,6 @@ def fallback_service(platform, django_db_blocker, tmp_path_factory):  # noqa: AN
     from controlplane.tenancy.models import Tenant
     from tests.factories import ModelVersionFactory
 
-    if platform.client != "confluent":
-        # A service created while kafka-python workers run was not always served (the new topic's partitions
-        # were not assigned in time: "No partition metadata"); the fallback itself does not depend on the client.
-        pytest.skip("the automatic fallback end to end runs on the default client (confluent)")
     with django_db_blocker.unblock():
         tenant = Tenant.objects.get(slug=platform.tenant)
         service = service_create(tenant=tenant, slug=f"fb-{uuid.uuid4().hex[:8]}", name="Fallback",

@@ -36,12 +36,6 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 @pytest.fixture
 def shop(platform):  # noqa: ANN001, ANN201
     """A service with all three external providers and two versions of a model, one with internal state."""
-    if platform.client != "confluent":
-        # A service added while kafka-python workers run can wait minutes for its partitions after the
-        # suite's earlier tests (a known limit of that backend, in the README); injection itself does not
-        # depend on the client, and the decoy's byte-for-byte archive runs on both clients in
-        # tests/model_runner/test_decoy_kafka.py.
-        pytest.skip("state injection end to end runs on the default client (confluent)")
     prefix = f"e2e:{uuid.uuid4().hex[:8]}:"
     client = redis.Redis.from_url(REDIS_URL)
     client.hset(f"{prefix}account:a-1", mapping={"age_days": "311"})
