@@ -43,7 +43,7 @@ if logging.getLogger("kafka").level == logging.NOTSET:
 _ASSIGNORS = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}
 # How long a group member may stay without partitions after a revoke before it starts over as a new
 # member (see KafkaPythonConsumer._restart_if_stalled).
-REJOIN_STALL_S = 20.0
+REJOIN_STALL_S = 10.0
 
 
 class KafkaPythonProducer(Producer):

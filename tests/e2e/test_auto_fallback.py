@@ -69,8 +69,10 @@ def _readiness_until(platform, service: str, revision: int, states: set[str], ti
 
 
 def _answered_by_iris_v1(platform, service: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + 15
-    while True:  # the first request of a new service on a busy machine may miss its 800 ms deadline
+    # The first requests of a new service on a busy machine may miss their 800 ms deadline, and with
+    # kafka-python the new topics' partitions may wait for a stalled rebalance (REJOIN_STALL_S) first.
+    deadline = time.monotonic() + 45
+    while True:
         answer = httpx.post(platform.predict_url(service=service), json={"inputs": inputs_of(ROWS[0])},
                             headers=platform.auth(), timeout=10)
         if answer.status_code == 200 or time.monotonic() > deadline:
