@@ -26,8 +26,9 @@ from contracts.kafka import (
     TopicPartition,
 )
 from contracts.messages import Request, Score
+from contracts.provenance import RepliesPartitions, request_problem
 from contracts.status import StatusReporter
-from contracts.topics import service_topics
+from contracts.topics import parse_service_topic, service_topics
 from contracts.topology import service_topic_specs
 from model_runner.hosting import HostedModels, HostedVersion
 from model_runner.isolation import IsolatedCalls, effective_timeout_ms
@@ -80,6 +81,7 @@ class RunnerLoop:
         self._consumer = consumer
         self._producer = producer
         self._admin = admin
+        self._replies = RepliesPartitions(admin.partition_count)
         self._follower = follower
         self._hosting = hosting
         self._status = status
@@ -196,7 +198,8 @@ class RunnerLoop:
             self._offsets.seen(record.topic, record.partition, record.offset)
             item = self._admit(record, now)
             if item is not None:
-                by_service.setdefault((item.request.tenant, item.request.service), []).append(item)
+                # The topic says whose request it is (_admit checked the body agrees).
+                by_service.setdefault(self._topic_services[record.topic], []).append(item)
         self.stats["records"] += len(records)
         self._uncommitted_records += len(records)
         for service_key, items in by_service.items():
@@ -224,11 +227,11 @@ class RunnerLoop:
             request = decode(Request, record.value)
         except DecodeError as exc:
             return self._dead_letter(record, str(exc))
-        if (request.tenant, request.service) != service_key:
-            return self._dead_letter(
-                record,
-                f"request for {request.tenant}/{request.service} on the topic of {'/'.join(service_key)}",
-            )
+        replies = self._replies.count(request.reply_to)
+        problem = request_problem(request, record.topic, replies_partitions=replies)
+        if problem is not None:
+            # Another tenant's or service's name, or a reply_to the rendezvous would refuse: not scored.
+            return self._dead_letter(record, problem)
         if request.deadline_at <= now:
             self.stats["expired"] += 1
             return None
@@ -243,7 +246,9 @@ class RunnerLoop:
         for item, score in zip(items, scores, strict=True):
             topic = scores_topic_of.get(item.topic)
             if topic is None:
-                topic = scores_topic_of[item.topic] = service_topics(score.tenant, score.service).scores
+                named = parse_service_topic(item.topic)
+                assert named is not None  # only requests topics are subscribed
+                topic = scores_topic_of[item.topic] = service_topics(named.tenant, named.service).scores
             # Same partition number as the request: the rendezvous relies on co-partitioning.
             self._producer.produce(
                 topic,

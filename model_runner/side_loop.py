@@ -34,6 +34,7 @@ from contracts.kafka import (
     make_producer,
 )
 from contracts.messages import Request
+from contracts.provenance import RepliesPartitions, request_problem
 from contracts.roles import SCORING_ROLES
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
@@ -70,6 +71,7 @@ class SideLoop(ABC):
         self._consumer = consumer
         self._producer = producer
         self._admin = admin
+        self._replies = RepliesPartitions(admin.partition_count)
         self._follower = follower
         self._offsets = OffsetTracker()
         self._generation = -1
@@ -178,7 +180,8 @@ class SideLoop(ABC):
             record = self._consumer.poll(0) if drained < MAX_DRAIN else None
 
     def admit(self, record: Record, service_key: ServiceKey) -> Request | None:
-        """The decoded request, or None when the record is poison (dead-lettered)."""
+        """The decoded request, or None when the record is poison (dead-lettered): not JSON, not a Request,
+        or one whose body disagrees with its topic (contracts.provenance), which is then not handled."""
         if record.value is None:
             self.dead_letter(record, "empty record (tombstone) on a requests topic", service_key)
             return None
@@ -187,9 +190,10 @@ class SideLoop(ABC):
         except DecodeError as exc:
             self.dead_letter(record, str(exc), service_key)
             return None
-        if (request.tenant, request.service) != service_key:
-            error = f"request for {request.tenant}/{request.service} on the topic of {'/'.join(service_key)}"
-            self.dead_letter(record, error, service_key)
+        replies = self._replies.count(request.reply_to)
+        problem = request_problem(request, record.topic, replies_partitions=replies)
+        if problem is not None:
+            self.dead_letter(record, problem, service_key)
             return None
         return request
 

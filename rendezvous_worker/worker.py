@@ -16,6 +16,7 @@ from contracts.config import ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
 from contracts.kafka import (
+    Admin,
     Consumer,
     KafkaError,
     Producer,
@@ -26,6 +27,7 @@ from contracts.kafka import (
     make_producer,
 )
 from contracts.messages import Request, Score
+from contracts.provenance import RepliesPartitions, request_problem, score_problem
 from contracts.status import StatusReporter
 from contracts.topics import service_topics
 from contracts.topology import platform_topics, service_topic_specs
@@ -71,6 +73,8 @@ class RendezvousWorker:
             kind="rendezvous",
             interval_s=settings.status_interval_s,
         )
+        self._admin: Admin | None = None
+        self._replies: RepliesPartitions | None = None
         self._topics: list[str] = []
         self._assigned = False
         self.answered = 0
@@ -79,9 +83,11 @@ class RendezvousWorker:
         self._stop.set()
 
     def run(self) -> None:
-        admin = make_admin(self._settings.kafka)
+        admin = self._admin = make_admin(self._settings.kafka)
         admin.ensure_topics(platform_topics())
-        admin.close()
+        # Kept open: a request naming a reply partition past the cached count re-reads the metadata.
+        self._replies = RepliesPartitions(admin.partition_count)
+        self._replies.count()
         self._follower.start()
         if not self._follower.wait_ready(60):
             raise SystemExit("rendezvous worker: could not read rdv.config within 60 s")
@@ -158,17 +164,26 @@ class RendezvousWorker:
         return None
 
     def _handle(self, record: Record) -> None:
+        """Decide on one record; poison and records whose body disagrees with their topic (another
+        tenant or service, a ``reply_to`` other than an existing replies partition) go to the DLQ."""
         ref = (record.topic, record.partition, record.offset)
         now = time.time()
+        self._ledger.opened(*ref)
         try:
             if record.topic.endswith(".requests"):
-                self._ledger.opened(*ref)
-                outcomes = self._rendezvous.on_request(decode(Request, record.value or b""), ref, now)
+                request = decode(Request, record.value or b"")
+                assert self._replies is not None
+                replies = self._replies.count(request.reply_to)
+                problem = request_problem(request, record.topic, replies_partitions=replies)
+                outcomes = [] if problem else self._rendezvous.on_request(request, ref, now)
             else:
-                self._ledger.opened(*ref)
-                outcomes = self._rendezvous.on_score(decode(Score, record.value or b""), ref, now)
+                score = decode(Score, record.value or b"")
+                problem = score_problem(score, record.topic)
+                outcomes = [] if problem else self._rendezvous.on_score(score, ref, now)
         except DecodeError as exc:
-            send_to_dead_letter(self._producer, record, str(exc))
+            problem = str(exc)
+        if problem:
+            send_to_dead_letter(self._producer, record, problem)
             self._ledger.finished(*ref)
             return
         self._carry_out(outcomes)
@@ -193,8 +208,12 @@ class RendezvousWorker:
         payload = encode(answer.result)
         key = answer.result.request_id.encode()
         reply_to = answer.request.reply_to
-        if reply_to is not None:
-            self._producer.produce(reply_to.topic, payload, key=key, partition=reply_to.partition)
+        if reply_to is not None:  # checked when the request was read (contracts.provenance)
+            try:
+                self._producer.produce(reply_to.topic, payload, key=key, partition=reply_to.partition)
+            except Exception as exc:  # kafka-python raises AssertionError for a partition it does not know
+                # Only if the topic changed since the check: that gateway times out, the result still goes out.
+                log.error("reply to %s[%d] for %s failed: %s", reply_to.topic, reply_to.partition, key, exc)
         refs = answer.refs
         ledger = self._ledger
         request_ref = next((ref for ref in refs if ref[0].endswith(".requests")), None)
@@ -245,3 +264,5 @@ class RendezvousWorker:
         self._commit()
         self._consumer.close()
         self._follower.stop()
+        if self._admin is not None:
+            self._admin.close()

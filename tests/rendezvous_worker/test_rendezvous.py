@@ -111,3 +111,21 @@ def test_answered_requests_of_revoked_partitions_are_closed_with_their_record():
     [record] = rdv.close_answered({("rdv.acme.fraud", 2)}, now=1000.02)
     assert isinstance(record, Record) and record.decision.reason == "champion"
     assert len(rdv) == 0
+
+
+def test_a_score_on_another_services_stream_never_meets_a_request_of_the_same_id():
+    """Request ids are chosen by clients: a tenant's score naming another tenant's request id (on its own
+    scores topic, where the body check lets it through) must not answer that request."""
+    rdv = make()
+    assert rdv.on_request(request(), REQ_REF, now=1000.001) == []
+    forged = score("m", 1, label=666)
+    forged.tenant, forged.service = "mallory", "fraud"
+    assert rdv.on_score(forged, ("rdv.mallory.fraud.scores", 2, 5), now=1000.005) == []
+    [answer] = rdv.on_score(score("m", 1), scores_ref(6), now=1000.011)
+    assert isinstance(answer, Answer) and answer.result.output == {"label": 1}
+    assert answer.refs == [REQ_REF, scores_ref(6)]
+    [record] = rdv.on_tick(1000.101 + 0.5)
+    assert isinstance(record, Record) and [c.output for c in record.decision.candidates if c.output] == [{"label": 1}]
+    # The forged score waits alone for a request of its own stream, then expires as an orphan.
+    [finished] = rdv.on_tick(1000.005 + 30.0)
+    assert isinstance(finished, Finished) and finished.refs == [("rdv.mallory.fraud.scores", 2, 5)]
