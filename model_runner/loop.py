@@ -102,6 +102,7 @@ class RunnerLoop:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
+        self._replies.count()  # read the metadata now, not on the first request's hot path
         self._apply_config()
         self._report_applied()
         while not stop.is_set():

@@ -104,6 +104,7 @@ class SideLoop(ABC):
 
     def run(self, stop: threading.Event) -> None:
         try:
+            self._replies.count()  # read the metadata now, not on the first request's path
             while not stop.is_set():
                 if self._follower.generation != self._generation:
                     self._apply_config()
