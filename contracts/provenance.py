@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from contracts.codec import DecodeError, decode
 from contracts.messages import ReplyTo, Request, Score
 from contracts.topics import REPLIES_TOPIC, ServiceTopic, parse_service_topic
 from contracts.topology import REPLIES_PARTITIONS
@@ -62,6 +64,41 @@ def score_problem(score: Score, topic: str) -> str | None:
     """Why a Score read from ``topic`` is refused, or None when its body agrees with the topic."""
     _named, problem = _topic_problem("scores", topic, score.tenant, score.service)
     return problem
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A record no worker may act on, and why (the ``error`` of its dead letter)."""
+
+    reason: str
+
+
+def admit_request(
+    value: bytes | None, topic: str, *, replies_partitions: Callable[[ReplyTo | None], int]
+) -> Request | Refused:
+    """The Request a record of ``topic`` holds, or why it is refused: a tombstone, not a Request, or a
+    body that disagrees with its topic. ``replies_partitions`` gives the count to check ``reply_to``
+    against (:meth:`RepliesPartitions.count`). Never raises, whatever the bytes."""
+    if value is None:
+        return Refused("empty record (tombstone) on a requests topic")
+    try:
+        request = decode(Request, value)
+    except DecodeError as exc:
+        return Refused(str(exc))
+    problem = request_problem(request, topic, replies_partitions=replies_partitions(request.reply_to))
+    return request if problem is None else Refused(problem)
+
+
+def admit_score(value: bytes | None, topic: str) -> Score | Refused:
+    """The Score a record of ``topic`` holds, or why it is refused. Never raises, whatever the bytes."""
+    if value is None:
+        return Refused("empty record (tombstone) on a scores topic")
+    try:
+        score = decode(Score, value)
+    except DecodeError as exc:
+        return Refused(str(exc))
+    problem = score_problem(score, topic)
+    return score if problem is None else Refused(problem)
 
 
 class RepliesPartitions:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from contracts.codec import DecodeError, decode, encode
+from contracts.codec import encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
@@ -25,8 +25,8 @@ from contracts.kafka import (
     Record,
     TopicPartition,
 )
-from contracts.messages import Request, Score
-from contracts.provenance import RepliesPartitions, request_problem
+from contracts.messages import Score
+from contracts.provenance import Refused, RepliesPartitions, admit_request
 from contracts.status import StatusReporter
 from contracts.topics import parse_service_topic, service_topics
 from contracts.topology import service_topic_specs
@@ -222,17 +222,10 @@ class RunnerLoop:
         service_key = self._topic_services.get(record.topic)
         if service_key is None:
             return None
-        if record.value is None:
-            return self._dead_letter(record, "empty record (tombstone) on a requests topic")
-        try:
-            request = decode(Request, record.value)
-        except DecodeError as exc:
-            return self._dead_letter(record, str(exc))
-        replies = self._replies.count(request.reply_to)
-        problem = request_problem(request, record.topic, replies_partitions=replies)
-        if problem is not None:
-            # Another tenant's or service's name, or a reply_to the rendezvous would refuse: not scored.
-            return self._dead_letter(record, problem)
+        request = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
+        if isinstance(request, Refused):
+            # Poison, another tenant's or service's name, or a reply_to the rendezvous would refuse: not scored.
+            return self._dead_letter(record, request.reason)
         if request.deadline_at <= now:
             self.stats["expired"] += 1
             return None

@@ -17,7 +17,6 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any
 
-from contracts.codec import DecodeError, decode
 from contracts.config import ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
@@ -34,7 +33,7 @@ from contracts.kafka import (
     make_producer,
 )
 from contracts.messages import Request
-from contracts.provenance import RepliesPartitions, request_problem
+from contracts.provenance import Refused, RepliesPartitions, admit_request
 from contracts.roles import SCORING_ROLES
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
@@ -183,18 +182,9 @@ class SideLoop(ABC):
     def admit(self, record: Record, service_key: ServiceKey) -> Request | None:
         """The decoded request, or None when the record is poison (dead-lettered): not JSON, not a Request,
         or one whose body disagrees with its topic (contracts.provenance), which is then not handled."""
-        if record.value is None:
-            self.dead_letter(record, "empty record (tombstone) on a requests topic", service_key)
-            return None
-        try:
-            request = decode(Request, record.value)
-        except DecodeError as exc:
-            self.dead_letter(record, str(exc), service_key)
-            return None
-        replies = self._replies.count(request.reply_to)
-        problem = request_problem(request, record.topic, replies_partitions=replies)
-        if problem is not None:
-            self.dead_letter(record, problem, service_key)
+        request = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
+        if isinstance(request, Refused):
+            self.dead_letter(record, request.reason, service_key)
             return None
         return request
 

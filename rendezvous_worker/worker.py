@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 
-from contracts.codec import DecodeError, decode, encode
+from contracts.codec import encode
 from contracts.config import ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
@@ -27,7 +27,7 @@ from contracts.kafka import (
     make_producer,
 )
 from contracts.messages import Request, Score
-from contracts.provenance import RepliesPartitions, request_problem, score_problem
+from contracts.provenance import Refused, RepliesPartitions, admit_request, admit_score
 from contracts.status import StatusReporter
 from contracts.topics import service_topics
 from contracts.topology import platform_topics, service_topic_specs
@@ -169,24 +169,20 @@ class RendezvousWorker:
         ref = (record.topic, record.partition, record.offset)
         now = time.time()
         self._ledger.opened(*ref)
-        try:
-            if record.topic.endswith(".requests"):
-                request = decode(Request, record.value or b"")
-                assert self._replies is not None
-                replies = self._replies.count(request.reply_to)
-                problem = request_problem(request, record.topic, replies_partitions=replies)
-                outcomes = [] if problem else self._rendezvous.on_request(request, ref, now)
-            else:
-                score = decode(Score, record.value or b"")
-                problem = score_problem(score, record.topic)
-                outcomes = [] if problem else self._rendezvous.on_score(score, ref, now)
-        except DecodeError as exc:
-            problem = str(exc)
-        if problem:
-            send_to_dead_letter(self._producer, record, problem)
+        assert self._replies is not None
+        admitted: Request | Score | Refused
+        if record.topic.endswith(".requests"):
+            admitted = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
+        else:
+            admitted = admit_score(record.value, record.topic)
+        if isinstance(admitted, Refused):
+            send_to_dead_letter(self._producer, record, admitted.reason)
             self._ledger.finished(*ref)
             return
-        self._carry_out(outcomes)
+        if isinstance(admitted, Request):
+            self._carry_out(self._rendezvous.on_request(admitted, ref, now))
+        else:
+            self._carry_out(self._rendezvous.on_score(admitted, ref, now))
 
     def _carry_out(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from contracts.codec import to_builtins
 from contracts.messages import ReplyTo, Request, Score
-from contracts.provenance import RepliesPartitions, reply_to_problem, request_problem, score_problem
+from contracts.provenance import (
+    Refused,
+    RepliesPartitions,
+    admit_request,
+    admit_score,
+    reply_to_problem,
+    request_problem,
+    score_problem,
+)
 from contracts.topics import REPLIES_TOPIC, ServiceTopic, parse_service_topic
 from contracts.topology import REPLIES_PARTITIONS
 
@@ -156,3 +168,73 @@ def test_without_metadata_the_platform_count_is_assumed_and_read_again_later() -
     assert replies.count() == 4  # known now, even though fewer than assumed
     now[0] = 1000.0
     assert replies.count() == 4 and metadata.calls == 3
+
+
+# -- fuzz: whatever a tenant writes, admitting it never raises, and what is admitted agrees with its topic
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+NAMES = st.sampled_from(["acme", "victim", "fraud", "payments", "", "Acme", "a.b", 7, None])
+REPLY_TOS = st.none() | JSON | st.fixed_dictionaries({
+    "topic": st.sampled_from([REPLIES_TOPIC, "rdv.config", "rdv.victim.fraud.results", "", 3]),
+    "partition": st.integers() | st.sampled_from([-1, 0, 15, 16, 2**63, 10**30, "0", None, 1.5]),
+})
+FIELDS = {
+    "request_id": st.text(max_size=8) | JSON,
+    "tenant": NAMES,
+    "service": NAMES,
+    "sent_at": st.floats(allow_nan=False) | JSON,
+    "deadline_ms": st.integers() | JSON,
+    "config_revision": st.integers() | JSON,
+    "inputs": JSON,
+    "reply_to": REPLY_TOS,
+    "user_key": st.none() | st.text(max_size=4) | JSON,
+    # Score fields
+    "model": st.text(max_size=4) | JSON,
+    "version": st.integers() | JSON,
+    "role": st.text(max_size=4),
+    "status": st.sampled_from(["ok", "error", "maybe"]),
+    "latency_ms": st.floats(allow_nan=False),
+    "runner": st.text(max_size=3),
+    "scored_at": st.floats(allow_nan=False),
+    "output": JSON,
+}
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> bytes | None:
+    kind = draw(st.sampled_from(["fields", "fields", "fields", "bytes", "json", "none"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=40))
+    if kind == "json":
+        return msgspec.json.encode(draw(JSON))
+    if kind == "none":
+        return None
+    base = {**to_builtins(request(reply_to=ReplyTo(topic=REPLIES_TOPIC, partition=1))), **to_builtins(score())}
+    for name in draw(st.lists(st.sampled_from(sorted(FIELDS)), max_size=4)):
+        base[name] = draw(FIELDS[name])
+    for name in draw(st.lists(st.sampled_from(sorted(base)), max_size=2)):
+        base.pop(name, None)
+    return msgspec.json.encode(base)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=bodies(), topic=st.sampled_from([OWN_REQUESTS, OWN_SCORES]), partitions=st.integers(1, 64))
+def test_admitting_any_bytes_never_raises_and_only_admits_what_agrees_with_the_topic(
+    value: bytes | None, topic: str, partitions: int
+) -> None:
+    admitted = (
+        admit_request(value, topic, replies_partitions=lambda _reply_to: partitions)
+        if topic == OWN_REQUESTS
+        else admit_score(value, topic)
+    )
+    if isinstance(admitted, Refused):
+        assert admitted.reason
+        return
+    assert (admitted.tenant, admitted.service) == ("acme", "fraud")
+    if isinstance(admitted, Request) and admitted.reply_to is not None:
+        assert admitted.reply_to.topic == REPLIES_TOPIC and 0 <= admitted.reply_to.partition < partitions

@@ -144,7 +144,7 @@ def test_forged_records_go_to_the_dead_letter_topic_and_other_tenants_are_untouc
         f"tenant-number-{tag}": (_request(mallory, f"tenant-number-{tag}", tenant=7), "Request:"),
         f"no-tenant-{tag}": ({k: v for k, v in _request(mallory, "x").items() if k != "tenant"}, "Request:"),
         f"not-json-{tag}": (b'{"request_id": "', "Request:"),
-        f"tombstone-{tag}": (None, "Request:"),
+        f"tombstone-{tag}": (None, "tombstone"),
     }
     for request_id, (body, _) in forged_requests.items():
         value = body if body is None or isinstance(body, bytes) else encode(body)
