@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from contracts.codec import DecodeError, decode, encode
+from contracts.codec import encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
@@ -25,9 +25,10 @@ from contracts.kafka import (
     Record,
     TopicPartition,
 )
-from contracts.messages import Request, Score
+from contracts.messages import Score
+from contracts.provenance import Refused, RepliesPartitions, admit_request
 from contracts.status import StatusReporter
-from contracts.topics import service_topics
+from contracts.topics import parse_service_topic, service_topics
 from contracts.topology import service_topic_specs
 from model_runner.hosting import HostedModels, HostedVersion
 from model_runner.isolation import IsolatedCalls, effective_timeout_ms
@@ -80,6 +81,7 @@ class RunnerLoop:
         self._consumer = consumer
         self._producer = producer
         self._admin = admin
+        self._replies = RepliesPartitions(admin.partition_count)
         self._follower = follower
         self._hosting = hosting
         self._status = status
@@ -100,6 +102,7 @@ class RunnerLoop:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
+        self._replies.count()  # read the metadata now, not on the first request's hot path
         self._apply_config()
         self._report_applied()
         while not stop.is_set():
@@ -196,7 +199,8 @@ class RunnerLoop:
             self._offsets.seen(record.topic, record.partition, record.offset)
             item = self._admit(record, now)
             if item is not None:
-                by_service.setdefault((item.request.tenant, item.request.service), []).append(item)
+                # The topic says whose request it is (_admit checked the body agrees).
+                by_service.setdefault(self._topic_services[record.topic], []).append(item)
         self.stats["records"] += len(records)
         self._uncommitted_records += len(records)
         for service_key, items in by_service.items():
@@ -218,17 +222,10 @@ class RunnerLoop:
         service_key = self._topic_services.get(record.topic)
         if service_key is None:
             return None
-        if record.value is None:
-            return self._dead_letter(record, "empty record (tombstone) on a requests topic")
-        try:
-            request = decode(Request, record.value)
-        except DecodeError as exc:
-            return self._dead_letter(record, str(exc))
-        if (request.tenant, request.service) != service_key:
-            return self._dead_letter(
-                record,
-                f"request for {request.tenant}/{request.service} on the topic of {'/'.join(service_key)}",
-            )
+        request = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
+        if isinstance(request, Refused):
+            # Poison, another tenant's or service's name, or a reply_to the rendezvous would refuse: not scored.
+            return self._dead_letter(record, request.reason)
         if request.deadline_at <= now:
             self.stats["expired"] += 1
             return None
@@ -243,7 +240,9 @@ class RunnerLoop:
         for item, score in zip(items, scores, strict=True):
             topic = scores_topic_of.get(item.topic)
             if topic is None:
-                topic = scores_topic_of[item.topic] = service_topics(score.tenant, score.service).scores
+                named = parse_service_topic(item.topic)
+                assert named is not None  # only requests topics are subscribed
+                topic = scores_topic_of[item.topic] = service_topics(named.tenant, named.service).scores
             # Same partition number as the request: the rendezvous relies on co-partitioning.
             self._producer.produce(
                 topic,

@@ -17,7 +17,6 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any
 
-from contracts.codec import DecodeError, decode
 from contracts.config import ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
@@ -34,6 +33,7 @@ from contracts.kafka import (
     make_producer,
 )
 from contracts.messages import Request
+from contracts.provenance import Refused, RepliesPartitions, admit_request
 from contracts.roles import SCORING_ROLES
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
@@ -70,6 +70,7 @@ class SideLoop(ABC):
         self._consumer = consumer
         self._producer = producer
         self._admin = admin
+        self._replies = RepliesPartitions(admin.partition_count)
         self._follower = follower
         self._offsets = OffsetTracker()
         self._generation = -1
@@ -102,6 +103,7 @@ class SideLoop(ABC):
 
     def run(self, stop: threading.Event) -> None:
         try:
+            self._replies.count()  # read the metadata now, not on the first request's path
             while not stop.is_set():
                 if self._follower.generation != self._generation:
                     self._apply_config()
@@ -178,18 +180,11 @@ class SideLoop(ABC):
             record = self._consumer.poll(0) if drained < MAX_DRAIN else None
 
     def admit(self, record: Record, service_key: ServiceKey) -> Request | None:
-        """The decoded request, or None when the record is poison (dead-lettered)."""
-        if record.value is None:
-            self.dead_letter(record, "empty record (tombstone) on a requests topic", service_key)
-            return None
-        try:
-            request = decode(Request, record.value)
-        except DecodeError as exc:
-            self.dead_letter(record, str(exc), service_key)
-            return None
-        if (request.tenant, request.service) != service_key:
-            error = f"request for {request.tenant}/{request.service} on the topic of {'/'.join(service_key)}"
-            self.dead_letter(record, error, service_key)
+        """The decoded request, or None when the record is poison (dead-lettered): not JSON, not a Request,
+        or one whose body disagrees with its topic (contracts.provenance), which is then not handled."""
+        request = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
+        if isinstance(request, Refused):
+            self.dead_letter(record, request.reason, service_key)
             return None
         return request
 

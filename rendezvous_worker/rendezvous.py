@@ -26,6 +26,9 @@ from rendezvous_worker.policy import (
 )
 
 RecordRef = tuple[str, int, int]  # topic, partition, offset
+# A request is known by its stream (so its tenant and service) and its id: request ids are chosen by
+# clients, and a score on one tenant's topic must never meet another tenant's request of the same id.
+PendingKey = tuple[str, str]  # stream, request_id
 ConfigLookup = Callable[[str, str], ServiceConfig | None]
 
 
@@ -77,6 +80,10 @@ class _Pending:
     result: Result | None = None
     first_seen: float = 0.0
 
+    @property
+    def key(self) -> PendingKey:
+        return (self.stream, self.request_id)
+
 
 class Rendezvous:
     def __init__(
@@ -97,9 +104,9 @@ class Rendezvous:
         self._replay_window_s = replay_window_s
         self._assigned_at: dict[tuple[str, int], float] = {}
         self._tables: dict[tuple[str, str], tuple[ServiceConfig, RouteTable]] = {}
-        self._pending: dict[str, _Pending] = {}
-        # (when, request_id, kind): deadlines, ends of grace periods, orphan expiries.
-        self._timers: list[tuple[float, str, str]] = []
+        self._pending: dict[PendingKey, _Pending] = {}
+        # (when, (stream, request_id), kind): deadlines, ends of grace periods, orphan expiries.
+        self._timers: list[tuple[float, PendingKey, str]] = []
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -120,19 +127,20 @@ class Rendezvous:
         return self._timers[0][0] if self._timers else None
 
     def on_request(self, request: Request, ref: RecordRef, now: float) -> list[Outcome]:
-        entry = self._pending.get(request.request_id)
+        key = (stream_of(ref[0]), request.request_id)
+        entry = self._pending.get(key)
         if entry is None:
-            entry = self._pending[request.request_id] = _Pending(request.request_id, first_seen=now)
+            entry = self._pending[key] = _Pending(request.request_id, stream=key[0], first_seen=now)
         elif entry.request is not None:
             # The same request twice (a client retry or a replay): nothing new to decide.
             return [Finished([ref])]
         if now - request.deadline_at > self._stale_after_s and not entry.scores:
             # A replay of something long gone: nobody waits for it any more.
-            del self._pending[request.request_id]
+            del self._pending[key]
             return [Finished([ref])]
         config = self._configs(request.tenant, request.service)
         entry.request = request
-        entry.stream, entry.partition = stream_of(ref[0]), ref[1]
+        entry.partition = ref[1]
         entry.config = config
         if config is not None:
             preference = self._route_table(config).preference(routing_key(request))
@@ -150,17 +158,18 @@ class Rendezvous:
             assigned_at = self._assigned_at.get((entry.stream, entry.partition), float("-inf"))
             catching_up = now - assigned_at < self._replay_window_s
             decide_at = now + self._replay_settle_s if catching_up else now
-        heapq.heappush(self._timers, (decide_at, request.request_id, "deadline"))
+        heapq.heappush(self._timers, (decide_at, key, "deadline"))
         return self._try_decide(entry, now, at_deadline=False)
 
     def on_score(self, score: Score, ref: RecordRef, now: float) -> list[Outcome]:
-        entry = self._pending.get(score.request_id)
+        pending_key = (stream_of(ref[0]), score.request_id)
+        entry = self._pending.get(pending_key)
         if entry is None:
             # The score outran its request (different partitions fetch independently): keep it.
-            entry = self._pending[score.request_id] = _Pending(
-                score.request_id, stream=stream_of(ref[0]), partition=ref[1], first_seen=now
+            entry = self._pending[pending_key] = _Pending(
+                score.request_id, stream=pending_key[0], partition=ref[1], first_seen=now
             )
-            heapq.heappush(self._timers, (now + self._orphan_ttl_s, score.request_id, "orphan"))
+            heapq.heappush(self._timers, (now + self._orphan_ttl_s, pending_key, "orphan"))
         key = (score.model, score.version)
         entry.scores.setdefault(key, score)
         if entry.result is not None:
@@ -175,8 +184,8 @@ class Rendezvous:
     def on_tick(self, now: float) -> list[Outcome]:
         outcomes: list[Outcome] = []
         while self._timers and self._timers[0][0] <= now:
-            _, request_id, kind = heapq.heappop(self._timers)
-            entry = self._pending.get(request_id)
+            _, key, kind = heapq.heappop(self._timers)
+            entry = self._pending.get(key)
             if entry is None:
                 continue
             if kind == "deadline" and entry.result is None:
@@ -184,7 +193,7 @@ class Rendezvous:
             elif kind == "grace" and entry.result is not None:
                 outcomes.append(self._close(entry, now))
             elif kind == "orphan" and entry.request is None:
-                del self._pending[request_id]
+                del self._pending[key]
                 outcomes.append(Finished(entry.refs))
         return outcomes
 
@@ -203,9 +212,9 @@ class Rendezvous:
         ``partitions`` holds (stream, partition) pairs, the stream being a topic name without its
         last part: requests and scores of one partition number always move together.
         """
-        gone = [rid for rid, e in self._pending.items() if (e.stream, e.partition) in partitions]
-        for request_id in gone:
-            del self._pending[request_id]
+        gone = [key for key, e in self._pending.items() if (e.stream, e.partition) in partitions]
+        for key in gone:
+            del self._pending[key]
 
     def _try_decide(self, entry: _Pending, now: float, *, at_deadline: bool) -> list[Outcome]:
         if entry.result is not None or entry.request is None:
@@ -227,7 +236,7 @@ class Rendezvous:
         entry.result = self._result(entry.request, entry.config, verdict)
         grace_s = (entry.config.grace_ms if entry.config is not None else 1000) / 1000.0
         close_at = max(now, entry.request.deadline_at) + grace_s
-        heapq.heappush(self._timers, (close_at, entry.request_id, "grace"))
+        heapq.heappush(self._timers, (close_at, entry.key, "grace"))
         refs, entry.refs = entry.refs, []
         return [Answer(entry.result, entry.request, entry.partition, refs)]
 
@@ -248,7 +257,7 @@ class Rendezvous:
         )
 
     def _close(self, entry: _Pending, now: float) -> Record:
-        del self._pending[entry.request_id]
+        del self._pending[entry.key]
         result = entry.result
         assert result is not None and entry.request is not None
         self._record_health(entry)

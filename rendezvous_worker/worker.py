@@ -11,11 +11,12 @@ import logging
 import threading
 import time
 
-from contracts.codec import DecodeError, decode, encode
+from contracts.codec import encode
 from contracts.config import ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
 from contracts.kafka import (
+    Admin,
     Consumer,
     KafkaError,
     Producer,
@@ -26,6 +27,7 @@ from contracts.kafka import (
     make_producer,
 )
 from contracts.messages import Request, Score
+from contracts.provenance import Refused, RepliesPartitions, admit_request, admit_score
 from contracts.status import StatusReporter
 from contracts.topics import service_topics
 from contracts.topology import platform_topics, service_topic_specs
@@ -71,6 +73,8 @@ class RendezvousWorker:
             kind="rendezvous",
             interval_s=settings.status_interval_s,
         )
+        self._admin: Admin | None = None
+        self._replies: RepliesPartitions | None = None
         self._topics: list[str] = []
         self._assigned = False
         self.answered = 0
@@ -79,9 +83,11 @@ class RendezvousWorker:
         self._stop.set()
 
     def run(self) -> None:
-        admin = make_admin(self._settings.kafka)
+        admin = self._admin = make_admin(self._settings.kafka)
         admin.ensure_topics(platform_topics())
-        admin.close()
+        # Kept open: a request naming a reply partition past the cached count re-reads the metadata.
+        self._replies = RepliesPartitions(admin.partition_count)
+        self._replies.count()
         self._follower.start()
         if not self._follower.wait_ready(60):
             raise SystemExit("rendezvous worker: could not read rdv.config within 60 s")
@@ -158,20 +164,25 @@ class RendezvousWorker:
         return None
 
     def _handle(self, record: Record) -> None:
+        """Decide on one record; poison and records whose body disagrees with their topic (another
+        tenant or service, a ``reply_to`` other than an existing replies partition) go to the DLQ."""
         ref = (record.topic, record.partition, record.offset)
         now = time.time()
-        try:
-            if record.topic.endswith(".requests"):
-                self._ledger.opened(*ref)
-                outcomes = self._rendezvous.on_request(decode(Request, record.value or b""), ref, now)
-            else:
-                self._ledger.opened(*ref)
-                outcomes = self._rendezvous.on_score(decode(Score, record.value or b""), ref, now)
-        except DecodeError as exc:
-            send_to_dead_letter(self._producer, record, str(exc))
+        self._ledger.opened(*ref)
+        assert self._replies is not None
+        admitted: Request | Score | Refused
+        if record.topic.endswith(".requests"):
+            admitted = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
+        else:
+            admitted = admit_score(record.value, record.topic)
+        if isinstance(admitted, Refused):
+            send_to_dead_letter(self._producer, record, admitted.reason)
             self._ledger.finished(*ref)
             return
-        self._carry_out(outcomes)
+        if isinstance(admitted, Request):
+            self._carry_out(self._rendezvous.on_request(admitted, ref, now))
+        else:
+            self._carry_out(self._rendezvous.on_score(admitted, ref, now))
 
     def _carry_out(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
@@ -193,8 +204,12 @@ class RendezvousWorker:
         payload = encode(answer.result)
         key = answer.result.request_id.encode()
         reply_to = answer.request.reply_to
-        if reply_to is not None:
-            self._producer.produce(reply_to.topic, payload, key=key, partition=reply_to.partition)
+        if reply_to is not None:  # checked when the request was read (contracts.provenance)
+            try:
+                self._producer.produce(reply_to.topic, payload, key=key, partition=reply_to.partition)
+            except Exception as exc:  # kafka-python raises AssertionError for a partition it does not know
+                # Only if the topic changed since the check: that gateway times out, the result still goes out.
+                log.error("reply to %s[%d] for %s failed: %s", reply_to.topic, reply_to.partition, key, exc)
         refs = answer.refs
         ledger = self._ledger
         request_ref = next((ref for ref in refs if ref[0].endswith(".requests")), None)
@@ -245,3 +260,5 @@ class RendezvousWorker:
         self._commit()
         self._consumer.close()
         self._follower.stop()
+        if self._admin is not None:
+            self._admin.close()

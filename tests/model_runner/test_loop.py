@@ -12,8 +12,8 @@ from typing import Any
 from contracts.codec import decode, encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.kafka import Admin, Consumer, Producer, Record, TopicPartition, TopicSpec
-from contracts.messages import DeadLetter, Request, Score
-from contracts.topics import DLQ_TOPIC, service_topics
+from contracts.messages import DeadLetter, ReplyTo, Request, Score
+from contracts.topics import DLQ_TOPIC, REPLIES_TOPIC, service_topics
 from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, Prediction
 from model_runner.loop import RunnerLoop
@@ -207,6 +207,41 @@ def test_scores_keep_the_partition_and_poison_goes_to_the_dead_letter_topic() ->
     [letter] = [decode(DeadLetter, v) for t, _p, v in producer.sent if t == DLQ_TOPIC]
     assert (letter.partition, letter.offset, letter.value) == (3, 1, "{oops")
     assert loop.stats["expired"] == 1
+
+
+def test_requests_whose_body_disagrees_with_their_topic_are_dead_lettered_unscored() -> None:
+    """Tenants produce requests themselves: the topic decides whose they are (contracts.provenance)."""
+    loop, consumer, producer, follower = _loop()
+    follower.publish(_config("churn", "a"))
+    loop._apply_config()
+
+    def forged(request_id: str, **changes: Any) -> bytes:
+        request = decode(Request, _request("churn", request_id, 1.0))
+        for name, value in changes.items():
+            setattr(request, name, value)
+        return encode(request)
+
+    consumer.records.extend(
+        [
+            _record("churn", 0, 0, forged("other-tenant", tenant="victim")),
+            _record("churn", 1, 0, forged("other-service", service="fraud")),
+            _record("churn", 2, 0, forged("config", reply_to=ReplyTo(topic="rdv.config", partition=0))),
+            _record("churn", 3, 0, forged("too-far", reply_to=ReplyTo(topic=REPLIES_TOPIC, partition=4))),
+            _record("churn", 4, 0, forged("negative", reply_to=ReplyTo(topic=REPLIES_TOPIC, partition=-1))),
+            _record("churn", 5, 0, forged("fine", reply_to=ReplyTo(topic=REPLIES_TOPIC, partition=3))),
+        ]
+    )
+    _run_until(loop, lambda: any(t != DLQ_TOPIC for t, _p, _v in producer.sent))
+
+    scored = [decode(Score, v).request_id for t, _p, v in producer.sent if t != DLQ_TOPIC]
+    letters = [decode(DeadLetter, v) for t, _p, v in producer.sent if t == DLQ_TOPIC]
+    assert scored == ["fine"]
+    assert [letter.offset for letter in letters] == [0, 1, 2, 3, 4]
+    assert "'victim'" in letters[0].error and "the topic decides" in letters[0].error
+    assert "'fraud'" in letters[1].error
+    assert "'rdv.config'" in letters[2].error
+    assert "partition 4 of rdv.replies" in letters[3].error  # FakeAdmin's metadata: 4 partitions
+    assert "partition -1 of rdv.replies" in letters[4].error
 
 
 def test_requests_wait_for_a_loading_version_and_their_offset_waits_with_them() -> None:

@@ -1,4 +1,11 @@
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contracts.codec import encode
+from contracts.messages import Request, Score
+from contracts.provenance import admit_request, admit_score
 from rendezvous_worker.rendezvous import Answer, Finished, Record, Rendezvous
+from tests.contracts.test_provenance import bodies
 from tests.rendezvous_worker.builders import config, deployment, request, score
 
 CHAMPION = deployment("m", 1, "champion")
@@ -111,3 +118,50 @@ def test_answered_requests_of_revoked_partitions_are_closed_with_their_record():
     [record] = rdv.close_answered({("rdv.acme.fraud", 2)}, now=1000.02)
     assert isinstance(record, Record) and record.decision.reason == "champion"
     assert len(rdv) == 0
+
+
+def test_a_score_on_another_services_stream_never_meets_a_request_of_the_same_id():
+    """Request ids are chosen by clients: a tenant's score naming another tenant's request id (on its own
+    scores topic, where the body check lets it through) must not answer that request."""
+    rdv = make()
+    assert rdv.on_request(request(), REQ_REF, now=1000.001) == []
+    forged = score("m", 1, label=666)
+    forged.tenant, forged.service = "mallory", "fraud"
+    assert rdv.on_score(forged, ("rdv.mallory.fraud.scores", 2, 5), now=1000.005) == []
+    [answer] = rdv.on_score(score("m", 1), scores_ref(6), now=1000.011)
+    assert isinstance(answer, Answer) and answer.result.output == {"label": 1}
+    assert answer.refs == [REQ_REF, scores_ref(6)]
+    [record] = rdv.on_tick(1000.101 + 0.5)
+    assert isinstance(record, Record) and [c.output for c in record.decision.candidates if c.output] == [{"label": 1}]
+    # The forged score waits alone for a request of its own stream, then expires as an orphan.
+    [finished] = rdv.on_tick(1000.005 + 30.0)
+    assert isinstance(finished, Finished) and finished.refs == [("rdv.mallory.fraud.scores", 2, 5)]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(st.tuples(st.booleans(), bodies(), st.floats(0, 5)), max_size=12))
+def test_no_record_content_makes_the_rendezvous_raise_or_answer_for_another_service(events) -> None:
+    """What the worker does with every record it reads (admit, then decide), on fuzzed bytes."""
+    rdv = make(config(CHAMPION, CHALLENGER, deployment("b", 1, "fallback", rank=1)))
+    now, outcomes, latest_deadline = 1000.0, [], 0.0
+    for offset, (is_request, value, step) in enumerate(events):
+        now += step
+        if is_request:
+            admitted = admit_request(value, REQ_REF[0], replies_partitions=lambda _reply_to: 16)
+            if isinstance(admitted, Request):
+                latest_deadline = max(latest_deadline, admitted.deadline_at)
+                outcomes += rdv.on_request(admitted, (REQ_REF[0], 2, offset), now)
+        else:
+            admitted = admit_score(value, scores_ref(0)[0])
+            if isinstance(admitted, Score):
+                outcomes += rdv.on_score(admitted, (scores_ref(0)[0], 2, offset), now)
+        outcomes += rdv.on_tick(now)
+    # Past every deadline (a far-off deadline keeps its request until then), then past the grace periods.
+    end = max(now, latest_deadline) + 10_000.0
+    outcomes += rdv.on_tick(end) + rdv.on_tick(end + 10_000.0)
+    for outcome in outcomes:
+        message = outcome.result if isinstance(outcome, Answer) else getattr(outcome, "decision", None)
+        if message is not None:
+            assert (message.tenant, message.service) == ("acme", "fraud")
+            assert encode(message)
+    assert len(rdv) == 0, "everything is closed or expired in the end"
