@@ -54,10 +54,35 @@ def reply_to_problem(reply_to: ReplyTo | None, *, replies_partitions: int) -> st
     return None
 
 
-def request_problem(request: Request, topic: str, *, replies_partitions: int) -> str | None:
-    """Why a Request read from ``topic`` is refused, or None when its body agrees with the topic."""
+# The longest a request may ask the workers to hold it, and how far ahead of a worker's clock its
+# ``sent_at`` may lie. A direct producer bypasses the gateway's per-service deadline (at most 60 s),
+# and the rendezvous keeps a pending request, and holds back its partition's commits, until
+# ``sent_at + deadline_ms``: without a bound one record could pin them for years.
+MAX_DEADLINE_MS = 300_000
+MAX_CLOCK_SKEW_S = 60.0
+
+
+def timing_problem(request: Request, *, now: float) -> str | None:
+    """Why a Request's deadline is refused: not positive, longer than :data:`MAX_DEADLINE_MS`, or sent
+    (by its own ``sent_at``) further in the future than :data:`MAX_CLOCK_SKEW_S`."""
+    if not 0 < request.deadline_ms <= MAX_DEADLINE_MS:
+        return f"deadline_ms {request.deadline_ms} is outside 1..{MAX_DEADLINE_MS}"
+    if request.sent_at != request.sent_at or request.sent_at > now + MAX_CLOCK_SKEW_S:
+        return f"sent_at {request.sent_at} lies more than {MAX_CLOCK_SKEW_S:.0f} s ahead of the worker's clock"
+    return None
+
+
+def request_problem(
+    request: Request, topic: str, *, replies_partitions: int, now: float | None = None
+) -> str | None:
+    """Why a Request read from ``topic`` is refused, or None when its body agrees with the topic and its
+    deadline is one the workers will hold (``now``: the worker's clock, epoch seconds)."""
     _named, problem = _topic_problem("requests", topic, request.tenant, request.service)
-    return problem or reply_to_problem(request.reply_to, replies_partitions=replies_partitions)
+    return (
+        problem
+        or reply_to_problem(request.reply_to, replies_partitions=replies_partitions)
+        or timing_problem(request, now=time.time() if now is None else now)
+    )
 
 
 def score_problem(score: Score, topic: str) -> str | None:

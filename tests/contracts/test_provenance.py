@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from contracts.codec import to_builtins
 from contracts.messages import ReplyTo, Request, Score
 from contracts.provenance import (
+    MAX_CLOCK_SKEW_S,
+    MAX_DEADLINE_MS,
     Refused,
     RepliesPartitions,
     admit_request,
@@ -238,3 +240,31 @@ def test_admitting_any_bytes_never_raises_and_only_admits_what_agrees_with_the_t
     assert (admitted.tenant, admitted.service) == ("acme", "fraud")
     if isinstance(admitted, Request) and admitted.reply_to is not None:
         assert admitted.reply_to.topic == REPLIES_TOPIC and 0 <= admitted.reply_to.partition < partitions
+
+
+@pytest.mark.parametrize(
+    ("deadline_ms", "sent_at", "refused"),
+    [
+        (100, 1000.0, None),
+        (MAX_DEADLINE_MS, 1000.0, None),
+        (0, 1000.0, "deadline_ms 0 is outside"),
+        (-5, 1000.0, "deadline_ms -5 is outside"),
+        (MAX_DEADLINE_MS + 1, 1000.0, "is outside 1..300000"),
+        (100, 1000.0 + MAX_CLOCK_SKEW_S, None),
+        (100, 1000.0 + MAX_CLOCK_SKEW_S + 1, "ahead of the worker's clock"),
+        (100, 1e300, "ahead of the worker's clock"),
+        (100, float("nan"), "ahead of the worker's clock"),
+    ],
+)
+def test_a_direct_producer_cannot_ask_the_workers_to_hold_a_request_for_ever(
+    deadline_ms: int, sent_at: float, refused: str | None
+) -> None:
+    held = Request(
+        request_id="r1", tenant="mallory", service="iris", sent_at=sent_at, deadline_ms=deadline_ms,
+        config_revision=1, inputs={},
+    )
+    problem = request_problem(held, "rdv.mallory.iris.requests", replies_partitions=16, now=1000.0)
+    if refused is None:
+        assert problem is None
+    else:
+        assert problem is not None and refused in problem

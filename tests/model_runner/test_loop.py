@@ -137,13 +137,13 @@ def _record(service: str, offset: int, partition: int, value: bytes) -> Record:
     return Record(service_topics("acme", service).requests, partition, offset, b"k", value, 0)
 
 
-def _request(service: str, request_id: str, x: float, deadline_ms: int = 5000) -> bytes:
+def _request(service: str, request_id: str, x: float, deadline_ms: int = 5000, age_s: float = 0.0) -> bytes:
     return encode(
         Request(
             request_id=request_id,
             tenant="acme",
             service=service,
-            sent_at=time.time(),
+            sent_at=time.time() - age_s,
             deadline_ms=deadline_ms,
             config_revision=1,
             inputs={"x": x},
@@ -190,7 +190,7 @@ def test_scores_keep_the_partition_and_poison_goes_to_the_dead_letter_topic() ->
             _record("churn", 0, 3, _request("churn", "r0", 1.0)),
             _record("churn", 1, 3, b"{oops"),
             _record("churn", 0, 2, _request("churn", "r1", 2.0)),
-            _record("churn", 2, 3, _request("churn", "old", 3.0, deadline_ms=-1)),
+            _record("churn", 2, 3, _request("churn", "old", 3.0, deadline_ms=100, age_s=10.0)),
         ]
     )
 
