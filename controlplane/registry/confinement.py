@@ -142,7 +142,7 @@ def bwrap_argv(
         *mounts,
         "--proc", "/proc",
         "--dev", "/dev",
-        "--tmpfs", "/tmp",
+        "--perms", "01777", "--tmpfs", "/tmp",  # writable by the sandbox's user, as a /tmp is
         "--chdir", "/tmp",
         "--die-with-parent",
         "--new-session",

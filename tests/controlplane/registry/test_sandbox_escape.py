@@ -21,6 +21,7 @@ from django.core.files.base import ContentFile
 from django.test import override_settings
 
 from controlplane.registry.models import ModelVersion
+from controlplane.registry.sandbox import Limits
 from controlplane.registry.services import version_create
 from controlplane.registry.validation import version_validate
 from tests.controlplane.conftest import IRIS_METADATA
@@ -87,3 +88,23 @@ def test_code_in_a_validation_reaches_nothing_outside_its_sandbox(iris_skops_pat
     for attempt in ("tcp:kafka", "tcp:postgres", "read:other-artifact", "read:artifact-store",
                     "read:control-plane-code", "read:settings", "env:own", "env:parent", "fork:many"):
         assert attempt in version.report, (attempt, version.report)
+
+
+def test_nothing_forked_in_a_validation_outlives_its_timeout() -> None:
+    """The probe starts a daemon in a session of its own, then hangs until the parent kills it at the timeout."""
+    model = ModelFactory(tenant=TenantFactory(trusted_code=True))
+    marker = f"3{random.randint(10**8, 10**9 - 1)}"
+    probed = version_create(model=model, artifact_file=_probe_artifact({"daemon_marker": marker, "hang_s": 120}),
+                            format="python", metadata=IRIS_METADATA)
+
+    try:
+        version = version_validate(version_id=probed.pk, limits=Limits(timeout_s=6, memory_mb=512, cpu_s=60))
+        time.sleep(1)
+        left = _daemons(marker)
+    finally:
+        for pid in _daemons(marker):
+            os.kill(pid, signal.SIGKILL)
+
+    assert version is not None and version.status == ModelVersion.Status.FAILED
+    assert version.report.startswith("timeout: validation did not finish within 6 s"), version.report
+    assert left == [], "a process forked in the validation outlived the kill at its timeout"

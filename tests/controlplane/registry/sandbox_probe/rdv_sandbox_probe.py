@@ -82,6 +82,9 @@ def _leave_a_daemon(marker: str) -> None:
 
 def probe(artifact: Path) -> dict[str, list[str]]:
     attempts = _attempts(artifact)
+    if "hang_s" in attempts:  # leave a daemon, then make the parent kill us at its timeout
+        _leave_a_daemon(attempts["daemon_marker"])
+        time.sleep(attempts["hang_s"])
     results: dict[str, bool] = {}
     for name, (host, port) in attempts["tcp"].items():
         results[f"tcp:{name}"] = _connects(host, port)
