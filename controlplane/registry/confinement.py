@@ -37,6 +37,9 @@ PROBE_ROOT = "/rdv/probe"
 CODE_PACKAGES = ("model_runner", "contracts")
 _MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 _SYSTEM_FILES = ("/etc/ld.so.cache",)
+# Name resolution and TLS roots, for a confined process that keeps the network (a model runner).
+_NETWORK_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf",
+                  "/etc/ssl/certs")
 _SETPRIV = "/usr/bin/setpriv"
 
 
@@ -111,8 +114,9 @@ def _system_mounts() -> list[str]:
 
 def _parent_dirs(mounts: Sequence[str]) -> list[str]:
     """``--dir`` for every parent of a mount point, world-searchable: bwrap would create them mode 0700 (root's)."""
-    destinations = [mounts[i + 2] for i, arg in enumerate(mounts) if arg == "--ro-bind"]
-    parents = sorted({str(parent) for dest in destinations for parent in Path(dest).parents if str(parent) != "/"})
+    destinations = [mounts[i + 2] for i, arg in enumerate(mounts) if arg in ("--ro-bind", "--bind")]
+    parents = sorted({str(parent) for dest in destinations for parent in Path(dest).parents}
+                     - {"/", "/tmp", "/proc", "/dev"})
     args: list[str] = []
     for parent in parents:
         args += ["--perms", "0755", "--dir", parent]
@@ -122,27 +126,39 @@ def _parent_dirs(mounts: Sequence[str]) -> list[str]:
 def bwrap_argv(
     *,
     bwrap: str,
-    artifact: Path,
+    artifact: Path | None,
     code_root: Path,
     env: Mapping[str, str],
     command: Sequence[str],
     probe_dir: Path | None = None,
     as_root: bool,
+    network: bool = False,
+    writable: Sequence[Path] = (),
 ) -> list[str]:
-    """The full command line: ``command`` runs confined, reading ``artifact`` at ``ARTIFACT_PATH``."""
+    """The full command line: ``command`` runs confined, reading ``artifact`` at ``ARTIFACT_PATH``.
+
+    ``network`` and ``writable`` (directories bound read/write at their own paths) are for a confined model
+    runner (scripts/runner_confined.py), which needs the broker and its artifact cache; validation has neither.
+    """
     mounts = [*_system_mounts(), *_python_mounts()]
     for package in CODE_PACKAGES:
         mounts += ["--ro-bind", str(code_root / package), f"{CODE_ROOT}/{package}"]
     if probe_dir is not None:
         mounts += ["--ro-bind", str(probe_dir), PROBE_ROOT]
-    mounts += ["--ro-bind", str(artifact), ARTIFACT_PATH]
+    if artifact is not None:
+        mounts += ["--ro-bind", str(artifact), ARTIFACT_PATH]
+    for directory in writable:
+        mounts += ["--bind", str(directory), str(directory)]
+    if network:
+        mounts += [arg for path in _NETWORK_FILES if os.path.exists(path) for arg in ("--ro-bind", path, path)]
     argv = [
         bwrap,
-        *_parent_dirs(mounts),
-        *mounts,
+        # First, so that a bind below /tmp (a runner's cache there) lands on this tmpfs instead of under it.
         "--proc", "/proc",
         "--dev", "/dev",
         "--perms", "01777", "--tmpfs", "/tmp",  # writable by the sandbox's user, as a /tmp is
+        *_parent_dirs(mounts),
+        *mounts,
         "--chdir", "/tmp",
         "--die-with-parent",
         "--new-session",
@@ -153,11 +169,12 @@ def bwrap_argv(
     if as_root:
         # No user namespace: the child becomes a real unprivileged uid, which needs two capabilities for one
         # exec; setpriv drops them, and every other one, before Python starts.
-        argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+        argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try",
+                 *([] if network else ["--unshare-net"]),
                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
                  _SETPRIV, f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     else:
-        argv += ["--unshare-all", "--unshare-user", "--disable-userns",
+        argv += ["--unshare-all", *(["--share-net"] if network else []), "--unshare-user", "--disable-userns",
                  "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--"]
     return argv + list(command)
