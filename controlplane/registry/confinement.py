@@ -52,6 +52,8 @@ class Confinement:
     max_processes: int = 128
     # Test settings only: a directory whose modules a ``python`` artifact may name (the sandbox probe).
     probe_dir: Path | None = None
+    # The artifact store (MEDIA_ROOT): no mount may contain it.
+    store: Path | None = None
 
     @classmethod
     def from_settings(cls) -> Confinement:
@@ -61,6 +63,7 @@ class Confinement:
             mode=settings.RDV_VALIDATION_SANDBOX,
             max_processes=int(settings.RDV_VALIDATION_MAX_PROCESSES),
             probe_dir=settings.RDV_VALIDATION_TEST_PROBE_DIR,
+            store=Path(settings.MEDIA_ROOT),
         )
 
 
@@ -79,6 +82,17 @@ def sandbox_problem(mode: str) -> str | None:
         )
     if mode == BWRAP and os.geteuid() == 0 and not Path(_SETPRIV).exists():
         return f"the validation sandbox is not available: {_SETPRIV} (Debian package util-linux) is missing"
+    return None
+
+
+def exposed(argv: Sequence[str], store: Path) -> str | None:
+    """The mount of ``argv`` that would show ``store`` (e.g. a virtualenv or Python installed above it), or None."""
+    real_store = Path(os.path.realpath(store))
+    for i, arg in enumerate(argv):
+        if arg in ("--ro-bind", "--bind") and i + 1 < len(argv):
+            source = Path(os.path.realpath(argv[i + 1]))
+            if real_store == source or source in real_store.parents:
+                return argv[i + 1]
     return None
 
 

@@ -97,3 +97,22 @@ def test_the_sandbox_mounts_code_and_its_own_artifact_copy_but_not_the_store_or_
     assert not any(source.startswith(str(settings.MEDIA_ROOT)) for source in binds)
     assert "--bind" not in argv  # read-only, all of it
     assert {"--unshare-net", "--unshare-pid", "--new-session", "--die-with-parent", "--clearenv"} <= set(argv)
+
+
+def test_a_sandbox_that_would_mount_the_artifact_store_refuses_to_start(tmp_path: Path) -> None:
+    """E.g. a store configured inside the code the child needs: nothing is loaded, the report says why."""
+    from controlplane.registry.confinement import Confinement
+    from controlplane.registry.sandbox import ROOT
+
+    artifact = tmp_path / "model.onnx"
+    artifact.write_bytes(b"\x08\x07")
+    request = SmokeRequest(artifact=str(artifact), format="onnx", model="m", version=1, sha256="0" * 64,
+                           features=["a"], example={"a": 1.0}, memory_mb=256, cpu_s=5)
+
+    result = sandbox_run(request=request, limits=LIMITS, confined=Confinement(store=ROOT / "model_runner" / "x"))
+
+    assert not result.ok and result.returncode is None
+    assert failure_explain(result, LIMITS).startswith(
+        f"error while starting the validator: the validation sandbox is not available: it would mount "
+        f"{ROOT / 'model_runner'}, which holds the artifact store"
+    )
