@@ -149,7 +149,9 @@ def celery_worker(
 
     from controlplane.celery import app
 
-    app.control.purge()
+    with app.connection_for_write() as connection:  # each queue it consumes, validation's included
+        for queue in queues:
+            connection.default_channel.queue_purge(queue)
     worker_env = {
         "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
         "DATABASE_URL": test_database_url(),
