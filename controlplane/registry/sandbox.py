@@ -136,18 +136,13 @@ def sandbox_run(*, request: SmokeRequest, limits: Limits, confined: Confinement 
     started = time.monotonic()
     problem = confinement.sandbox_problem(confined.mode)
     if problem is not None:
-        outcome = {"ok": False, "stage": "starting", "kind": "error", "message": problem}
-        return SandboxResult(outcome=outcome, last_stage="starting", returncode=None, timed_out=False,
-                             elapsed_s=0.0, stderr_tail="")
+        return _not_started(problem)
     with tempfile.TemporaryDirectory(prefix="rdv-validate-") as workdir:
         argv, env, request = _child_command(request, confined, Path(workdir))
         shown = confined.store and confined.mode == confinement.BWRAP and confinement.exposed(argv, confined.store)
         if shown:
-            message = (f"the validation sandbox is not available: it would mount {shown}, which holds the artifact "
-                       f"store {confined.store}; install Python and the code outside the store")
-            return SandboxResult(outcome={"ok": False, "stage": "starting", "kind": "error", "message": message},
-                                 last_stage="starting", returncode=None, timed_out=False, elapsed_s=0.0,
-                                 stderr_tail="")
+            return _not_started(f"the validation sandbox is not available: it would mount {shown}, which holds "
+                                f"the artifact store {confined.store}; install Python and the code outside the store")
         max_processes = confined.max_processes if confined.mode == confinement.BWRAP else 0
         payload = json.dumps({**asdict(request), "memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s,
                               "max_processes": max_processes}).encode()
@@ -186,6 +181,12 @@ def sandbox_run(*, request: SmokeRequest, limits: Limits, confined: Confinement 
         elapsed_s=round(time.monotonic() - started, 2),
         stderr_tail=stderr.text(),
     )
+
+
+def _not_started(message: str) -> SandboxResult:
+    """No child was started: the report says why (``failure_explain``: "error while starting the validator")."""
+    return SandboxResult(outcome={"ok": False, "stage": "starting", "kind": "error", "message": message},
+                         last_stage="starting", returncode=None, timed_out=False, elapsed_s=0.0, stderr_tail="")
 
 
 def _child_command(
