@@ -14,6 +14,7 @@ import random
 import signal
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -55,9 +56,11 @@ def test_code_in_a_validation_reaches_nothing_outside_its_sandbox(iris_skops_pat
     other = version_create(model=ModelFactory(), artifact_file=stored, format="skops", metadata=IRIS_METADATA)
     database = settings.DATABASES["default"]
     kafka_host, kafka_port = settings.RDV_KAFKA.bootstrap_servers.split(",")[0].rsplit(":", 1)
+    redis_url = urlsplit(settings.CELERY_BROKER_URL)
     marker = f"3{random.randint(10**8, 10**9 - 1)}"
     attempts = {
-        "tcp": {"kafka": [kafka_host, int(kafka_port)], "postgres": [database["HOST"], int(database["PORT"])]},
+        "tcp": {"kafka": [kafka_host, int(kafka_port)], "postgres": [database["HOST"], int(database["PORT"])],
+                "redis": [redis_url.hostname, redis_url.port]},
         "files": {
             "other-artifact": other.artifact.path,
             "artifact-store": str(settings.MEDIA_ROOT),
@@ -85,7 +88,7 @@ def test_code_in_a_validation_reaches_nothing_outside_its_sandbox(iris_skops_pat
     assert "sandbox probe" in version.report
     outlived = f"process(es) forked in the validation outlived it: {left}" if left else ""
     assert '"escaped": []' in version.report and not outlived, f"{version.report} {outlived}"
-    for attempt in ("tcp:kafka", "tcp:postgres", "read:other-artifact", "read:artifact-store",
+    for attempt in ("tcp:kafka", "tcp:postgres", "tcp:redis", "read:other-artifact", "read:artifact-store",
                     "read:control-plane-code", "read:settings", "env:own", "env:parent", "fork:many"):
         assert attempt in version.report, (attempt, version.report)
 
