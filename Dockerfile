@@ -2,6 +2,8 @@
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 DJANGO_SETTINGS_MODULE=controlplane.settings.production
 WORKDIR /app
+# bubblewrap: the sandbox every validation runs in (RDV_VALIDATION_SANDBOX=bwrap, DESIGN.md §5).
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY contracts contracts

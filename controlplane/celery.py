@@ -1,7 +1,9 @@
 """The control plane's Celery app: background work (validation, rollout analysis, roll-ups).
 
-Workers start with ``celery -A controlplane worker`` and the scheduler with ``celery -A controlplane
-beat``; both read Django settings under the ``CELERY_`` namespace. Tasks live in each app's
+Workers start with ``celery -A controlplane worker -Q celery`` (the default queue: rollout analysis, the
+automatic fallback, sweeps) and ``celery -A controlplane worker -Q validation`` (uploads' validation, on its
+own queue so it never delays the rest), the scheduler with ``celery -A controlplane beat``; all read Django
+settings under the ``CELERY_`` namespace. Tasks live in each app's
 ``tasks.py`` (autodiscovered), take ids, load and call a service: the rules stay in services.
 """
 

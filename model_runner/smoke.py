@@ -16,6 +16,7 @@ parent to explain. Django-free: it imports only the runner and the format's libr
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import resource
@@ -48,6 +49,10 @@ class SmokeRequest:
     memory_mb: int
     # CPU seconds the load and the prediction may take beyond the validator's start-up.
     cpu_s: int
+    # RLIMIT_NPROC once the imports are done (0: unchanged); set when the child runs in the sandbox.
+    max_processes: int = 0
+    # Test settings only: ``module:callable`` of the sandbox probe, called instead of loading a model.
+    probe: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +128,14 @@ def _address_space_bytes() -> int:
     return 0
 
 
-def limits_apply(*, memory_mb: int, cpu_s: int) -> None:
+def limits_apply(*, memory_mb: int, cpu_s: int, max_processes: int = 0) -> None:
     """Cap this process from here on: its current address space + ``memory_mb``, CPU used + ``cpu_s``.
 
     The CPU limit's soft value sends SIGXCPU (which terminates), the hard one a second later SIGKILL.
+    ``max_processes`` caps the processes and threads of this user (in the sandbox, only the sandbox's).
     """
+    if max_processes > 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
     ceiling = _address_space_bytes() + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -214,6 +222,20 @@ def smoke_test(request: SmokeRequest, emit: Any = None) -> SmokeOutcome:
                         peak_rss_mb=_peak_rss_mb(), **timings)
 
 
+def _probe_run(request: SmokeRequest) -> SmokeOutcome:
+    """Test settings only: call the probe the parent named, in place of a model, and report what it returns.
+
+    The parent sets ``probe`` only when ``RDV_VALIDATION_TEST_PROBE_DIR`` is set (never in production); the
+    probe proves from inside the sandbox what a model's code could not reach.
+    """
+    module, _, name = request.probe.partition(":")
+    try:
+        report = getattr(importlib.import_module(module), name)(Path(request.artifact))
+    except BaseException as exc:  # noqa: BLE001 - the report says what the probe hit
+        return SmokeOutcome(ok=False, stage="loading", kind="error", message=f"{type(exc).__name__}: {exc}"[:2000])
+    return SmokeOutcome(ok=True, stage="done", model_type="sandbox probe", output=report)
+
+
 def _emit(line: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(line, default=repr) + "\n")
     sys.stdout.flush()
@@ -226,6 +248,10 @@ def main() -> int:
         print(f"model_runner.smoke: bad request on stdin: {exc}", file=sys.stderr)
         return 2
     _emit({"stage": "starting"})
+    if request.probe and request.format == "python":
+        limits_apply(memory_mb=request.memory_mb, cpu_s=request.cpu_s, max_processes=request.max_processes)
+        _emit({"outcome": asdict(_probe_run(request))})
+        return 0
     if request.format not in LOADABLE_FORMATS:
         outcome = SmokeOutcome(ok=False, stage="loading", kind="refused",
                                message=f"format {request.format!r} is not loaded by the smoke test")
@@ -233,7 +259,7 @@ def main() -> int:
         return 0
     for module in _FORMAT_IMPORTS.get(request.format, ()):
         __import__(module)
-    limits_apply(memory_mb=request.memory_mb, cpu_s=request.cpu_s)
+    limits_apply(memory_mb=request.memory_mb, cpu_s=request.cpu_s, max_processes=request.max_processes)
     outcome = smoke_test(request, emit=lambda stage: _emit({"stage": stage}))
     _emit({"outcome": asdict(outcome)})
     return 0

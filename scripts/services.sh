@@ -3,7 +3,8 @@
 # They never touch Debian's own `main` cluster / system redis: own data dir, own ports,
 # 127.0.0.1 only.
 #
-#   scripts/services.sh start    install packages if missing, start both, print the URLs (stdout)
+#   scripts/services.sh start    install packages if missing (postgresql, redis-server, bubblewrap), start
+#                                both, print the URLs (stdout)
 #   scripts/services.sh redis    install packages if missing, start Redis only (the demo's Celery broker)
 #   scripts/services.sh stop     stop both
 #   scripts/services.sh status   exit 0 if both answer, 3 otherwise
@@ -61,19 +62,23 @@ pg_bindir() {
 }
 
 ensure_packages() {
-  if pg_bindir >/dev/null && command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
-    return 0
-  fi
-  [[ $EUID -eq 0 ]] || die "postgresql / redis-server missing; install them (apt-get install postgresql redis-server) or run as root"
+  # bubblewrap: the sandbox every model validation runs in (RDV_VALIDATION_SANDBOX=bwrap, DESIGN.md §5).
+  local missing=()
+  pg_bindir >/dev/null || missing+=(postgresql)
+  { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; } || missing+=(redis-server)
+  command -v bwrap >/dev/null || missing+=(bubblewrap)
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  [[ $EUID -eq 0 ]] || die "${missing[*]} missing; install them (apt-get install ${missing[*]}) or run as root"
   local t0
   t0=$(now_ms)
-  log "installing postgresql and redis-server with apt-get (one-off, ~30 s) ..."
+  log "installing ${missing[*]} with apt-get (one-off, ~30 s) ..."
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq -o Dpkg::Use-Pty=0 postgresql redis-server >&2
+  apt-get install -y -qq -o Dpkg::Use-Pty=0 "${missing[@]}" >&2
   log "installed in $(elapsed "$t0")s"
   pg_bindir >/dev/null || die "initdb still missing after apt-get install postgresql"
   command -v redis-server >/dev/null || die "redis-server still missing after apt-get install"
+  command -v bwrap >/dev/null || die "bwrap still missing after apt-get install bubblewrap"
 }
 
 # Run a command as the postgres OS user when we are root (postgres refuses to run as root).

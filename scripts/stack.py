@@ -107,8 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     children.append(Child("status", [python, "manage.py", "consume_status"], env, "[status] ready"))
     if args.celery:
         children += [
-            Child("celery", [python, "-m", "celery", "-A", "controlplane", "worker", "--loglevel", "INFO",
-                             "--concurrency", "2", "--without-gossip", "--without-mingle"], env, " ready."),
+            Child("celery", [python, "-m", "celery", "-A", "controlplane", "worker", "-Q", "celery", "--loglevel",
+                             "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle", "-n", "default@%h"],
+                  env, " ready."),
+            # Validation on its own queue and worker: slow uploads never delay rollout analysis or the fallback.
+            Child("celery-validation", [python, "-m", "celery", "-A", "controlplane", "worker", "-Q", "validation",
+                                        "--loglevel", "INFO", "--concurrency", "1", "--without-gossip",
+                                        "--without-mingle", "-n", "validation@%h"], env, " ready."),
             Child("beat", [python, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "INFO"], env,
                   "beat: Starting"),
         ]

@@ -1,17 +1,22 @@
 """Running the smoke test (``model_runner.smoke``) in a child process with limits, and explaining its end.
 
-The child is the only process that ever opens a tenant's artifact: it starts with an empty environment
-(no database URL, no secrets), in an empty working directory, caps its own address space and CPU
-time once its imports are done, and is killed by the parent at a wall-clock timeout. Its output is
-read through pipes with bounded tails, so a chatty or hostile model cannot fill memory or disk here.
+The child is the only process that ever opens a tenant's artifact. It runs confined by bubblewrap
+(``confinement``): as an unprivileged user, without network, seeing a read-only copy of its own artifact
+and the code it needs, nothing else of the host. It starts with an empty environment (no database URL, no
+secrets), caps its own address space, CPU time and process count once its imports are done, and is killed
+by the parent at a wall-clock timeout, with everything it forked. Its output is read through pipes with
+bounded tails, so a chatty or hostile model cannot fill memory or disk here. ``RDV_VALIDATION_SANDBOX=none``
+(development only) keeps the limits and the empty environment but not the confinement.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from controlplane.registry import confinement
+from controlplane.registry.confinement import Confinement
 from model_runner.smoke import SmokeRequest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,11 +110,11 @@ class _Tail:
         return b"".join(self._chunks)[-_TAIL_BYTES:].decode("utf-8", "replace")
 
 
-def _child_env(home: str) -> dict[str, str]:
+def _child_env(home: str, *, pythonpath: str = str(ROOT), path: str | None = None) -> dict[str, str]:
     """Nothing from the control plane's environment but what Python needs: no secrets reach a model."""
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
+        "PATH": path or os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": pythonpath,
         "HOME": home,
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -119,15 +126,30 @@ def _child_env(home: str) -> dict[str, str]:
     }
 
 
-def sandbox_run(*, request: SmokeRequest, limits: Limits) -> SandboxResult:
-    """Run ``python -m model_runner.smoke`` on ``request`` and wait at most ``limits.timeout_s``."""
-    payload = json.dumps({**asdict(request), "memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s}).encode()
+def sandbox_run(*, request: SmokeRequest, limits: Limits, confined: Confinement | None = None) -> SandboxResult:
+    """Run ``python -m model_runner.smoke`` on ``request`` and wait at most ``limits.timeout_s``.
+
+    ``confined`` defaults to the ``RDV_VALIDATION_*`` settings. A sandbox that was asked for but cannot be
+    built ends the validation with a report saying why: a model is never loaded unconfined instead.
+    """
+    confined = confined or Confinement.from_settings()
     started = time.monotonic()
+    problem = confinement.sandbox_problem(confined.mode)
+    if problem is not None:
+        return _not_started(problem)
     with tempfile.TemporaryDirectory(prefix="rdv-validate-") as workdir:
+        argv, env, request = _child_command(request, confined, Path(workdir))
+        shown = confined.store and confined.mode == confinement.BWRAP and confinement.exposed(argv, confined.store)
+        if shown:
+            return _not_started(f"the validation sandbox is not available: it would mount {shown}, which holds "
+                                f"the artifact store {confined.store}; install Python and the code outside the store")
+        max_processes = confined.max_processes if confined.mode == confinement.BWRAP else 0
+        payload = json.dumps({**asdict(request), "memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s,
+                              "max_processes": max_processes}).encode()
         process = subprocess.Popen(
-            [sys.executable, "-m", "model_runner.smoke"],
+            argv,
             cwd=workdir,
-            env=_child_env(workdir),
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -154,11 +176,54 @@ def sandbox_run(*, request: SmokeRequest, limits: Limits) -> SandboxResult:
     return SandboxResult(
         outcome=None if timed_out or not outcomes else outcomes[-1],
         last_stage=stages[-1] if stages else "starting",
-        returncode=process.returncode,
+        returncode=_child_returncode(process.returncode, confined),
         timed_out=timed_out,
         elapsed_s=round(time.monotonic() - started, 2),
         stderr_tail=stderr.text(),
     )
+
+
+def _not_started(message: str) -> SandboxResult:
+    """No child was started: the report says why (``failure_explain``: "error while starting the validator")."""
+    return SandboxResult(outcome={"ok": False, "stage": "starting", "kind": "error", "message": message},
+                         last_stage="starting", returncode=None, timed_out=False, elapsed_s=0.0, stderr_tail="")
+
+
+def _child_command(
+    request: SmokeRequest, confined: Confinement, workdir: Path
+) -> tuple[list[str], dict[str, str], SmokeRequest]:
+    """The command line, its environment, and the request as the child must see it (its artifact's path)."""
+    command = ["-m", "model_runner.smoke"]
+    if confined.mode == confinement.NONE:
+        pythonpath = os.pathsep.join([str(ROOT), *([str(confined.probe_dir)] if confined.probe_dir else [])])
+        return [sys.executable, *command], _child_env(workdir.as_posix(), pythonpath=pythonpath), request
+    # A private, read-only copy: the store's directory is never mounted, and the copy is readable by the
+    # sandbox's user whatever the store's permissions are.
+    copy = workdir / "artifact"
+    shutil.copyfile(request.artifact, copy)
+    copy.chmod(0o444)
+    pythonpath = os.pathsep.join([confinement.CODE_ROOT, *([confinement.PROBE_ROOT] if confined.probe_dir else [])])
+    inside_env = _child_env("/tmp", pythonpath=pythonpath, path="/usr/local/bin:/usr/bin:/bin")
+    argv = confinement.bwrap_argv(
+        bwrap=confinement.bwrap_executable() or confinement.BWRAP,
+        artifact=copy,
+        code_root=ROOT,
+        env=inside_env,
+        command=[str(confinement.interpreter()), *command],
+        probe_dir=confined.probe_dir,
+        as_root=os.geteuid() == 0,
+    )
+    # bwrap itself gets only a PATH; what the child sees is set by --clearenv/--setenv above.
+    return argv, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, dataclasses.replace(
+        request, artifact=confinement.ARTIFACT_PATH
+    )
+
+
+def _child_returncode(code: int | None, confined: Confinement) -> int | None:
+    """bwrap reports a child killed by signal N as exit status 128 + N; say it as Popen would (-N)."""
+    if confined.mode == confinement.BWRAP and code is not None and 128 < code < 128 + 65:
+        return -(code - 128)
+    return code
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

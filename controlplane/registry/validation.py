@@ -154,7 +154,8 @@ def _validate(version: ModelVersion, limits: Limits) -> str:
             raise ValidationFailed(
                 f"the stored artifact does not match its sha256 (recorded {version.sha256}, found {digest})"
             )
-        if is_code_format(version.format):
+        probe = _sandbox_probe(version, path)
+        if is_code_format(version.format) and not probe:
             return trusted_format_check(version=version, path=path)
         problem = example_problem(version.features, version.metadata.get("example"))
         if problem:
@@ -169,6 +170,7 @@ def _validate(version: ModelVersion, limits: Limits) -> str:
             example=dict(version.metadata["example"]),
             memory_mb=limits.memory_mb,
             cpu_s=limits.cpu_s,
+            probe=probe,
         )
         result = sandbox_run(request=request, limits=limits)
     if not result.ok:
@@ -213,6 +215,21 @@ def trusted_format_check(*, version: ModelVersion, path: Path) -> str:
         f"opens it; the file {what}. Only runners of trusted pools load it: a load failure there shows as "
         "error scores and the rendezvous falls back."
     )
+
+
+def _sandbox_probe(version: ModelVersion, path: Path) -> str:
+    """Test settings only: the probe module a ``python`` artifact names, to run inside the sandbox, or "".
+
+    ``RDV_VALIDATION_TEST_PROBE_DIR`` is None in every other settings module (production resets it).
+    """
+    probe_dir = settings.RDV_VALIDATION_TEST_PROBE_DIR
+    if probe_dir is None or version.format != ModelVersion.Format.PYTHON:
+        return ""
+    try:
+        target = _python_target(path)
+    except ValidationFailed:
+        return ""
+    return target if (Path(probe_dir) / f"{target.partition(':')[0]}.py").is_file() else ""
 
 
 def _python_target(path: Path) -> str:

@@ -95,6 +95,20 @@ RDV_VALIDATION_MEMORY_MB = env_int("RDV_VALIDATION_MEMORY_MB", 1024)
 RDV_VALIDATION_CPU_S = env_int("RDV_VALIDATION_CPU_S", 60)
 # A version whose validation task was started this many times without recording an outcome fails.
 RDV_VALIDATION_MAX_ATTEMPTS = env_int("RDV_VALIDATION_MAX_ATTEMPTS", 3)
+# How the validation child is confined (controlplane/registry/confinement.py): "bwrap" (bubblewrap: no
+# network, unprivileged user, only its own artifact) or "none" (development only; production refuses it).
+# With "bwrap" and bubblewrap missing, validations fail with a report saying so: nothing runs unconfined.
+RDV_VALIDATION_SANDBOX = env_str("RDV_VALIDATION_SANDBOX", "bwrap")
+if RDV_VALIDATION_SANDBOX not in ("bwrap", "none"):
+    raise ImproperlyConfigured(f"RDV_VALIDATION_SANDBOX must be bwrap or none, not {RDV_VALIDATION_SANDBOX!r}")
+# Processes and threads the sandboxed child may have (RLIMIT_NPROC): a fork bomb stops there.
+RDV_VALIDATION_MAX_PROCESSES = env_int("RDV_VALIDATION_MAX_PROCESSES", 128)
+# Test-only hook (controlplane.settings.test sets it; never read from the environment): a directory whose
+# module a `python` artifact may name, run inside the sandbox to prove what it cannot reach.
+RDV_VALIDATION_TEST_PROBE_DIR: Path | None = None
+# Validation runs on its own Celery queue, consumed by its own worker (`celery worker -Q validation`), so a
+# slow upload never delays rollout analysis or the automatic fallback on the default queue ("celery").
+RDV_VALIDATION_QUEUE = "validation"
 # Pools whose runners the operator started with RDV_RUNNER_TRUSTED=1: the only pools that may serve
 # formats that run code when loaded (joblib, pickle, python), and only for tenants marked trusted_code.
 RDV_TRUSTED_POOLS = env_list("RDV_TRUSTED_POOLS", [])
@@ -161,6 +175,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# The validation task by name (controlplane.registry.validation.VALIDATE_TASK); the sweep stays on the default.
+CELERY_TASK_ROUTES = {"registry.version_validate": {"queue": RDV_VALIDATION_QUEUE}}
 # Periodic work; apps add their entries here (name → {"task", "schedule"}).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A tick left waiting in the queue past the next one is useless: it expires instead of piling up.

@@ -1,6 +1,7 @@
 """Production: every secret and address comes from the environment; nothing falls back to a dev value."""
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from controlplane.settings.base import *  # noqa: F403
 from controlplane.settings.env import env_bool, env_int, env_list, env_str
@@ -24,3 +25,12 @@ RDV_RUNNER_TOKEN = env_str("RDV_RUNNER_TOKEN", required=True, hint="shared secre
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Tenants' models are validated confined, always: "none" exists for development machines only.
+if RDV_VALIDATION_SANDBOX != "bwrap":  # noqa: F405
+    raise ImproperlyConfigured(
+        f"RDV_VALIDATION_SANDBOX={RDV_VALIDATION_SANDBOX!r} is refused in production: uploaded models are "  # noqa: F405
+        "validated only inside the bubblewrap sandbox (RDV_VALIDATION_SANDBOX=bwrap, Debian package bubblewrap)"
+    )
+# The sandbox probe is a test hook: whatever a settings module imported before, production has none.
+RDV_VALIDATION_TEST_PROBE_DIR = None

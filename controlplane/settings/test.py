@@ -23,3 +23,7 @@ MEDIA_ROOT = Path(env_str("RDV_MEDIA_ROOT", "") or tempfile.mkdtemp(prefix="rdv-
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Generous on a machine shared by many test runs: a Redis answer is never mistaken for an outage.
 RDV_STATE_REDIS_TIMEOUT_MS = env_int("RDV_STATE_REDIS_TIMEOUT_MS", 1000)
+
+# The sandbox probe (tests/controlplane/registry/sandbox_probe/): a `python` artifact naming one of its modules is
+# run inside the validation sandbox instead of being checked statically. Test settings only.
+RDV_VALIDATION_TEST_PROBE_DIR = BASE_DIR / "tests" / "controlplane" / "registry" / "sandbox_probe"  # noqa: F405

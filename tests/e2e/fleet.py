@@ -31,8 +31,8 @@ class ControlPlaneBackground:
             ),
             ChildProcess(
                 "celery",
-                ["-m", "celery", "-A", "controlplane", "worker", "-B", "--loglevel", "INFO", "--concurrency", "1",
-                 "--without-gossip", "--without-mingle", "-s", str(logs / "celerybeat-schedule")],
+                ["-m", "celery", "-A", "controlplane", "worker", "-B", "-Q", "celery", "--loglevel", "INFO",
+                 "--concurrency", "1", "--without-gossip", "--without-mingle", "-s", str(logs / "celerybeat-schedule")],
                 common,
                 logs / "celery.log",
                 ready_marker=" ready.",

@@ -33,8 +33,8 @@ def control_plane_processes(env: dict[str, str], logs: Path) -> list[ChildProces
         ),
         ChildProcess(
             "celery-worker",
-            [*celery, "worker", "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
+            [*celery, "worker", "-Q", "celery", "--pool", "solo", "--loglevel", "INFO", "--without-gossip",
+             "--without-mingle", "--without-heartbeat"],
             django_env, logs / "celery-worker.log", ready_marker=" ready.", ready_timeout=90,
         ),
         ChildProcess(

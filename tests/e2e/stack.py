@@ -127,8 +127,17 @@ def test_database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def celery_worker(log_path: Path, *, env: dict[str, str] | None = None, concurrency: int = 2) -> WorkerProcess:
+def celery_worker(
+    log_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    concurrency: int = 2,
+    queues: Sequence[str] = ("celery", "validation"),
+) -> WorkerProcess:
     """A real ``celery -A controlplane worker`` on the test database, media root and broker (Redis).
+
+    It consumes ``queues``: by default the default queue and validation's own (production runs a worker for
+    each; one process here spares the shared CPU).
 
     Call it once the test database exists (after ``django_db_setup``) and stop it before the database
     is dropped. Rows it should see must be committed: create them outside the test's transaction
@@ -140,7 +149,9 @@ def celery_worker(log_path: Path, *, env: dict[str, str] | None = None, concurre
 
     from controlplane.celery import app
 
-    app.control.purge()
+    with app.connection_for_write() as connection:  # each queue it consumes, validation's included
+        for queue in queues:
+            connection.default_channel.queue_purge(queue)
     worker_env = {
         "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
         "DATABASE_URL": test_database_url(),
@@ -148,6 +159,7 @@ def celery_worker(log_path: Path, *, env: dict[str, str] | None = None, concurre
         "RDV_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         **(env or {}),
     }
-    args = ["-A", "controlplane", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency),
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"e2e-{os.getpid()}@%h"]
+    args = ["-A", "controlplane", "worker", "-Q", ",".join(queues), "--loglevel", "INFO",
+            "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "-n", f"e2e-{os.getpid()}@%h"]
     return WorkerProcess("celery", worker_env, log_path, args=args, ready_marker=" ready.").wait_ready(90)

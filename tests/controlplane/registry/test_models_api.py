@@ -98,9 +98,10 @@ def test_upload_answers_validating_and_the_version_shows_its_outcome(client_for,
     assert done["status"] == "ready" and "smoke prediction" in done["report"] and done["validated_at"]
 
 
-def test_upload_queues_the_validation_task_on_the_broker(
+def test_upload_queues_the_validation_task_on_the_validation_queue(
     client_for, iris_skops_path: Path, django_capture_on_commit_callbacks  # noqa: ANN001
 ) -> None:
+    """Its own queue (a Redis list of that name), which only the validation worker consumes."""
     model = ModelFactory()
     queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
@@ -108,11 +109,17 @@ def test_upload_queues_the_validation_task_on_the_broker(
         response = _upload(client_for(model.tenant), model, iris_skops_path)
 
     version_id = ModelVersion.objects.get(model=model, number=response.json()["version"]).pk
-    queued = [raw for raw in queue.lrange("celery", 0, -1) if json.loads(raw)["headers"]["task"] == VALIDATE_TASK]
-    mine = [raw for raw in queued if json.loads(raw)["headers"]["argsrepr"] == f"[{version_id}]"]
-    for raw in mine:  # leave the shared queue as it was
-        queue.lrem("celery", 1, raw)
-    assert len(mine) == 1
+
+    def mine(name: str) -> list[bytes]:
+        return [raw for raw in queue.lrange(name, 0, -1) if json.loads(raw)["headers"]["task"] == VALIDATE_TASK
+                and json.loads(raw)["headers"]["argsrepr"] == f"[{version_id}]"]
+
+    on_validation, on_default = mine(settings.RDV_VALIDATION_QUEUE), mine("celery")
+    for name, raws in ((settings.RDV_VALIDATION_QUEUE, on_validation), ("celery", on_default)):
+        for raw in raws:  # leave the shared queues as they were
+            queue.lrem(name, 1, raw)
+    assert settings.RDV_VALIDATION_QUEUE == "validation"
+    assert len(on_validation) == 1 and on_default == []
 
 
 def test_a_failing_version_is_still_201_and_ends_failed_with_a_report(client_for, tmp_path: Path) -> None:  # noqa: ANN001
