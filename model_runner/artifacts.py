@@ -2,6 +2,10 @@
 
 Files are stored as ``<cache>/<sha256>`` so two services (or two restarts) sharing a version download
 it once, and a file is only ever trusted after its hash matched the one the control plane recorded.
+
+An ``http(s)`` ``artifact_url`` is the control plane's grant endpoint (DESIGN.md §6, *Artifact
+access*): the runner POSTs its pool token there and gets a signed URL valid about a minute, which it
+downloads with no credential. The pool token never travels to the download URL.
 """
 
 from __future__ import annotations
@@ -90,14 +94,35 @@ def _chunks(url: str, *, token: str, client: httpx.Client | None, timeout: float
     if scheme not in ("http", "https"):
         raise ArtifactError(f"unsupported artifact URL scheme {scheme!r} in {url}")
     owned = client is None
-    http = client or httpx.Client(timeout=timeout, follow_redirects=True)
+    # No redirects: the pool token must only ever be sent to the grant URL itself.
+    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
     try:
-        with http.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as response:
+        signed = _signed_url(http, url, token=token)
+        with http.stream("GET", signed) as response:
             if response.status_code != 200:
-                raise ArtifactError(f"GET {url} answered {response.status_code}")
+                raise ArtifactError(f"GET {_without_query(signed)} answered {response.status_code}")
             yield from response.iter_bytes(_CHUNK)
     except httpx.HTTPError as exc:
-        raise ArtifactError(f"GET {url} failed: {exc}") from exc
+        raise ArtifactError(f"fetching {url} failed: {exc}") from exc
     finally:
         if owned:
             http.close()
+
+
+def _signed_url(http: httpx.Client, grant_url: str, *, token: str) -> str:
+    """Ask the control plane for a short-lived signed download URL (403: the pool does not serve it)."""
+    response = http.post(grant_url, headers={"Authorization": f"Bearer {token}"})
+    if response.status_code != 200:
+        raise ArtifactError(f"POST {grant_url} answered {response.status_code}: {response.text[:300]}")
+    try:
+        signed = response.json()["url"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"POST {grant_url} answered no signed URL: {response.text[:300]}") from exc
+    if not isinstance(signed, str) or urlparse(signed).scheme not in ("http", "https"):
+        raise ArtifactError(f"POST {grant_url} answered an unusable URL {signed!r}")
+    return signed
+
+
+def _without_query(url: str) -> str:
+    """The URL without its signature, for logs and error messages."""
+    return urlparse(url)._replace(query="").geturl()
