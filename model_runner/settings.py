@@ -7,6 +7,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from contracts.environment import PRODUCTION, DevDefaultError, environment_of, refuse_dev_defaults
 from contracts.kafka import KafkaSettings
@@ -44,6 +45,9 @@ class RunnerSettings:
     state_timeout_ms: int = 50
     # Seconds between heartbeats on rdv.status (a report also leaves after every config change).
     status_interval_s: float = 3.0
+    # The control plane (RDV_PUBLIC_URL): when set, the pool token is sent to grant URLs under it only,
+    # whatever a config snapshot says (required in production).
+    control_plane_url: str | None = None
 
     @property
     def group_id(self) -> str:
@@ -72,7 +76,12 @@ class RunnerSettings:
             raise SettingsError(f"RDV_REDIS_URL must be a redis:// URL, not {redis_url!r}")
         state_timeout_ms = _positive_int(env, "RDV_STATE_REDIS_TIMEOUT_MS", 50)
         status_interval_s = _positive_number(env, "RDV_STATUS_INTERVAL_S", 3.0)
+        control_plane_url = (env.get("RDV_PUBLIC_URL") or "").strip().rstrip("/") or None
+        if control_plane_url and urlparse(control_plane_url).scheme not in ("http", "https"):
+            raise SettingsError(f"RDV_PUBLIC_URL must be an http(s) URL, not {control_plane_url!r}")
         if production:
+            if not control_plane_url:
+                raise SettingsError("RDV_PUBLIC_URL is required in production: where runners reach the control plane")
             try:
                 refuse_dev_defaults(env, process="the model runner (RDV_ENV=production)")
             except DevDefaultError as exc:
@@ -92,6 +101,7 @@ class RunnerSettings:
             redis_url=redis_url,
             state_timeout_ms=state_timeout_ms,
             status_interval_s=status_interval_s,
+            control_plane_url=control_plane_url,
         )
 
 

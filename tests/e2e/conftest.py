@@ -132,6 +132,7 @@ def platform(request, django_db_setup, django_db_blocker, kafka_bootstrap, tmp_p
             # The runner holds its pool's token only (DESIGN.md §6, *Artifact access*).
             "RDV_RUNNER_POOL": "default",
             "RDV_RUNNER_TOKEN": pool_token(secret=settings.RDV_RUNNER_SECRET, pool="default"),
+            "RDV_PUBLIC_URL": settings.RDV_PUBLIC_URL,
             "RDV_ARTIFACT_CACHE": str(logs / "artifacts"),
             # Internal-state reads: generous on a loaded machine, so an answer is never taken for an outage.
             "RDV_STATE_REDIS_TIMEOUT_MS": "1000",

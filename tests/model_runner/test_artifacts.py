@@ -96,5 +96,26 @@ def test_a_grant_without_a_usable_url_is_refused(answer: object, iris_classifier
         fetch_artifact(spec, cache_dir=tmp_path, token="t", client=client)
 
 
+@pytest.mark.parametrize(
+    "grant_url",
+    [
+        "http://evil.test/api/v1/internal/grant",
+        "https://cp.test/api/v1/internal/grant",
+        "http://cp.test:8001/api/v1/internal/grant",
+        "http://cp.test/other/grant",
+    ],
+)
+def test_the_pool_token_goes_only_under_the_control_plane_url(
+    grant_url: str, iris_classifier: SavedModel, tmp_path: Path
+) -> None:
+    """A snapshot naming another host (or scheme, port, path) gets no token: nothing is even sent."""
+    sent: list[str] = []
+    transport = httpx.MockTransport(lambda request: sent.append(str(request.url)) or httpx.Response(500))
+    spec = iris_classifier.spec("skops", artifact_url=grant_url)
+    with httpx.Client(transport=transport) as client, pytest.raises(ArtifactError, match="refusing to send"):
+        fetch_artifact(spec, cache_dir=tmp_path, token="t", control_plane_url="http://cp.test/api", client=client)
+    assert sent == []
+
+
 def _fields(spec: object) -> dict[str, object]:
     return {name: getattr(spec, name) for name in spec.__struct_fields__}  # type: ignore[attr-defined]

@@ -81,7 +81,11 @@ def test_the_token_must_be_the_pools_own() -> None:
 
 
 @pytest.mark.parametrize(
-    "switch", [{"RDV_ENV": "production"}, {"DJANGO_SETTINGS_MODULE": "controlplane.settings.production"}]
+    "switch",
+    [
+        {"RDV_ENV": "production", "RDV_PUBLIC_URL": "http://cp:8000"},
+        {"DJANGO_SETTINGS_MODULE": "controlplane.settings.production", "RDV_PUBLIC_URL": "http://cp:8000"},
+    ],
 )
 def test_production_needs_a_token_and_refuses_the_development_one(switch: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match="RDV_RUNNER_TOKEN is required in production"):
@@ -96,7 +100,7 @@ def test_production_needs_a_token_and_refuses_the_development_one(switch: dict[s
 
 def test_production_refuses_every_development_default_it_is_given() -> None:
     env = {"RDV_ENV": "production", "RDV_RUNNER_POOL": "gpu", "RDV_RUNNER_TOKEN": PRODUCTION_TOKEN,
-           "DJANGO_DEBUG": "1", "RDV_VALIDATION_SANDBOX": "none"}
+           "RDV_PUBLIC_URL": "http://cp:8000", "DJANGO_DEBUG": "1", "RDV_VALIDATION_SANDBOX": "none"}
     with pytest.raises(SettingsError) as caught:
         RunnerSettings.from_env(env)
     assert "DJANGO_DEBUG" in str(caught.value) and "RDV_VALIDATION_SANDBOX" in str(caught.value)
@@ -105,3 +109,14 @@ def test_production_refuses_every_development_default_it_is_given() -> None:
 def test_an_unknown_environment_is_an_error() -> None:
     with pytest.raises(SettingsError, match="RDV_ENV must be one of development, production"):
         RunnerSettings.from_env({"RDV_ENV": "prod"})
+
+
+def test_production_needs_the_control_plane_url_the_token_is_pinned_to() -> None:
+    env = {"RDV_ENV": "production", "RDV_RUNNER_POOL": "gpu", "RDV_RUNNER_TOKEN": PRODUCTION_TOKEN}
+    with pytest.raises(SettingsError, match="RDV_PUBLIC_URL is required in production"):
+        RunnerSettings.from_env(env)
+    assert RunnerSettings.from_env({**env, "RDV_PUBLIC_URL": "https://cp.example/"}).control_plane_url == (
+        "https://cp.example"
+    )
+    with pytest.raises(SettingsError, match="RDV_PUBLIC_URL must be an http"):
+        RunnerSettings.from_env({"RDV_PUBLIC_URL": "ftp://cp"})

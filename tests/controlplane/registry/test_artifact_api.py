@@ -247,7 +247,10 @@ def _spec(version, pool: str) -> DeploymentSpec:  # noqa: ANN001
 def test_the_runner_fetches_its_pools_artifact_and_caches_it(wsgi_client: httpx.Client, tmp_path: Path) -> None:
     version = _deployed("default")
 
-    path = fetch_artifact(_spec(version, "default"), cache_dir=tmp_path, token=_token("default"), client=wsgi_client)
+    path = fetch_artifact(
+        _spec(version, "default"), cache_dir=tmp_path, token=_token("default"),
+        control_plane_url=settings.RDV_PUBLIC_URL, client=wsgi_client,
+    )
 
     assert path.read_bytes() == ARTIFACT_BYTES and path.name == version.sha256
 
