@@ -73,7 +73,7 @@ class ArtifactGrantApi(APIView):
 class SignedArtifactQuery(serializers.Serializer):
     tenant = serializers.SlugField(max_length=63)
     model = serializers.SlugField(max_length=63)
-    version = serializers.IntegerField(min_value=1)
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     pool = serializers.SlugField(max_length=63)
     expires = serializers.IntegerField(min_value=0)
     signature = serializers.RegexField(r"^[0-9a-f]{64}$")
