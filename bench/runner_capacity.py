@@ -210,11 +210,17 @@ class Gateway:
 
 class Runner:
     def __init__(self, pool: str, log_path: Path, cache: Path) -> None:
+        from django.conf import settings
+
+        from contracts.pool_tokens import pool_token
+
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             "RDV_LOG_LEVEL": "INFO",
             "RDV_RUNNER_POOL": pool,
+            # Each runner holds its own pool's token (DESIGN.md §6, *Artifact access*).
+            "RDV_RUNNER_TOKEN": pool_token(secret=settings.RDV_RUNNER_SECRET, pool=pool),
             "RDV_RUNNER_ID": f"capacity-{pool}",
             "RDV_ARTIFACT_CACHE": str(cache),
         }

@@ -22,7 +22,8 @@ class DeploymentSpec(msgspec.Struct, kw_only=True, frozen=True):
     last_resort: bool = False
     format: str
     sha256: str
-    # Where a runner downloads the artifact (control-plane URL, runner token required).
+    # http(s): the control plane's grant endpoint, where a runner POSTs its pool token for a short-lived
+    # signed download URL (DESIGN.md §6, Artifact access); file:// (tests, the validator): read directly.
     artifact_url: str
     # The model's input columns in order; the runner builds a float row from ``inputs``.
     features: tuple[str, ...] = ()

@@ -27,6 +27,12 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Forbidden(DomainError):
+    """The caller is who it says, but may not have this (403): e.g. a pool asking for another pool's artifact."""
+
+    code = "forbidden"
+
+
 class ConflictError(DomainError):
     """The request is well-formed but the current state forbids it, e.g. a version not yet ready (409)."""
 

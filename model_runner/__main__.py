@@ -58,7 +58,9 @@ def main() -> int:
 
     def loader(spec) -> LoadedModel:  # type: ignore[no-untyped-def]
         started = time.perf_counter()
-        path = fetch_artifact(spec, cache_dir=settings.artifact_cache, token=settings.token)
+        path = fetch_artifact(
+            spec, cache_dir=settings.artifact_cache, token=settings.token, control_plane_url=settings.control_plane_url
+        )
         fetch_ms = (time.perf_counter() - started) * 1000
         model = load_model(spec, path, trusted=settings.trusted)
         model.fetch_ms = fetch_ms

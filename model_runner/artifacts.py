@@ -2,6 +2,10 @@
 
 Files are stored as ``<cache>/<sha256>`` so two services (or two restarts) sharing a version download
 it once, and a file is only ever trusted after its hash matched the one the control plane recorded.
+
+An ``http(s)`` ``artifact_url`` is the control plane's grant endpoint (DESIGN.md §6, *Artifact
+access*): the runner POSTs its pool token there and gets a signed URL valid about a minute, which it
+downloads with no credential. The pool token never travels to the download URL.
 """
 
 from __future__ import annotations
@@ -43,10 +47,15 @@ def fetch_artifact(
     *,
     cache_dir: Path,
     token: str,
+    control_plane_url: str | None = None,
     client: httpx.Client | None = None,
     timeout: float = 60.0,
 ) -> Path:
-    """The local path of the verified artifact, downloading it only when the cache lacks it."""
+    """The local path of the verified artifact, downloading it only when the cache lacks it.
+
+    With ``control_plane_url`` the pool token is only ever sent to a grant URL under it: whoever could
+    slip a snapshot into ``rdv.config`` would otherwise collect the token at a URL of their choosing.
+    """
     expected = spec.sha256.lower()
     if not _SHA256.match(expected):
         raise ArtifactError(f"{spec.model} v{spec.version}: sha256 {spec.sha256!r} is not 64 hex digits")
@@ -61,7 +70,10 @@ def fetch_artifact(
     try:
         digest = hashlib.sha256()
         with partial.open("wb") as out:
-            for chunk in _chunks(spec.artifact_url, token=token, client=client, timeout=timeout):
+            chunks = _chunks(
+                spec.artifact_url, token=token, control_plane_url=control_plane_url, client=client, timeout=timeout
+            )
+            for chunk in chunks:
                 digest.update(chunk)
                 out.write(chunk)
         actual = digest.hexdigest()
@@ -76,7 +88,9 @@ def fetch_artifact(
     return target
 
 
-def _chunks(url: str, *, token: str, client: httpx.Client | None, timeout: float) -> Iterator[bytes]:
+def _chunks(
+    url: str, *, token: str, control_plane_url: str | None, client: httpx.Client | None, timeout: float
+) -> Iterator[bytes]:
     scheme = urlparse(url).scheme
     if scheme == "file":
         path = Path(url2pathname(urlparse(url).path))
@@ -89,15 +103,45 @@ def _chunks(url: str, *, token: str, client: httpx.Client | None, timeout: float
         return
     if scheme not in ("http", "https"):
         raise ArtifactError(f"unsupported artifact URL scheme {scheme!r} in {url}")
+    if control_plane_url and not _under(url, control_plane_url):
+        raise ArtifactError(f"refusing to send the pool token to {url}: not under RDV_PUBLIC_URL {control_plane_url}")
     owned = client is None
-    http = client or httpx.Client(timeout=timeout, follow_redirects=True)
+    # No redirects: the pool token must only ever be sent to the grant URL itself.
+    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
     try:
-        with http.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as response:
+        signed = _signed_url(http, url, token=token)
+        with http.stream("GET", signed) as response:
             if response.status_code != 200:
-                raise ArtifactError(f"GET {url} answered {response.status_code}")
+                raise ArtifactError(f"GET {_without_query(signed)} answered {response.status_code}")
             yield from response.iter_bytes(_CHUNK)
     except httpx.HTTPError as exc:
-        raise ArtifactError(f"GET {url} failed: {exc}") from exc
+        raise ArtifactError(f"fetching {url} failed: {exc}") from exc
     finally:
         if owned:
             http.close()
+
+
+def _signed_url(http: httpx.Client, grant_url: str, *, token: str) -> str:
+    """Ask the control plane for a short-lived signed download URL (403: the pool does not serve it)."""
+    response = http.post(grant_url, headers={"Authorization": f"Bearer {token}"})
+    if response.status_code != 200:
+        raise ArtifactError(f"POST {grant_url} answered {response.status_code}: {response.text[:300]}")
+    try:
+        signed = response.json()["url"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"POST {grant_url} answered no signed URL: {response.text[:300]}") from exc
+    if not isinstance(signed, str) or urlparse(signed).scheme not in ("http", "https"):
+        raise ArtifactError(f"POST {grant_url} answered an unusable URL {signed!r}")
+    return signed
+
+
+def _under(url: str, base: str) -> bool:
+    """Same scheme, host and port as ``base``, and a path below its path."""
+    target, root = urlparse(url), urlparse(base)
+    same_origin = (target.scheme, target.netloc.lower()) == (root.scheme, root.netloc.lower())
+    return same_origin and target.path.startswith(root.path.rstrip("/") + "/")
+
+
+def _without_query(url: str) -> str:
+    """The URL without its signature, for logs and error messages."""
+    return urlparse(url)._replace(query="").geturl()

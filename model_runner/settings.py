@@ -7,8 +7,11 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
+from contracts.environment import PRODUCTION, DevDefaultError, environment_of, refuse_dev_defaults
 from contracts.kafka import KafkaSettings
+from contracts.pool_tokens import DEV_RUNNER_SECRET, pool_of_token, pool_token
 from contracts.topics import is_valid_slug
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -22,6 +25,7 @@ class SettingsError(ValueError):
 class RunnerSettings:
     pool: str
     runner_id: str
+    # The pool's token (contracts.pool_tokens): it asks the control plane for signed artifact URLs.
     token: str
     artifact_cache: Path
     max_batch: int
@@ -41,6 +45,9 @@ class RunnerSettings:
     state_timeout_ms: int = 50
     # Seconds between heartbeats on rdv.status (a report also leaves after every config change).
     status_interval_s: float = 3.0
+    # The control plane (RDV_PUBLIC_URL): when set, the pool token is sent to grant URLs under it only,
+    # whatever a config snapshot says (required in production).
+    control_plane_url: str | None = None
 
     @property
     def group_id(self) -> str:
@@ -53,9 +60,8 @@ class RunnerSettings:
         if not is_valid_slug(pool):
             raise SettingsError(f"RDV_RUNNER_POOL must be a slug like 'default' or 'gpu-1', not {pool!r}")
         runner_id = env.get("RDV_RUNNER_ID") or f"{socket.gethostname()}-{os.getpid()}"
-        token = env.get("RDV_RUNNER_TOKEN", "dev-runner-token")
-        if not token:
-            raise SettingsError("RDV_RUNNER_TOKEN is set but empty")
+        production = _is_production(env)
+        token = _pool_token(env, pool=pool, production=production)
         cache = env.get("RDV_ARTIFACT_CACHE") or str(Path.home() / ".cache" / "rendezvous" / "artifacts")
         max_batch = _positive_int(env, "RDV_MAX_BATCH", 256)
         try:
@@ -70,6 +76,16 @@ class RunnerSettings:
             raise SettingsError(f"RDV_REDIS_URL must be a redis:// URL, not {redis_url!r}")
         state_timeout_ms = _positive_int(env, "RDV_STATE_REDIS_TIMEOUT_MS", 50)
         status_interval_s = _positive_number(env, "RDV_STATUS_INTERVAL_S", 3.0)
+        control_plane_url = (env.get("RDV_PUBLIC_URL") or "").strip().rstrip("/") or None
+        if control_plane_url and urlparse(control_plane_url).scheme not in ("http", "https"):
+            raise SettingsError(f"RDV_PUBLIC_URL must be an http(s) URL, not {control_plane_url!r}")
+        if production:
+            if not control_plane_url:
+                raise SettingsError("RDV_PUBLIC_URL is required in production: where runners reach the control plane")
+            try:
+                refuse_dev_defaults(env, process="the model runner (RDV_ENV=production)")
+            except DevDefaultError as exc:
+                raise SettingsError(str(exc)) from None
         return cls(
             pool=pool,
             runner_id=runner_id,
@@ -85,7 +101,34 @@ class RunnerSettings:
             redis_url=redis_url,
             state_timeout_ms=state_timeout_ms,
             status_interval_s=status_interval_s,
+            control_plane_url=control_plane_url,
         )
+
+
+def _is_production(env: Mapping[str, str]) -> bool:
+    try:
+        return environment_of(env) == PRODUCTION
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _pool_token(env: Mapping[str, str], *, pool: str, production: bool) -> str:
+    """The pool's artifact-access token; in development the one derived from the development secret."""
+    hint = f"print it with `manage.py rdv_runner_token --pool {pool}` on the control plane"
+    token = env.get("RDV_RUNNER_TOKEN")
+    if token is None:
+        if production:
+            raise SettingsError(f"RDV_RUNNER_TOKEN is required in production: {hint}")
+        return pool_token(secret=DEV_RUNNER_SECRET, pool=pool)
+    token = token.strip()
+    if not token:
+        raise SettingsError("RDV_RUNNER_TOKEN is set but empty")
+    claimed = pool_of_token(token)
+    if claimed is None:
+        raise SettingsError(f"RDV_RUNNER_TOKEN is not a runner pool token (rdvpool.<pool>.<mac>): {hint}")
+    if claimed != pool:
+        raise SettingsError(f"RDV_RUNNER_TOKEN is the token of pool {claimed!r}, not of RDV_RUNNER_POOL {pool!r}")
+    return token
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

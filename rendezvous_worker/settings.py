@@ -6,6 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 
+from contracts.environment import PRODUCTION, DevDefaultError, environment_of, refuse_dev_defaults
 from contracts.kafka import KafkaSettings
 
 
@@ -26,6 +27,11 @@ class WorkerSettings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> WorkerSettings:
         env = os.environ if environ is None else environ
+        try:
+            if environment_of(env) == PRODUCTION:
+                refuse_dev_defaults(env, process="the rendezvous worker (RDV_ENV=production)")
+        except (ValueError, DevDefaultError) as exc:
+            raise SystemExit(f"rendezvous worker: {exc}") from exc
         try:
             return cls(
                 kafka=KafkaSettings.from_env(env),

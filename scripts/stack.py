@@ -68,6 +68,18 @@ def wait_http(url: str, timeout: float) -> bool:
     return False
 
 
+def runner_env(env: dict[str, str]) -> dict[str, str]:
+    """The runners' pool and its token (DESIGN.md §6, *Artifact access*), derived from the control plane's
+    RDV_RUNNER_SECRET (the development one when unset) unless RDV_RUNNER_TOKEN is given."""
+    sys.path.insert(0, str(ROOT))
+    from contracts.pool_tokens import DEV_RUNNER_SECRET, pool_token
+
+    pool = env.get("RDV_RUNNER_POOL") or "default"
+    token = env.get("RDV_RUNNER_TOKEN") or pool_token(secret=env.get("RDV_RUNNER_SECRET") or DEV_RUNNER_SECRET,
+                                                      pool=pool)
+    return {**env, "RDV_RUNNER_POOL": pool, "RDV_RUNNER_TOKEN": token}
+
+
 def demo_hint(port: int) -> str:
     token = (ROOT / ".run" / "demo-token").read_text().strip()
     body = json.dumps({"inputs": {"sepal_length": 5.9, "sepal_width": 3.0, "petal_length": 5.1,
@@ -100,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                           "--port", str(args.port), "--no-access-log", "--lifespan", "off"], env, None),
     ]
     children += [
-        Child(f"runner-{i}", [python, "-m", "model_runner"], {**env, "RDV_RUNNER_ID": f"runner-{i}"}, "ready")
+        Child(f"runner-{i}", [python, "-m", "model_runner"], {**runner_env(env), "RDV_RUNNER_ID": f"runner-{i}"},
+              "ready")
         for i in range(args.runners)
     ]
     children.append(Child("decisions", [python, "manage.py", "consume_decisions"], env, "[decisions] ready"))

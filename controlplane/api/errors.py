@@ -13,10 +13,19 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from controlplane.errors import ConflictError, DomainError, InvalidInput, NotFound, StreamUnavailable, TooLarge
+from controlplane.errors import (
+    ConflictError,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StreamUnavailable,
+    TooLarge,
+)
 
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
     InvalidInput: status.HTTP_400_BAD_REQUEST,
+    Forbidden: status.HTTP_403_FORBIDDEN,
     NotFound: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
     TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,

@@ -72,12 +72,16 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-class RunnerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "controlplane.registry.apis.RunnerTokenAuthentication"
-    name = "runnerToken"
+class RunnerPoolTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "controlplane.registry.apis.RunnerPoolAuthentication"
+    name = "runnerPoolToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "bearer", "description": "The runners' shared RDV_RUNNER_TOKEN."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A runner pool's token, rdvpool.<pool>.<mac> (`manage.py rdv_runner_token --pool P`).",
+        }
 
 
 _PREDICT_RESULT = {

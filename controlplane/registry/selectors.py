@@ -19,8 +19,3 @@ def version_get(*, model: Model, number: int) -> ModelVersion:
     if version is None:
         raise NotFound(f"model {model.slug!r} has no version {number}")
     return version
-
-
-def version_for_artifact(*, sha256: str) -> ModelVersion | None:
-    """Any version with this content: identical bytes uploaded twice are the same artifact."""
-    return ModelVersion.objects.filter(sha256=sha256).exclude(artifact="").order_by("pk").first()

@@ -6,12 +6,12 @@ import time
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.roles import ROLES
 from controlplane.errors import NotFound
+from controlplane.registry.access import artifact_grant_url
 from controlplane.registry.metadata import internal_state_of
 from controlplane.routing.models import ConfigRevision, Deployment, Service
 from controlplane.tenancy.models import Tenant
@@ -48,10 +48,6 @@ def deployments_list(*, service: Service) -> list[dict[str, Any]]:
     ]
 
 
-def artifact_url(*, sha256: str) -> str:
-    return f"{settings.RDV_PUBLIC_URL}/api/v1/internal/artifacts/{sha256}"
-
-
 def _timeout_ms(metadata: dict[str, Any]) -> int:
     """The version's own scoring timeout, when its metadata names a sensible one (else the runner's)."""
     value = metadata.get("timeout_ms") if isinstance(metadata, dict) else None
@@ -71,7 +67,9 @@ def config_snapshot_build(*, service: Service, revision: int) -> ServiceConfig:
             last_resort=d.last_resort,
             format=d.version.format,
             sha256=d.version.sha256,
-            artifact_url=artifact_url(sha256=d.version.sha256),
+            artifact_url=artifact_grant_url(
+                tenant=service.tenant.slug, model=d.version.model.slug, version=d.version.number
+            ),
             features=tuple(d.version.features),
             timeout_ms=_timeout_ms(d.version.metadata),
             internal_state=internal_state_of(d.version.metadata),

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from contracts.kafka import KafkaSettings
+from contracts.pool_tokens import DEV_RUNNER_SECRET
 from controlplane.settings.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -124,8 +125,13 @@ RDV_STATE_REDIS_URL = env_str("RDV_STATE_REDIS_URL", REDIS_URL)
 RDV_STATE_REDIS_TIMEOUT_MS = env_int("RDV_STATE_REDIS_TIMEOUT_MS", 50)
 # The address runners use to reach the control plane; artifact URLs in snapshots are built from it.
 RDV_PUBLIC_URL = env_str("RDV_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-# Shared secret model runners present to download artifacts; environments decide whether it is required.
-RDV_RUNNER_TOKEN = env_str("RDV_RUNNER_TOKEN", "dev-runner-token")
+# Artifact access (DESIGN.md §6): the server secret each pool's runner token is derived from
+# (`manage.py rdv_runner_token --pool P`) and signed download URLs are signed with. Production refuses
+# the development value. A signed URL works for RDV_ARTIFACT_URL_TTL_S; a pool may still fetch a version
+# that left its routing less than RDV_ARTIFACT_DRAIN_S ago (a runner applying an older revision).
+RDV_RUNNER_SECRET = env_str("RDV_RUNNER_SECRET", DEV_RUNNER_SECRET)
+RDV_ARTIFACT_URL_TTL_S = env_int("RDV_ARTIFACT_URL_TTL_S", 60)
+RDV_ARTIFACT_DRAIN_S = env_int("RDV_ARTIFACT_DRAIN_S", 600)
 
 
 def _kafka_settings() -> KafkaSettings:

@@ -1,11 +1,12 @@
 """One-machine development: SQLite and uploaded files under ``.run/``, debug on, dev secrets."""
 
+from contracts.environment import DEV_SECRET_KEY
 from controlplane.settings.base import *  # noqa: F403
 from controlplane.settings.base import RUN_DIR
 from controlplane.settings.env import env_bool, env_str
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-secret-key-do-not-use-in-production")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 
 RUN_DIR.mkdir(exist_ok=True)
 DATABASES = {

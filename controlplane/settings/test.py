@@ -5,10 +5,11 @@ from pathlib import Path
 
 import dj_database_url
 
+from contracts.environment import TEST_SECRET_KEY
 from controlplane.settings.base import *  # noqa: F403
 from controlplane.settings.env import env_int, env_str
 
-SECRET_KEY = "test-secret-key"
+SECRET_KEY = TEST_SECRET_KEY
 DEBUG = False
 
 DATABASES = {

@@ -17,6 +17,7 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
+from contracts.pool_tokens import pool_token
 from tests.e2e.stack import GatewayThread, WorkerProcess, free_port
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -128,7 +129,10 @@ def platform(request, django_db_setup, django_db_blocker, kafka_bootstrap, tmp_p
         env = {
             "RDV_KAFKA_CLIENT": client,
             "RDV_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "RDV_RUNNER_TOKEN": settings.RDV_RUNNER_TOKEN,
+            # The runner holds its pool's token only (DESIGN.md §6, *Artifact access*).
+            "RDV_RUNNER_POOL": "default",
+            "RDV_RUNNER_TOKEN": pool_token(secret=settings.RDV_RUNNER_SECRET, pool="default"),
+            "RDV_PUBLIC_URL": settings.RDV_PUBLIC_URL,
             "RDV_ARTIFACT_CACHE": str(logs / "artifacts"),
             # Internal-state reads: generous on a loaded machine, so an answer is never taken for an outage.
             "RDV_STATE_REDIS_TIMEOUT_MS": "1000",

@@ -33,6 +33,7 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
+from contracts.pool_tokens import pool_token
 from rdvctl.rollout import EXIT_ROLLED_BACK
 from tests.e2e.conftest import FEATURES, INPUT_SCHEMA
 from tests.e2e.rollout_stack import control_plane_processes
@@ -89,7 +90,9 @@ def stack(django_db_setup, django_db_blocker, kafka_bootstrap):  # noqa: ANN001,
         env = {
             "RDV_KAFKA_CLIENT": "confluent",
             "RDV_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "RDV_RUNNER_TOKEN": settings.RDV_RUNNER_TOKEN,
+            # The runner holds its pool's token only (DESIGN.md §6, *Artifact access*).
+            "RDV_RUNNER_POOL": "default",
+            "RDV_RUNNER_TOKEN": pool_token(secret=settings.RDV_RUNNER_SECRET, pool="default"),
             "RDV_ARTIFACT_CACHE": str(logs / "artifacts"),
             "RDV_PUBLIC_URL": settings.RDV_PUBLIC_URL,
         }

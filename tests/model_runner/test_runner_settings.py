@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from contracts.pool_tokens import DEV_RUNNER_SECRET, pool_token
 from model_runner.settings import RunnerSettings, SettingsError
 
 
 def test_defaults() -> None:
     settings = RunnerSettings.from_env({})
 
-    assert (settings.pool, settings.token, settings.max_batch) == ("default", "dev-runner-token", 256)
+    assert (settings.pool, settings.max_batch) == ("default", 256)
+    assert settings.token == pool_token(secret=DEV_RUNNER_SECRET, pool="default"), "development: the dev pool token"
     assert settings.group_id == "rdv-runner-default"
     assert settings.artifact_cache == Path.home() / ".cache" / "rendezvous" / "artifacts"
     assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
@@ -61,3 +63,60 @@ def test_the_state_redis_is_rdv_redis_url_else_redis_url() -> None:
         }
     )
     assert (both.redis_url, both.state_timeout_ms) == ("redis://state:6379/0", 20)
+
+
+PRODUCTION_TOKEN = pool_token(secret="a-production-secret", pool="gpu")
+
+
+def test_the_token_must_be_the_pools_own() -> None:
+    assert RunnerSettings.from_env({"RDV_RUNNER_POOL": "gpu", "RDV_RUNNER_TOKEN": PRODUCTION_TOKEN}).token == (
+        PRODUCTION_TOKEN
+    )
+    with pytest.raises(SettingsError, match="token of pool 'gpu', not of RDV_RUNNER_POOL 'default'"):
+        RunnerSettings.from_env({"RDV_RUNNER_TOKEN": PRODUCTION_TOKEN})
+    with pytest.raises(SettingsError, match="not a runner pool token .*rdv_runner_token --pool default"):
+        RunnerSettings.from_env({"RDV_RUNNER_TOKEN": "dev-runner-token"})
+    with pytest.raises(SettingsError, match="set but empty"):
+        RunnerSettings.from_env({"RDV_RUNNER_TOKEN": ""})
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [
+        {"RDV_ENV": "production", "RDV_PUBLIC_URL": "http://cp:8000"},
+        {"DJANGO_SETTINGS_MODULE": "controlplane.settings.production", "RDV_PUBLIC_URL": "http://cp:8000"},
+    ],
+)
+def test_production_needs_a_token_and_refuses_the_development_one(switch: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match="RDV_RUNNER_TOKEN is required in production"):
+        RunnerSettings.from_env({**switch, "RDV_RUNNER_POOL": "gpu"})
+    dev_token = pool_token(secret=DEV_RUNNER_SECRET, pool="gpu")
+    refused = "refuses to start in production.*\\n.*RDV_RUNNER_TOKEN has a development value"
+    with pytest.raises(SettingsError, match=refused):
+        RunnerSettings.from_env({**switch, "RDV_RUNNER_POOL": "gpu", "RDV_RUNNER_TOKEN": dev_token})
+    good = RunnerSettings.from_env({**switch, "RDV_RUNNER_POOL": "gpu", "RDV_RUNNER_TOKEN": PRODUCTION_TOKEN})
+    assert good.pool == "gpu"
+
+
+def test_production_refuses_every_development_default_it_is_given() -> None:
+    env = {"RDV_ENV": "production", "RDV_RUNNER_POOL": "gpu", "RDV_RUNNER_TOKEN": PRODUCTION_TOKEN,
+           "RDV_PUBLIC_URL": "http://cp:8000", "DJANGO_DEBUG": "1", "RDV_VALIDATION_SANDBOX": "none"}
+    with pytest.raises(SettingsError) as caught:
+        RunnerSettings.from_env(env)
+    assert "DJANGO_DEBUG" in str(caught.value) and "RDV_VALIDATION_SANDBOX" in str(caught.value)
+
+
+def test_an_unknown_environment_is_an_error() -> None:
+    with pytest.raises(SettingsError, match="RDV_ENV must be one of development, production"):
+        RunnerSettings.from_env({"RDV_ENV": "prod"})
+
+
+def test_production_needs_the_control_plane_url_the_token_is_pinned_to() -> None:
+    env = {"RDV_ENV": "production", "RDV_RUNNER_POOL": "gpu", "RDV_RUNNER_TOKEN": PRODUCTION_TOKEN}
+    with pytest.raises(SettingsError, match="RDV_PUBLIC_URL is required in production"):
+        RunnerSettings.from_env(env)
+    assert RunnerSettings.from_env({**env, "RDV_PUBLIC_URL": "https://cp.example/"}).control_plane_url == (
+        "https://cp.example"
+    )
+    with pytest.raises(SettingsError, match="RDV_PUBLIC_URL must be an http"):
+        RunnerSettings.from_env({"RDV_PUBLIC_URL": "ftp://cp"})

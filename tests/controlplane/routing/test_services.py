@@ -74,7 +74,10 @@ def test_deployments_replace_publishes_a_snapshot_the_workers_can_read(kafka: Ad
     champion, fallback = snapshot.deployments
     assert (champion.model, champion.version, champion.role, champion.weight) == ("iris", 1, "champion", 90)
     assert champion.sha256 == v1.sha256 and champion.features == ("a", "b")
-    assert champion.artifact_url == f"{settings.RDV_PUBLIC_URL}/api/v1/internal/artifacts/{v1.sha256}"
+    # Runners ask there for a signed download URL with their pool's token (DESIGN.md §6, Artifact access).
+    assert champion.artifact_url == (
+        f"{settings.RDV_PUBLIC_URL}/api/v1/internal/tenants/{service.tenant.slug}/models/iris/versions/1/artifact-url"
+    )
     assert (fallback.role, fallback.rank, fallback.pool) == ("fallback", 1, "gpu")
     assert (champion.timeout_ms, fallback.timeout_ms) == (250, 0), "0: the runner's default scoring timeout"
     revision.refresh_from_db()

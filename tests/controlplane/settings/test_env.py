@@ -34,7 +34,7 @@ def test_production_settings_refuse_to_start_without_secrets(monkeypatch: pytest
     import importlib
     import sys
 
-    for name in ("DJANGO_SECRET_KEY", "RDV_RUNNER_TOKEN", "DATABASE_URL", "REDIS_URL"):
+    for name in ("DJANGO_SECRET_KEY", "RDV_RUNNER_SECRET", "DATABASE_URL", "REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
     sys.modules.pop("controlplane.settings.production", None)
     with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY is required"):
