@@ -10,7 +10,7 @@
 #                             credentials): ROLE admin (default; also prints every role's credentials
 #                             as RDV_KAFKA_<ROLE>_USERNAME/PASSWORD), controlplane, runner, rendezvous
 #
-# Security (DESIGN.md §3, docs/security.md): clients connect over SASL_PLAINTEXT with SCRAM-SHA-512,
+# Security (DESIGN.md §3 *Authentication and ACLs*): clients connect over SASL_PLAINTEXT with SCRAM-SHA-512,
 # and the KRaft StandardAuthorizer denies whatever no ACL allows. The platform's principals (rdv-admin,
 # the super user; rdv-controlplane, rdv-runner, rdv-rendezvous) get random passwords at the first
 # start, kept in $RDV_KAFKA_DATA/credentials.env (mode 600, outside the repository) and added to the

@@ -8,10 +8,11 @@ proves the platform's ACLs (contracts/kafka/acls.py) are enough for it.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from typing import Any
 
-from contracts.kafka import KafkaSettings
+from contracts.kafka import KafkaError, KafkaSettings, TopicPartition, make_consumer, make_producer
 from contracts.kafka.acls import PlatformRole, role_env
 
 SECURITY_VARS = ("RDV_KAFKA_SECURITY_PROTOCOL", "RDV_KAFKA_SASL_MECHANISM", "RDV_KAFKA_USERNAME", "RDV_KAFKA_PASSWORD")
@@ -31,3 +32,42 @@ def kafka_settings(bootstrap: str, client: str = "confluent", **overrides: Any) 
     """The admin's settings on ``bootstrap`` with ``client``; ``overrides`` replace fields."""
     settings = KafkaSettings.from_env({"RDV_KAFKA_BOOTSTRAP": bootstrap, "RDV_KAFKA_CLIENT": client, **security_env()})
     return replace(settings, **overrides)
+
+
+def produce_outcome(settings: KafkaSettings, topic: str) -> KafkaError | None:
+    """Write one record with a fresh producer: None once the broker acknowledged it, else the refusal."""
+    outcome: list[KafkaError | None] = []
+    producer = make_producer(settings)
+    try:
+        producer.produce(topic, b"probe", key=b"k", on_delivery=lambda err, _tp: outcome.append(err))
+        producer.flush(15)
+        producer.poll(1)
+    except KafkaError as exc:
+        return exc
+    finally:
+        producer.close()
+    assert outcome, f"no delivery report for {topic}"
+    return outcome[0]
+
+
+def consume_outcome(
+    settings: KafkaSettings, topic: str, group: str | None, seconds: float = 15, partitions: int = 2
+) -> KafkaError | bytes:
+    """Read the first record of ``topic`` (with ``group``, else its ``partitions`` from the beginning):
+    its value, or the refusal."""
+    consumer = make_consumer(settings, group_id=group)
+    try:
+        if group is None:
+            consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])
+        else:
+            consumer.subscribe([topic])
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            record = consumer.poll(0.5)
+            if record is not None:
+                return record.value or b""
+        raise AssertionError(f"neither a record nor a refusal on {topic} in {seconds} s")
+    except KafkaError as exc:
+        return exc
+    finally:
+        consumer.close()

@@ -2,7 +2,7 @@
 
 The broker denies whatever no ACL allows (``allow.everyone.if.no.acl.found=false``); ``rdv-admin`` is
 its only super user and is used for bootstrap alone. Every other process connects as its own
-principal (docs/security.md, DESIGN.md §3):
+principal (DESIGN.md §3 *Authentication and ACLs*):
 
 * ``rdv-controlplane`` (web/gateway, Celery, the decisions and status consumers): creates and deletes
   topics, the only writer of ``rdv.config``, writes requests (the gateway), reads decisions, status,

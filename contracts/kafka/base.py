@@ -34,7 +34,7 @@ class KafkaSettings:
     # 100 ms through three hops, while 10 ms made an idle broker answer 100 empty fetches a second
     # per consumer.
     fetch_wait_ms: int = 100
-    # Authentication (docs/security.md): SASL_PLAINTEXT with SCRAM on the project's broker; the
+    # Authentication (DESIGN.md §3 *Authentication and ACLs*): SASL_PLAINTEXT with SCRAM on the project's broker; the
     # user name is the process's principal, whose ACLs decide what it may read and write.
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +19,7 @@ from contracts.kafka import (
     KafkaAuthorizationError,
     KafkaError,
     KafkaSettings,
-    TopicPartition,
     make_admin,
-    make_consumer,
     make_producer,
 )
 from contracts.kafka.acls import (
@@ -35,7 +32,7 @@ from contracts.kafka.acls import (
 )
 from contracts.topics import CONFIG_TOPIC, STATUS_TOPIC, ServiceTopics, service_topics
 from contracts.topology import platform_topics, service_topic_specs
-from tests.kafka_auth import kafka_settings
+from tests.kafka_auth import consume_outcome, kafka_settings, produce_outcome
 
 CLIENTS = ["confluent", "kafka-python"]
 
@@ -76,42 +73,6 @@ def tenants(request: pytest.FixtureRequest, kafka_bootstrap: str) -> Iterator[Te
         admin.delete_acls([*tenant_group_acls(a_slug), *tenant_group_acls(b_slug)])
         admin.delete_scram_credential(tenant_principal(a_slug))
         admin.close()
-
-
-def produce_outcome(settings: KafkaSettings, topic: str) -> KafkaError | None:
-    """Write one record with a fresh producer: None once the broker acknowledged it, else the refusal."""
-    outcome: list[KafkaError | None] = []
-    producer = make_producer(settings)
-    try:
-        producer.produce(topic, b"probe", key=b"k", on_delivery=lambda err, _tp: outcome.append(err))
-        producer.flush(15)
-        producer.poll(1)
-    except KafkaError as exc:
-        return exc
-    finally:
-        producer.close()
-    assert outcome, f"no delivery report for {topic}"
-    return outcome[0]
-
-
-def consume_outcome(settings: KafkaSettings, topic: str, group: str | None, seconds: float = 15) -> KafkaError | bytes:
-    """Read the first record of ``topic`` (with ``group``, else assigned from the beginning)."""
-    consumer = make_consumer(settings, group_id=group)
-    try:
-        if group is None:
-            consumer.assign([TopicPartition(topic, p, -2) for p in range(2)])
-        else:
-            consumer.subscribe([topic])
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            record = consumer.poll(0.5)
-            if record is not None:
-                return record.value or b""
-        raise AssertionError(f"neither a record nor a refusal on {topic} in {seconds} s")
-    except KafkaError as exc:
-        return exc
-    finally:
-        consumer.close()
 
 
 def test_a_tenant_produces_to_its_own_requests_and_reads_its_own_results(tenants: Tenants) -> None:
