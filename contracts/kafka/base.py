@@ -8,6 +8,8 @@ thread on both backends, so callers need no locking of their own.
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -241,8 +243,23 @@ class Admin(ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot manage ACLs")
 
     def upsert_scram_credential(self, username: str, password: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
-        """Create the user's SCRAM credential, or replace its password."""
+        """Create the user's SCRAM credential, or replace its password; returns once the broker
+        authenticates with it (see ``_await_scram``)."""
         raise NotImplementedError(f"{type(self).__name__} cannot manage credentials")
+
+    def scram_iterations(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> int | None:
+        """The iteration count of the user's credential as the broker knows it; None without one."""
+        raise NotImplementedError(f"{type(self).__name__} cannot manage credentials")
+
+    def _await_scram(self, username: str, mechanism: SaslMechanism, iterations: int, timeout: float = 10.0) -> None:
+        """The controller acknowledges a credential before the broker has applied it, and a login in
+        between fails. Each upsert uses a fresh iteration count, so seeing it on the broker means this
+        very password is live there."""
+        deadline = time.monotonic() + timeout
+        while self.scram_iterations(username, mechanism) != iterations:
+            if time.monotonic() > deadline:
+                raise KafkaError(f"the SCRAM credential of {username} did not reach the broker in {timeout:.0f} s")
+            time.sleep(0.05)
 
     def delete_scram_credential(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
         """Remove the user's SCRAM credential; a user without one is not an error."""
@@ -254,3 +271,8 @@ class Admin(ABC):
 
 BEGINNING = -2
 END = -1
+
+
+def fresh_scram_iterations() -> int:
+    """Above Kafka's minimum (4096) and different at every upsert (see ``Admin._await_scram``)."""
+    return 8192 + secrets.randbelow(8192)

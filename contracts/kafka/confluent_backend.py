@@ -26,6 +26,7 @@ from contracts.kafka.base import (
     SaslMechanism,
     TopicPartition,
     TopicSpec,
+    fresh_scram_iterations,
 )
 
 log = logging.getLogger(__name__)
@@ -345,10 +346,24 @@ class ConfluentAdmin(Admin):
         return [_acl_in(b) for b in _result(self._admin.describe_acls(query, request_timeout=15))]
 
     def upsert_scram_credential(self, username: str, password: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
-        info = cadmin.ScramCredentialInfo(_scram(mechanism), 8192)
+        iterations = fresh_scram_iterations()
+        info = cadmin.ScramCredentialInfo(_scram(mechanism), iterations)
         upsert = cadmin.UserScramCredentialUpsertion(username, info, password.encode())
         for future in self._admin.alter_user_scram_credentials([upsert], request_timeout=15).values():
             _result(future)
+        self._await_scram(username, mechanism, iterations)
+
+    def scram_iterations(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> int | None:
+        future = self._admin.describe_user_scram_credentials([username], request_timeout=15)[username]
+        try:
+            description = future.result()
+        except confluent_kafka.KafkaException as exc:
+            if exc.args[0].code() == confluent_kafka.KafkaError.RESOURCE_NOT_FOUND:
+                return None
+            raise _error(exc) from exc
+        wanted = _scram(mechanism)
+        found = [i.iterations for i in description.scram_credential_infos if i.mechanism == wanted]
+        return found[0] if found else None
 
     def delete_scram_credential(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
         deletion = cadmin.UserScramCredentialDeletion(username, _scram(mechanism))

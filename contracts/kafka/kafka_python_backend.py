@@ -37,6 +37,7 @@ from contracts.kafka.base import (
     SaslMechanism,
     TopicPartition,
     TopicSpec,
+    fresh_scram_iterations,
 )
 
 log = logging.getLogger(__name__)
@@ -415,8 +416,22 @@ class KafkaPythonAdmin(Admin):
         return [_acl_in(acl) for acl in found]
 
     def upsert_scram_credential(self, username: str, password: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
-        upsert = kadmin.UserScramCredentialUpsertion(username, mechanism, password, iterations=8192)
+        iterations = fresh_scram_iterations()
+        upsert = kadmin.UserScramCredentialUpsertion(username, mechanism, password, iterations=iterations)
         self._alter_scram(upsert, missing_ok=False)
+        self._await_scram(username, mechanism, iterations)
+
+    def scram_iterations(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> int | None:
+        try:
+            found = self._admin.describe_user_scram_credentials([username]).get(username)
+        except kafka.errors.ResourceNotFoundError:
+            return None
+        except kafka.errors.KafkaError as exc:
+            raise _error(exc) from exc
+        if not found or found["error"]:
+            return None
+        wanted = kadmin.ScramMechanism[mechanism.replace("-", "_")]
+        return next((i["iterations"] for i in found["credential_infos"] if i["mechanism"] == wanted), None)
 
     def delete_scram_credential(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
         self._alter_scram(kadmin.UserScramCredentialDeletion(username, mechanism), missing_ok=True)
