@@ -210,8 +210,11 @@ class Gateway:
 
 class Runner:
     def __init__(self, pool: str, log_path: Path, cache: Path) -> None:
+        from contracts.kafka.acls import role_env
+
         env = {
             **os.environ,
+            **role_env("runner", os.environ),  # the runner's own Kafka principal
             "PYTHONUNBUFFERED": "1",
             "RDV_LOG_LEVEL": "INFO",
             "RDV_RUNNER_POOL": pool,
