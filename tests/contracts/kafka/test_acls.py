@@ -132,6 +132,9 @@ def test_a_wrong_password_is_refused(kafka_bootstrap: str, tenants: Tenants) -> 
 @pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize("role", ["runner", "rendezvous"])
 def test_workers_cannot_write_the_config_but_write_their_own_topics(kafka_bootstrap: str, client: str, role) -> None:
+    admin = make_admin(kafka_settings(kafka_bootstrap, client))
+    admin.ensure_topics(platform_topics())
+    admin.close()
     principal = role_env(role, os.environ)
     worker = kafka_settings(kafka_bootstrap, client).as_user(
         principal["RDV_KAFKA_USERNAME"], principal["RDV_KAFKA_PASSWORD"]
