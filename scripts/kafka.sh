@@ -374,6 +374,7 @@ cmd_start() {
     sleep 0.2
   done
   log "ready on 127.0.0.1:$RDV_KAFKA_PORT ($(elapsed "$t0")s)"
+  log "clients authenticate: export \$(scripts/kafka.sh env [admin|controlplane|runner|rendezvous])"
   if [[ -n "$py" ]]; then
     apply_platform_acls "$py"
   else
