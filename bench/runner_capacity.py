@@ -212,10 +212,12 @@ class Runner:
     def __init__(self, pool: str, log_path: Path, cache: Path) -> None:
         from django.conf import settings
 
+        from contracts.kafka.acls import role_env
         from contracts.pool_tokens import pool_token
 
         env = {
             **os.environ,
+            **role_env("runner", os.environ),  # the runner's own Kafka principal
             "PYTHONUNBUFFERED": "1",
             "RDV_LOG_LEVEL": "INFO",
             "RDV_RUNNER_POOL": pool,

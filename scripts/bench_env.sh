@@ -16,6 +16,9 @@ export RDV_LOG_LEVEL="${RDV_LOG_LEVEL:-WARNING}"
 
 bash scripts/kafka.sh reset >/dev/null 2>&1 || true
 bash scripts/kafka.sh start
+# SASL credentials (the admin's, and every role's for scripts/stack.py).
+kafka_env=$(bash scripts/kafka.sh env admin)
+while IFS= read -r line; do export "$line"; done <<<"$kafka_env"
 mkdir -p .run bench/results
 $PY manage.py migrate --no-input -v 0
 

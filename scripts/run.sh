@@ -10,6 +10,10 @@ export RDV_HTTP_PORT="${RDV_HTTP_PORT:-8000}"
 export RDV_PUBLIC_URL="${RDV_PUBLIC_URL:-http://127.0.0.1:$RDV_HTTP_PORT}"
 
 bash scripts/kafka.sh start
+# SASL credentials: this script's own commands run as the admin; scripts/stack.py starts every process
+# as its role's principal (rdv-controlplane, rdv-runner, rdv-rendezvous).
+kafka_env=$(bash scripts/kafka.sh env admin | grep -v '^RDV_KAFKA_BOOTSTRAP=')
+while IFS= read -r line; do export "$line"; done <<<"$kafka_env"
 # Redis carries Celery's queue (validation, rollout analysis); a private instance, installed if missing.
 redis_env=$(bash scripts/services.sh redis | grep -E '^REDIS_URL=')
 export "${redis_env?}"

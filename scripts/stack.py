@@ -22,6 +22,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from contracts.kafka.acls import role_env  # noqa: E402  (after the path: run as a script)
 
 
 class Child:
@@ -107,31 +110,35 @@ def main(argv: list[str] | None = None) -> int:
         "RDV_PUBLIC_URL": os.environ.get("RDV_PUBLIC_URL", f"http://127.0.0.1:{args.port}"),
     }
     python = sys.executable
+    # Each process connects to Kafka as its role's principal (contracts/kafka/acls.py).
+    control = {**env, **role_env("controlplane", env)}
+    runner = {**env, **role_env("runner", env)}
+    rendezvous = {**env, **role_env("rendezvous", env)}
     children = [
         Child("gateway", [python, "-m", "uvicorn", "controlplane.asgi:application", "--host", "127.0.0.1",
-                          "--port", str(args.port), "--no-access-log", "--lifespan", "off"], env, None),
+                          "--port", str(args.port), "--no-access-log", "--lifespan", "off"], control, None),
     ]
     children += [
-        Child(f"runner-{i}", [python, "-m", "model_runner"], {**runner_env(env), "RDV_RUNNER_ID": f"runner-{i}"},
+        Child(f"runner-{i}", [python, "-m", "model_runner"], {**runner_env(runner), "RDV_RUNNER_ID": f"runner-{i}"},
               "ready")
         for i in range(args.runners)
     ]
-    children.append(Child("decisions", [python, "manage.py", "consume_decisions"], env, "[decisions] ready"))
-    children.append(Child("status", [python, "manage.py", "consume_status"], env, "[status] ready"))
+    children.append(Child("decisions", [python, "manage.py", "consume_decisions"], control, "[decisions] ready"))
+    children.append(Child("status", [python, "manage.py", "consume_status"], control, "[status] ready"))
     if args.celery:
         children += [
             Child("celery", [python, "-m", "celery", "-A", "controlplane", "worker", "-Q", "celery", "--loglevel",
                              "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle", "-n", "default@%h"],
-                  env, " ready."),
+                  control, " ready."),
             # Validation on its own queue and worker: slow uploads never delay rollout analysis or the fallback.
             Child("celery-validation", [python, "-m", "celery", "-A", "controlplane", "worker", "-Q", "validation",
                                         "--loglevel", "INFO", "--concurrency", "1", "--without-gossip",
-                                        "--without-mingle", "-n", "validation@%h"], env, " ready."),
-            Child("beat", [python, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "INFO"], env,
+                                        "--without-mingle", "-n", "validation@%h"], control, " ready."),
+            Child("beat", [python, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "INFO"], control,
                   "beat: Starting"),
         ]
     children += [
-        Child(f"rendezvous-{i}", [python, "-m", "rendezvous_worker"], {**env, "RDV_INSTANCE_ID": f"rdv-{i}"},
+        Child(f"rendezvous-{i}", [python, "-m", "rendezvous_worker"], {**rendezvous, "RDV_INSTANCE_ID": f"rdv-{i}"},
               "ready")
         for i in range(args.rendezvous)
     ]

@@ -18,7 +18,10 @@ trap 'bash scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
 
 service_env=$(RDV_PG_EPHEMERAL=1 bash scripts/services.sh start | grep -E '^(DATABASE_URL|REDIS_URL)=')
 while IFS= read -r line; do export "$line"; done <<<"$service_env"
-export RDV_KAFKA_BOOTSTRAP="127.0.0.1:$RDV_KAFKA_PORT"
+# The broker authenticates (SASL/SCRAM) and authorizes every client: the tests connect as the admin
+# (super user); the workers they start get their own principals from the RDV_KAFKA_<ROLE>_* lines.
+kafka_env=$(bash scripts/kafka.sh env admin)
+while IFS= read -r line; do export "$line"; done <<<"$kafka_env"
 export DJANGO_SETTINGS_MODULE=controlplane.settings.test
 
 echo "[test] Kafka $RDV_KAFKA_BOOTSTRAP, $DATABASE_URL, $REDIS_URL" >&2

@@ -46,9 +46,11 @@ def celery_worker_process(django_db_setup, django_db_blocker, kafka_bootstrap, t
     see its effects through the API or the database. Its log is in the worker's ``log_path``.
     """
     from tests.e2e.stack import celery_worker
+    from tests.kafka_auth import worker_env
 
     log = tmp_path_factory.mktemp("celery") / "worker.log"
     with django_db_blocker.unblock():
-        worker = celery_worker(log, env={"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, **E2E_VALIDATION_LIMITS})
+        env = {"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, **worker_env("controlplane"), **E2E_VALIDATION_LIMITS}
+        worker = celery_worker(log, env=env)
     yield worker
     worker.stop()

@@ -10,9 +10,11 @@ from typing import Any
 from contracts.kafka.base import (
     BEGINNING,
     END,
+    AclBinding,
     Admin,
     Consumer,
     DeliveryCallback,
+    KafkaAuthorizationError,
     KafkaError,
     KafkaSettings,
     Producer,
@@ -68,11 +70,13 @@ def make_admin(settings: KafkaSettings) -> Admin:
 
 
 __all__ = [
+    "AclBinding",
     "Admin",
     "BEGINNING",
     "Consumer",
     "DeliveryCallback",
     "END",
+    "KafkaAuthorizationError",
     "KafkaError",
     "KafkaSettings",
     "Producer",

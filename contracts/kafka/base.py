@@ -8,13 +8,21 @@ thread on both backends, so callers need no locking of their own.
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 ClientName = Literal["confluent", "kafka-python"]
 CLIENTS: tuple[ClientName, ...] = ("confluent", "kafka-python")
+SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
+SECURITY_PROTOCOLS: tuple[SecurityProtocol, ...] = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+SASL_MECHANISMS: tuple[SaslMechanism, ...] = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+# The mechanisms whose credentials the control plane can create on the broker (tenants' users).
+SCRAM_MECHANISMS: tuple[SaslMechanism, ...] = ("SCRAM-SHA-512", "SCRAM-SHA-256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +36,38 @@ class KafkaSettings:
     # 100 ms through three hops, while 10 ms made an idle broker answer 100 empty fetches a second
     # per consumer.
     fetch_wait_ms: int = 100
+    # Authentication (DESIGN.md §3 *Authentication and ACLs*): SASL_PLAINTEXT with SCRAM on the project's broker; the
+    # user name is the process's principal, whose ACLs decide what it may read and write.
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise ValueError(
+                f"RDV_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}, "
+                f"not {self.security_protocol!r}"
+            )
+        if self.sasl_mechanism not in SASL_MECHANISMS:
+            raise ValueError(
+                f"RDV_KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}, not {self.sasl_mechanism!r}"
+            )
+        if self.uses_sasl and not (self.username and self.password):
+            raise ValueError(
+                f"RDV_KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs RDV_KAFKA_USERNAME and RDV_KAFKA_PASSWORD"
+            )
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    def as_user(self, username: str, password: str) -> KafkaSettings:
+        """The same connection as another principal (a worker's own user, a tenant's)."""
+        return replace(self, username=username, password=password)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> KafkaSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> KafkaSettings:
         env = os.environ if environ is None else environ
         client = env.get("RDV_KAFKA_CLIENT", "confluent")
         if client not in CLIENTS:
@@ -41,6 +78,10 @@ class KafkaSettings:
             replication_factor=int(env.get("RDV_KAFKA_REPLICATION", "1")),
             linger_ms=float(env.get("RDV_KAFKA_LINGER_MS", "0")),
             fetch_wait_ms=int(env.get("RDV_KAFKA_FETCH_WAIT_MS", "100")),
+            security_protocol=env.get("RDV_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),  # type: ignore[arg-type]
+            sasl_mechanism=env.get("RDV_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),  # type: ignore[arg-type]
+            username=env.get("RDV_KAFKA_USERNAME", ""),
+            password=env.get("RDV_KAFKA_PASSWORD", ""),
         )
 
 
@@ -70,6 +111,31 @@ class TopicSpec:
 
 class KafkaError(RuntimeError):
     """A broker or client failure, whichever backend raised it."""
+
+
+class KafkaAuthorizationError(KafkaError):
+    """The broker refused: no ACL allows this principal the operation (or the login failed)."""
+
+
+AclResource = Literal["topic", "group", "cluster"]
+AclPattern = Literal["literal", "prefixed"]
+AclOperation = Literal[
+    "all", "read", "write", "create", "delete", "alter", "describe", "describe_configs", "alter_configs"
+]
+CLUSTER_RESOURCE = "kafka-cluster"
+
+
+@dataclass(frozen=True, slots=True)
+class AclBinding:
+    """One ACL: ``principal`` (a user name, without ``User:``) may (or, ``allow=False``, may not) do
+    ``operation`` on the resource(s) ``name`` names, exactly or as a prefix. From any host."""
+
+    principal: str
+    resource: AclResource
+    name: str
+    operation: AclOperation
+    pattern: AclPattern = "literal"
+    allow: bool = True
 
 
 # Called with (error or None, the delivered record's topic/partition/offset).
@@ -161,9 +227,52 @@ class Admin(ABC):
     @abstractmethod
     def delete_topics(self, names: Sequence[str]) -> None: ...
 
+    # Access control (the control plane's and the bootstrap's; needs ALTER on the cluster). Not
+    # abstract, so that test doubles need not grow them; both backends implement them.
+
+    def create_acls(self, bindings: Sequence[AclBinding]) -> None:
+        """Create the ACLs; one that exists already is left as it is."""
+        raise NotImplementedError(f"{type(self).__name__} cannot manage ACLs")
+
+    def delete_acls(self, bindings: Sequence[AclBinding]) -> int:
+        """Delete exactly these ACLs; returns how many existed."""
+        raise NotImplementedError(f"{type(self).__name__} cannot manage ACLs")
+
+    def describe_acls(self, principal: str) -> list[AclBinding]:
+        """Every ACL of one principal."""
+        raise NotImplementedError(f"{type(self).__name__} cannot manage ACLs")
+
+    def upsert_scram_credential(self, username: str, password: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
+        """Create the user's SCRAM credential, or replace its password; returns once the broker
+        authenticates with it (see ``_await_scram``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot manage credentials")
+
+    def scram_iterations(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> int | None:
+        """The iteration count of the user's credential as the broker knows it; None without one."""
+        raise NotImplementedError(f"{type(self).__name__} cannot manage credentials")
+
+    def _await_scram(self, username: str, mechanism: SaslMechanism, iterations: int, timeout: float = 10.0) -> None:
+        """The controller acknowledges a credential before the broker has applied it, and a login in
+        between fails. Each upsert uses a fresh iteration count, so seeing it on the broker means this
+        very password is live there."""
+        deadline = time.monotonic() + timeout
+        while self.scram_iterations(username, mechanism) != iterations:
+            if time.monotonic() > deadline:
+                raise KafkaError(f"the SCRAM credential of {username} did not reach the broker in {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def delete_scram_credential(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
+        """Remove the user's SCRAM credential; a user without one is not an error."""
+        raise NotImplementedError(f"{type(self).__name__} cannot manage credentials")
+
     @abstractmethod
     def close(self) -> None: ...
 
 
 BEGINNING = -2
 END = -1
+
+
+def fresh_scram_iterations() -> int:
+    """Above Kafka's minimum (4096) and different at every upsert (see ``Admin._await_scram``)."""
+    return 8192 + secrets.randbelow(8192)

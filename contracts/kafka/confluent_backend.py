@@ -8,22 +8,38 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import confluent_kafka
+from confluent_kafka import admin as cadmin
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from contracts.kafka.base import (
+    CLUSTER_RESOURCE,
+    AclBinding,
     Admin,
     AssignCallback,
     Consumer,
     DeliveryCallback,
+    KafkaAuthorizationError,
     KafkaError,
     KafkaSettings,
     Producer,
     Record,
+    SaslMechanism,
     TopicPartition,
     TopicSpec,
+    fresh_scram_iterations,
 )
 
 log = logging.getLogger(__name__)
+
+# The broker's refusals (and a failed login): the adapter raises KafkaAuthorizationError for them.
+_REFUSED = {
+    confluent_kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    confluent_kafka.KafkaError.GROUP_AUTHORIZATION_FAILED,
+    confluent_kafka.KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    confluent_kafka.KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    confluent_kafka.KafkaError.SASL_AUTHENTICATION_FAILED,
+    confluent_kafka.KafkaError._AUTHENTICATION,
+}
 
 _TRANSIENT = {
     confluent_kafka.KafkaError.NOT_LEADER_FOR_PARTITION,
@@ -33,7 +49,42 @@ _TRANSIENT = {
 
 
 def _error(err: Any) -> KafkaError:
+    """``err``: a confluent_kafka.KafkaError, or a KafkaException carrying one."""
+    inner = err.args[0] if isinstance(err, confluent_kafka.KafkaException) and err.args else err
+    if isinstance(inner, confluent_kafka.KafkaError) and inner.code() in _REFUSED:
+        return KafkaAuthorizationError(str(inner))
     return KafkaError(str(err))
+
+
+class _LoginWatch:
+    """librdkafka reports a failed login only to ``error_cb`` (served inside poll/flush on the caller's
+    thread) and keeps retrying; the clients raise it at their next poll instead, so a process with wrong
+    credentials stops with a clear error rather than wait for records forever."""
+
+    def __init__(self) -> None:
+        self.failure: KafkaAuthorizationError | None = None
+
+    def __call__(self, err: Any) -> None:
+        if err.code() in _REFUSED:
+            self.failure = KafkaAuthorizationError(str(err))
+        else:
+            log.warning("kafka client: %s", err)
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+
+def security_config(settings: KafkaSettings) -> dict[str, Any]:
+    """librdkafka's authentication properties for these settings."""
+    config: dict[str, Any] = {"security.protocol": settings.security_protocol}
+    if settings.uses_sasl:
+        config |= {
+            "sasl.mechanism": settings.sasl_mechanism,
+            "sasl.username": settings.username,
+            "sasl.password": settings.password,
+        }
+    return config
 
 
 def _tp_out(tp: confluent_kafka.TopicPartition) -> TopicPartition:
@@ -48,6 +99,7 @@ class ConfluentProducer(Producer):
     def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
         config = {
             "bootstrap.servers": settings.bootstrap_servers,
+            **security_config(settings),
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": settings.linger_ms,
@@ -55,6 +107,8 @@ class ConfluentProducer(Producer):
             "partitioner": "murmur2_random",
             **overrides,
         }
+        self._login = _LoginWatch()
+        config.setdefault("error_cb", self._login)
         self._producer = confluent_kafka.Producer(config)
 
     def produce(
@@ -91,10 +145,20 @@ class ConfluentProducer(Producer):
             raise _error(exc) from exc
 
     def poll(self, timeout: float = 0.0) -> int:
-        return self._producer.poll(timeout)
+        try:
+            served = self._producer.poll(timeout)
+        except confluent_kafka.KafkaException as exc:  # a fatal error (an idempotent producer refused)
+            raise _error(exc) from exc
+        self._login.raise_failure()
+        return served
 
     def flush(self, timeout: float = 10.0) -> int:
-        return self._producer.flush(timeout)
+        try:
+            left = self._producer.flush(timeout)
+        except confluent_kafka.KafkaException as exc:
+            raise _error(exc) from exc
+        self._login.raise_failure()
+        return left
 
     def close(self) -> None:
         self._producer.flush(10.0)
@@ -112,6 +176,7 @@ class ConfluentConsumer(Consumer):
     ) -> None:
         config = {
             "bootstrap.servers": settings.bootstrap_servers,
+            **security_config(settings),
             # librdkafka wants a group id even for assign(); without one nothing is committed.
             "group.id": group_id or "rdv-unmanaged",
             "enable.auto.commit": False,
@@ -121,6 +186,8 @@ class ConfluentConsumer(Consumer):
             "topic.metadata.refresh.interval.ms": 5000,
             **overrides,
         }
+        self._login = _LoginWatch()
+        config.setdefault("error_cb", self._login)
         self._consumer = confluent_kafka.Consumer(config)
 
     def subscribe(
@@ -142,11 +209,12 @@ class ConfluentConsumer(Consumer):
 
     def poll(self, timeout: float) -> Record | None:
         msg = self._consumer.poll(timeout)
+        self._login.raise_failure()
         if msg is None:
             return None
         err = msg.error()
         if err is not None:
-            if err.fatal():
+            if err.fatal() or err.code() in _REFUSED:
                 raise _error(err)
             log.warning("kafka consumer: %s", err)
             return None
@@ -211,7 +279,7 @@ class ConfluentConsumer(Consumer):
 class ConfluentAdmin(Admin):
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
-        self._admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+        self._admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, **security_config(settings)})
 
     def ensure_topics(self, topics: Sequence[TopicSpec]) -> list[str]:
         missing = [t for t in topics if self.partition_count(t.name) is None]
@@ -251,5 +319,103 @@ class ConfluentAdmin(Admin):
                 if exc.args[0].code() != confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART:
                     raise _error(exc) from exc
 
+    def create_acls(self, bindings: Sequence[AclBinding]) -> None:
+        if not bindings:
+            return
+        futures = self._admin.create_acls([_acl_out(b) for b in dict.fromkeys(bindings)], request_timeout=15)
+        for future in futures.values():
+            _result(future)
+
+    def delete_acls(self, bindings: Sequence[AclBinding]) -> int:
+        if not bindings:
+            return 0
+        filters = [_acl_out(b, cadmin.AclBindingFilter) for b in dict.fromkeys(bindings)]
+        futures = self._admin.delete_acls(filters, request_timeout=15)
+        return sum(len(_result(future)) for future in futures.values())
+
+    def describe_acls(self, principal: str) -> list[AclBinding]:
+        query = cadmin.AclBindingFilter(
+            cadmin.ResourceType.ANY,
+            None,
+            cadmin.ResourcePatternType.ANY,
+            f"User:{principal}",
+            None,
+            cadmin.AclOperation.ANY,
+            cadmin.AclPermissionType.ANY,
+        )
+        return [_acl_in(b) for b in _result(self._admin.describe_acls(query, request_timeout=15))]
+
+    def upsert_scram_credential(self, username: str, password: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
+        iterations = fresh_scram_iterations()
+        info = cadmin.ScramCredentialInfo(_scram(mechanism), iterations)
+        upsert = cadmin.UserScramCredentialUpsertion(username, info, password.encode())
+        for future in self._admin.alter_user_scram_credentials([upsert], request_timeout=15).values():
+            _result(future)
+        self._await_scram(username, mechanism, iterations)
+
+    def scram_iterations(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> int | None:
+        future = self._admin.describe_user_scram_credentials([username], request_timeout=15)[username]
+        try:
+            description = future.result()
+        except confluent_kafka.KafkaException as exc:
+            if exc.args[0].code() == confluent_kafka.KafkaError.RESOURCE_NOT_FOUND:
+                return None
+            raise _error(exc) from exc
+        wanted = _scram(mechanism)
+        found = [i.iterations for i in description.scram_credential_infos if i.mechanism == wanted]
+        return found[0] if found else None
+
+    def delete_scram_credential(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
+        deletion = cadmin.UserScramCredentialDeletion(username, _scram(mechanism))
+        for future in self._admin.alter_user_scram_credentials([deletion], request_timeout=15).values():
+            try:
+                _result(future)
+            except KafkaError as exc:
+                if "RESOURCE_NOT_FOUND" not in str(exc) and "does not exist" not in str(exc):
+                    raise
+
     def close(self) -> None:
         pass
+
+
+def _result(future: Any) -> Any:
+    try:
+        return future.result()
+    except confluent_kafka.KafkaException as exc:
+        raise _error(exc) from exc
+
+
+def _scram(mechanism: SaslMechanism) -> cadmin.ScramMechanism:
+    return cadmin.ScramMechanism[mechanism.replace("-", "_")]
+
+
+# librdkafka calls the cluster resource BROKER.
+_RESOURCE_TYPES = {
+    "topic": cadmin.ResourceType.TOPIC,
+    "group": cadmin.ResourceType.GROUP,
+    "cluster": cadmin.ResourceType.BROKER,
+}
+
+
+def _acl_out(binding: AclBinding, kind: type = cadmin.AclBinding) -> Any:
+    name = CLUSTER_RESOURCE if binding.resource == "cluster" else binding.name
+    return kind(
+        _RESOURCE_TYPES[binding.resource],
+        name,
+        cadmin.ResourcePatternType[binding.pattern.upper()],
+        f"User:{binding.principal}",
+        "*",
+        cadmin.AclOperation[binding.operation.upper()],
+        cadmin.AclPermissionType.ALLOW if binding.allow else cadmin.AclPermissionType.DENY,
+    )
+
+
+def _acl_in(binding: Any) -> AclBinding:
+    return AclBinding(
+        principal=binding.principal.removeprefix("User:"),
+        resource="cluster" if binding.restype == cadmin.ResourceType.BROKER else binding.restype.name.lower(),
+        name=binding.name,
+        operation=binding.operation.name.lower(),
+        pattern=binding.resource_pattern_type.name.lower(),
+        allow=binding.permission_type == cadmin.AclPermissionType.ALLOW,
+    )

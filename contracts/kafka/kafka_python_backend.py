@@ -12,6 +12,7 @@ from typing import Any
 
 import kafka
 import kafka.errors
+from kafka import admin as kadmin
 from kafka.admin import KafkaAdminClient
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.coordinator.assignors.range import RangePartitionAssignor
@@ -21,17 +22,22 @@ from kafka.structs import TopicPartition as KTopicPartition
 
 from contracts.kafka.base import (
     BEGINNING,
+    CLUSTER_RESOURCE,
     END,
+    AclBinding,
     Admin,
     AssignCallback,
     Consumer,
     DeliveryCallback,
+    KafkaAuthorizationError,
     KafkaError,
     KafkaSettings,
     Producer,
     Record,
+    SaslMechanism,
     TopicPartition,
     TopicSpec,
+    fresh_scram_iterations,
 )
 
 log = logging.getLogger(__name__)
@@ -45,11 +51,33 @@ _ASSIGNORS = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartition
 # member (see KafkaPythonConsumer._restart_if_stalled).
 REJOIN_STALL_S = 10.0
 
+# The broker's refusals (and a failed login): the adapter raises KafkaAuthorizationError for them.
+_REFUSED = (kafka.errors.AuthorizationError, kafka.errors.SaslAuthenticationFailedError)
+
+
+def _error(exc: Exception) -> KafkaError:
+    if isinstance(exc, _REFUSED):
+        return KafkaAuthorizationError(str(exc))
+    return KafkaError(str(exc))
+
+
+def security_config(settings: KafkaSettings) -> dict[str, Any]:
+    """kafka-python's authentication options for these settings."""
+    config: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    if settings.uses_sasl:
+        config |= {
+            "sasl_mechanism": settings.sasl_mechanism,
+            "sasl_plain_username": settings.username,
+            "sasl_plain_password": settings.password,
+        }
+    return config
+
 
 class KafkaPythonProducer(Producer):
     def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
         self._producer = kafka.KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
+            **security_config(settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=settings.linger_ms,
@@ -72,7 +100,7 @@ class KafkaPythonProducer(Producer):
         try:
             future = self._producer.send(topic, value=value, key=key, partition=partition, timestamp_ms=timestamp_ms)
         except kafka.errors.KafkaError as exc:
-            raise KafkaError(str(exc)) from exc
+            raise _error(exc) from exc
         if on_delivery is None:
             return
         done = self._completed
@@ -82,7 +110,7 @@ class KafkaPythonProducer(Producer):
 
         def failed(exc: Exception) -> None:
             where = TopicPartition(topic, -1 if partition is None else partition, -1)
-            done.put((on_delivery, KafkaError(str(exc)), where))
+            done.put((on_delivery, _error(exc), where))
 
         future.add_callback(ok)
         future.add_errback(failed)
@@ -137,6 +165,7 @@ class KafkaPythonConsumer(Consumer):
     ) -> None:
         self._options: dict[str, Any] = {
             "bootstrap_servers": settings.bootstrap_servers,
+            **security_config(settings),
             "group_id": group_id,
             "enable_auto_commit": False,
             "auto_offset_reset": auto_offset_reset,
@@ -153,6 +182,7 @@ class KafkaPythonConsumer(Consumer):
         self._on_assign: AssignCallback | None = None
         self._on_revoke: AssignCallback | None = None
         self._topics: set[str] = set()
+        self._assigned_topics: set[str] = set()
         self._uncovered: set[str] = set()
         self._rejoins_left = 0
 
@@ -209,6 +239,7 @@ class KafkaPythonConsumer(Consumer):
 
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
         self._buffer.clear()
+        self._assigned_topics = {p.topic for p in partitions}
         parts = [KTopicPartition(p.topic, p.partition) for p in partitions]
         self._consumer.assign(parts)
         for p, kp in zip(partitions, parts, strict=True):
@@ -247,7 +278,11 @@ class KafkaPythonConsumer(Consumer):
         if self._uncovered and not self._buffer:
             self._rejoin_if_uncovered()
         if not self._buffer:
-            batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=500)
+            try:
+                batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=500)
+            except _REFUSED as exc:
+                raise _error(exc) from exc
+            self._raise_if_refused()
             # A rebalance inside that poll: apply it while the buffer is empty, so none of the
             # records just fetched (already under the new assignment) are dropped.
             self._run_rebalance_events()
@@ -265,6 +300,14 @@ class KafkaPythonConsumer(Consumer):
                 )
         return self._buffer.popleft() if self._buffer else None
 
+    def _raise_if_refused(self) -> None:
+        """kafka-python only notes a topic the broker will not describe to this principal (and then never
+        assigns or fetches it); say so, as librdkafka does, rather than wait for records forever."""
+        cluster = self._consumer._client.cluster  # noqa: SLF001 - kafka-python offers no public hook
+        refused = cluster.unauthorized_topics & (self._topics | self._assigned_topics)
+        if refused:
+            raise KafkaAuthorizationError(f"Topic authorization failed: {', '.join(sorted(refused))}")
+
     def commit(self, offsets: Iterable[TopicPartition]) -> None:
         parts = {KTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(tp.offset, "", -1) for tp in offsets}
         if not parts:
@@ -272,7 +315,7 @@ class KafkaPythonConsumer(Consumer):
         try:
             self._consumer.commit(offsets=parts)
         except kafka.errors.KafkaError as exc:
-            raise KafkaError(str(exc)) from exc
+            raise _error(exc) from exc
 
     def assignment(self) -> list[TopicPartition]:
         return [TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()]
@@ -301,7 +344,7 @@ class KafkaPythonConsumer(Consumer):
 class KafkaPythonAdmin(Admin):
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
-        self._admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+        self._admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **security_config(settings))
 
     def ensure_topics(self, topics: Sequence[TopicSpec]) -> list[str]:
         existing = set(self._admin.list_topics())
@@ -332,5 +375,102 @@ class KafkaPythonAdmin(Admin):
         with contextlib.suppress(kafka.errors.UnknownTopicOrPartitionError):
             self._admin.delete_topics(list(names))
 
+    def create_acls(self, bindings: Sequence[AclBinding]) -> None:
+        if not bindings:
+            return
+        try:
+            outcome = self._admin.create_acls([_acl_out(b, kadmin.ACL) for b in dict.fromkeys(bindings)])
+        except kafka.errors.KafkaError as exc:
+            raise _error(exc) from exc
+        for failure in outcome["failed"]:
+            raise _error(failure() if isinstance(failure, type) else failure)
+
+    def delete_acls(self, bindings: Sequence[AclBinding]) -> int:
+        if not bindings:
+            return 0
+        try:
+            results = self._admin.delete_acls([_acl_out(b, kadmin.ACLFilter) for b in dict.fromkeys(bindings)])
+        except kafka.errors.KafkaError as exc:
+            raise _error(exc) from exc
+        deleted = 0
+        for _filter, matched, error_type in results:
+            if error_type is not kafka.errors.NoError:
+                raise _error(error_type())
+            deleted += len(matched)
+        return deleted
+
+    def describe_acls(self, principal: str) -> list[AclBinding]:
+        query = kadmin.ACLFilter(
+            principal=f"User:{principal}",
+            host=None,
+            operation=kadmin.ACLOperation.ANY,
+            permission_type=kadmin.ACLPermissionType.ANY,
+            resource_pattern=kadmin.ResourcePatternFilter(
+                kadmin.ResourceType.ANY, None, kadmin.ACLResourcePatternType.ANY
+            ),
+        )
+        try:
+            found, _ = self._admin.describe_acls(query)
+        except kafka.errors.KafkaError as exc:
+            raise _error(exc) from exc
+        return [_acl_in(acl) for acl in found]
+
+    def upsert_scram_credential(self, username: str, password: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
+        iterations = fresh_scram_iterations()
+        upsert = kadmin.UserScramCredentialUpsertion(username, mechanism, password, iterations=iterations)
+        self._alter_scram(upsert, missing_ok=False)
+        self._await_scram(username, mechanism, iterations)
+
+    def scram_iterations(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> int | None:
+        try:
+            found = self._admin.describe_user_scram_credentials([username]).get(username)
+        except kafka.errors.ResourceNotFoundError:
+            return None
+        except kafka.errors.KafkaError as exc:
+            raise _error(exc) from exc
+        if not found or found["error"]:
+            return None
+        wanted = kadmin.ScramMechanism[mechanism.replace("-", "_")]
+        return next((i["iterations"] for i in found["credential_infos"] if i["mechanism"] == wanted), None)
+
+    def delete_scram_credential(self, username: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> None:
+        self._alter_scram(kadmin.UserScramCredentialDeletion(username, mechanism), missing_ok=True)
+
+    def _alter_scram(self, alteration: Any, *, missing_ok: bool) -> None:
+        try:
+            errors = self._admin.alter_user_scram_credentials([alteration])
+        except kafka.errors.KafkaError as exc:
+            raise _error(exc) from exc
+        for user, message in errors.items():
+            if message is None or (missing_ok and "does not exist" in message.lower()):
+                continue
+            refused = "authoriz" in message.lower()
+            raise (KafkaAuthorizationError if refused else KafkaError)(f"SCRAM credential of {user}: {message}")
+
     def close(self) -> None:
         self._admin.close()
+
+
+def _acl_out(binding: AclBinding, kind: type) -> Any:
+    name = CLUSTER_RESOURCE if binding.resource == "cluster" else binding.name
+    return kind(
+        principal=f"User:{binding.principal}",
+        host="*",
+        operation=kadmin.ACLOperation[binding.operation.upper()],
+        permission_type=kadmin.ACLPermissionType.ALLOW if binding.allow else kadmin.ACLPermissionType.DENY,
+        resource_pattern=kadmin.ResourcePattern(
+            kadmin.ResourceType[binding.resource.upper()], name, kadmin.ACLResourcePatternType[binding.pattern.upper()]
+        ),
+    )
+
+
+def _acl_in(acl: Any) -> AclBinding:
+    pattern = acl.resource_pattern
+    return AclBinding(
+        principal=acl.principal.removeprefix("User:"),
+        resource=pattern.resource_type.name.lower(),
+        name=pattern.resource_name,
+        operation=acl.operation.name.lower(),
+        pattern=pattern.pattern_type.name.lower(),
+        allow=acl.permission_type == kadmin.ACLPermissionType.ALLOW,
+    )

@@ -16,7 +16,7 @@ from controlplane.registry.model_apis import ModelViewSet, VersionViewSet
 from controlplane.rollouts.apis import RolloutAbortApi, RolloutApi, RolloutPauseApi, RolloutResumeApi, RolloutsApi
 from controlplane.routing.apis import ConfigApi, DeploymentsApi, PromoteApi, RevisionsApi, RollbackApi
 from controlplane.routing.service_apis import ServiceViewSet
-from controlplane.tenancy.apis import TenantApi, TokenViewSet
+from controlplane.tenancy.apis import KafkaCredentialsApi, TenantApi, TokenViewSet
 
 tenant_prefix = "tenants/<slug:tenant>"
 service_prefix = f"{tenant_prefix}/services/<slug:service>"
@@ -36,6 +36,7 @@ urlpatterns = [
     ),
     path(tenant_prefix, TenantApi.as_view(), name="tenant"),
     path(f"{tenant_prefix}/audit", AuditApi.as_view(), name="tenant-audit"),
+    path(f"{tenant_prefix}/kafka-credentials", KafkaCredentialsApi.as_view(), name="tenant-kafka-credentials"),
     path(f"{service_prefix}/deployments", DeploymentsApi.as_view(), name="service-deployments"),
     path(f"{service_prefix}/promote", PromoteApi.as_view(), name="service-promote"),
     path(f"{service_prefix}/rollback", RollbackApi.as_view(), name="service-rollback"),

@@ -33,6 +33,7 @@ from controlplane.routing.selectors import (
     revisions_unpublished,
 )
 from controlplane.routing.tables import Row, rows_resolve, table_from_snapshot, table_promoted, tables_equal
+from controlplane.tenancy.kafka_access import service_kafka_acls_grant, service_kafka_acls_revoke
 from controlplane.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def service_create(
         with transaction.atomic():
             service.save()
             service_topics_ensure(service=service)
+            service_kafka_acls_grant(tenant_slug=tenant.slug, service_slug=slug)
             config_publish(service=service, actor=actor)
             audit_record(
                 tenant=tenant,
@@ -139,6 +141,8 @@ def service_delete(*, service: Service, actor: str = "system") -> None:
         )
         service.delete()
         transaction.on_commit(lambda: config_send(key=key, value=None))
+        tenant_slug, service_slug = service.tenant.slug, service.slug
+        transaction.on_commit(lambda: service_kafka_acls_revoke(tenant_slug=tenant_slug, service_slug=service_slug))
 
 
 def _service_lock(service: Service) -> None:

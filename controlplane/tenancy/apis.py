@@ -9,9 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlplane.api.views import TenantApiView, TenantViewSet
+from controlplane.tenancy.kafka_access import tenant_kafka_credentials_issue, tenant_kafka_credentials_revoke
 from controlplane.tenancy.models import ApiToken
 from controlplane.tenancy.selectors import token_get
 from controlplane.tenancy.serializers import (
+    KafkaCredentialsSerializer,
     TenantOutSerializer,
     TokenCreatedSerializer,
     TokenInSerializer,
@@ -56,4 +58,30 @@ class TokenViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def destroy(self, request: Request, tenant: str, token_id: int) -> Response:
         token_revoke(token=token_get(tenant=self.tenant, token_id=token_id), actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class KafkaCredentialsApi(TenantApiView):
+    """The tenant's own Kafka principal, for producing requests and consuming results directly."""
+
+    required_scopes = {"POST": "admin", "DELETE": "admin"}
+
+    @extend_schema(
+        request=None,
+        responses={201: KafkaCredentialsSerializer},
+        tags=["tenants"],
+        description=(
+            "Issue (or rotate) the tenant's SCRAM credentials: the `password` is shown this once and the "
+            "previous one stops working. The principal may write its services' `requests` topics, read "
+            "their `results` topics and use consumer groups starting with `group_prefix`."
+        ),
+    )
+    def post(self, request: Request, tenant: str) -> Response:
+        credentials = tenant_kafka_credentials_issue(tenant=self.tenant, actor=self.actor)
+        return Response(KafkaCredentialsSerializer(credentials).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None}, tags=["tenants"],
+                   description="Delete the tenant's Kafka credentials (idempotent).")
+    def delete(self, request: Request, tenant: str) -> Response:
+        tenant_kafka_credentials_revoke(tenant=self.tenant, actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -48,3 +48,12 @@ class TokenCreatedSerializer(TokenOutSerializer):
     class Meta(TokenOutSerializer.Meta):
         fields = [*TokenOutSerializer.Meta.fields, "token"]
         read_only_fields = fields
+
+
+class KafkaCredentialsSerializer(serializers.Serializer):
+    username = serializers.CharField(help_text="The tenant's Kafka principal, `tenant-<slug>`.")
+    password = serializers.CharField(help_text="Shown in this answer only; issuing again replaces it.")
+    mechanism = serializers.CharField(help_text="The SASL mechanism, e.g. SCRAM-SHA-512.")
+    security_protocol = serializers.CharField(help_text="SASL_PLAINTEXT (development) or SASL_SSL.")
+    bootstrap_servers = serializers.CharField()
+    group_prefix = serializers.CharField(help_text="Consumer groups the tenant may use start with this.")

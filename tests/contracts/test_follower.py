@@ -13,6 +13,7 @@ from contracts.follower import ConfigFollower, snapshot_is_stale
 from contracts.kafka import KafkaSettings, make_admin, make_producer
 from contracts.topics import CONFIG_TOPIC
 from contracts.topology import platform_topics
+from tests.kafka_auth import kafka_settings
 
 
 def _config(tenant: str, revision: int, published_at: float, deadline_ms: int = 100) -> ServiceConfig:
@@ -40,7 +41,7 @@ def test_a_snapshot_is_stale_only_when_both_revision_and_build_time_are_older(
 
 @pytest.fixture(params=["confluent", "kafka-python"])
 def settings(request: pytest.FixtureRequest, kafka_bootstrap: str) -> KafkaSettings:
-    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, client=request.param)
+    settings = kafka_settings(kafka_bootstrap, request.param)
     admin = make_admin(settings)
     admin.ensure_topics(platform_topics())
     admin.close()

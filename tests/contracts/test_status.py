@@ -9,11 +9,12 @@ import pytest
 
 from contracts.codec import decode
 from contracts.config import ServiceConfig
-from contracts.kafka import KafkaSettings, TopicPartition, make_admin, make_consumer, make_producer
+from contracts.kafka import TopicPartition, make_admin, make_consumer, make_producer
 from contracts.messages import AppliedRevision, VersionStatus, WorkerStatus
 from contracts.status import StatusReporter, applied_revisions
 from contracts.topics import STATUS_TOPIC
 from contracts.topology import platform_topics
+from tests.kafka_auth import kafka_settings
 
 
 def _config(service: str, revision: int) -> ServiceConfig:
@@ -35,7 +36,7 @@ def test_a_heartbeat_keeps_the_time_a_revision_was_first_applied() -> None:
 
 
 def test_the_interval_must_be_positive(kafka_bootstrap: str) -> None:
-    producer = make_producer(KafkaSettings(bootstrap_servers=kafka_bootstrap))
+    producer = make_producer(kafka_settings(kafka_bootstrap))
     try:
         with pytest.raises(ValueError, match="positive"):
             StatusReporter(producer, worker="w", kind="runner", interval_s=0)
@@ -45,7 +46,7 @@ def test_the_interval_must_be_positive(kafka_bootstrap: str) -> None:
 
 @pytest.mark.parametrize("client", ["confluent", "kafka-python"])
 def test_reports_reach_the_status_topic_on_apply_and_as_heartbeat(client: str, kafka_bootstrap: str) -> None:
-    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, client=client)  # type: ignore[arg-type]
+    settings = kafka_settings(kafka_bootstrap, client)
     admin = make_admin(settings)
     admin.ensure_topics(platform_topics())
     admin.close()
@@ -86,7 +87,7 @@ def test_reports_reach_the_status_topic_on_apply_and_as_heartbeat(client: str, k
 
 
 def test_a_version_state_change_is_reported_before_the_next_heartbeat(kafka_bootstrap: str) -> None:
-    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    settings = kafka_settings(kafka_bootstrap)
     worker = f"w-{uuid.uuid4().hex[:8]}"
     consumer = make_consumer(settings, group_id=None)
     starts = [consumer.watermarks(STATUS_TOPIC, p)[1] for p in range(4)]

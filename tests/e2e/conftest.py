@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from contracts.pool_tokens import pool_token
 from tests.e2e.stack import GatewayThread, WorkerProcess, free_port
+from tests.kafka_auth import worker_env
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 INPUT_SCHEMA = {
@@ -138,8 +139,9 @@ def platform(request, django_db_setup, django_db_blocker, kafka_bootstrap, tmp_p
             "RDV_STATE_REDIS_TIMEOUT_MS": "1000",
         }
         workers = [
-            WorkerProcess("model_runner", env, logs / "runner.log"),
-            WorkerProcess("rendezvous_worker", env, logs / "rendezvous.log"),
+            # Each worker as its own principal: the platform's ACLs must be enough for it.
+            WorkerProcess("model_runner", {**env, **worker_env("runner")}, logs / "runner.log"),
+            WorkerProcess("rendezvous_worker", {**env, **worker_env("rendezvous")}, logs / "rendezvous.log"),
         ]
         try:
             for worker in workers:

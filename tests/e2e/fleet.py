@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tests.e2e.stack import ChildProcess, test_database_url
+from tests.kafka_auth import worker_env
 
 
 class ControlPlaneBackground:
@@ -22,6 +23,7 @@ class ControlPlaneBackground:
             "DATABASE_URL": test_database_url(),
             "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
             "RDV_PUBLIC_URL": settings.RDV_PUBLIC_URL,
+            **worker_env("controlplane"),
             **env,
         }
         self.processes = [

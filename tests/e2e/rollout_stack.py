@@ -14,12 +14,14 @@ from pathlib import Path
 from django.conf import settings
 
 from tests.e2e.stack import ChildProcess, test_database_url
+from tests.kafka_auth import worker_env
 
 
 def control_plane_processes(env: dict[str, str], logs: Path) -> list[ChildProcess]:
     """The decisions consumer, a Celery worker (one process: CPU is shared) and beat ticking every second."""
     django_env = {
         **env,
+        **worker_env("controlplane"),
         "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
         "DATABASE_URL": test_database_url(),
         "RDV_MEDIA_ROOT": str(settings.MEDIA_ROOT),

@@ -38,6 +38,7 @@ from rdvctl.rollout import EXIT_ROLLED_BACK
 from tests.e2e.conftest import FEATURES, INPUT_SCHEMA
 from tests.e2e.rollout_stack import control_plane_processes
 from tests.e2e.stack import ROOT, GatewayThread, WorkerProcess, free_port
+from tests.kafka_auth import worker_env
 
 IRIS = load_iris()
 EXAMPLE = dict(zip(FEATURES, [5.1, 3.5, 1.4, 0.2], strict=True))
@@ -97,8 +98,8 @@ def stack(django_db_setup, django_db_blocker, kafka_bootstrap):  # noqa: ANN001,
             "RDV_PUBLIC_URL": settings.RDV_PUBLIC_URL,
         }
         processes: list[Any] = [
-            WorkerProcess("model_runner", env, logs / "runner.log"),
-            WorkerProcess("rendezvous_worker", env, logs / "rendezvous.log"),
+            WorkerProcess("model_runner", {**env, **worker_env("runner")}, logs / "runner.log"),
+            WorkerProcess("rendezvous_worker", {**env, **worker_env("rendezvous")}, logs / "rendezvous.log"),
             *control_plane_processes(env, logs),
         ]
         try:

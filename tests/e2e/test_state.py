@@ -24,9 +24,10 @@ import skops.io
 from sklearn.linear_model import LinearRegression
 
 from contracts.codec import decode
-from contracts.kafka import KafkaSettings, TopicPartition, make_consumer
+from contracts.kafka import TopicPartition, make_consumer
 from contracts.messages import Request, Score
 from contracts.topics import service_topics
+from tests.kafka_auth import kafka_settings
 
 FEATURES = ["amount", "hour", "risk", "age_days", "visits"]
 WEIGHTS = np.array([1.0, 10.0, 1000.0, 0.5, 100.0])
@@ -127,9 +128,7 @@ def _predict(platform, slug: str, inputs: dict, user_key: str) -> httpx.Response
 
 
 def _read(platform, topic: str, request_ids: set[str], kind: type, expected: int) -> list:  # noqa: ANN001
-    settings = KafkaSettings.from_env(
-        {"RDV_KAFKA_BOOTSTRAP": os.environ["RDV_KAFKA_BOOTSTRAP"], "RDV_KAFKA_CLIENT": platform.client}
-    )
+    settings = kafka_settings(os.environ["RDV_KAFKA_BOOTSTRAP"], platform.client)
     consumer = make_consumer(settings)
     consumer.assign([TopicPartition(topic, p, -2) for p in range(4)])
     found: list = []
@@ -149,9 +148,7 @@ def _read(platform, topic: str, request_ids: set[str], kind: type, expected: int
 
 def _raw(platform, topic: str, request_ids: set[str]) -> dict[str, bytes]:  # noqa: ANN001
     """Each request's record value on ``topic``, as bytes, by request id."""
-    settings = KafkaSettings.from_env(
-        {"RDV_KAFKA_BOOTSTRAP": os.environ["RDV_KAFKA_BOOTSTRAP"], "RDV_KAFKA_CLIENT": platform.client}
-    )
+    settings = kafka_settings(os.environ["RDV_KAFKA_BOOTSTRAP"], platform.client)
     consumer = make_consumer(settings)
     consumer.assign([TopicPartition(topic, p, -2) for p in range(4)])
     found: dict[str, bytes] = {}

@@ -10,6 +10,7 @@ from contracts.codec import encode
 from contracts.config import ServiceConfig
 from contracts.kafka import KafkaSettings, Producer, TopicPartition, make_consumer
 from contracts.topics import CONFIG_TOPIC, config_key
+from tests.kafka_auth import worker_env
 from tests.piped_process import REPO, PipedProcess
 
 
@@ -23,6 +24,7 @@ class RunnerProcess(PipedProcess):
     def __init__(self, *, bootstrap: str, client: str, pool: str, runner_id: str, tmp: Path, **env: str) -> None:
         environment = {
             **os.environ,
+            **worker_env("runner"),
             "PYTHONPATH": str(REPO),
             "RDV_KAFKA_BOOTSTRAP": bootstrap,
             "RDV_KAFKA_CLIENT": client,

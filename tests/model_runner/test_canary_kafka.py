@@ -15,10 +15,11 @@ import pytest
 
 from contracts.codec import decode, encode
 from contracts.config import ServiceConfig
-from contracts.kafka import KafkaSettings, Producer, make_admin, make_producer
+from contracts.kafka import Producer, make_admin, make_producer
 from contracts.messages import DriftReport, Request
 from contracts.topics import DRIFT_TOPIC, config_key, service_topics
 from contracts.topology import platform_topics, service_topic_specs
+from tests.kafka_auth import kafka_settings
 from tests.model_runner.factories import SavedModel
 from tests.model_runner.runner_process import RunnerProcess, high_watermarks, publish_config, read_all
 
@@ -60,7 +61,7 @@ def test_canary_flags_the_shifted_feature_only_and_stays_quiet_on_unshifted_traf
     suffix = uuid.uuid4().hex[:10]
     tenant, pool = f"t-{suffix}", f"p-{suffix}"
     topics = service_topics(tenant, "iris")
-    settings = KafkaSettings.from_env({"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, "RDV_KAFKA_CLIENT": client})
+    settings = kafka_settings(kafka_bootstrap, client)
     admin = make_admin(settings)
     admin.ensure_topics(platform_topics())
     admin.ensure_topics(service_topic_specs(tenant, "iris", PARTITIONS))

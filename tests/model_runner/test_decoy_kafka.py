@@ -18,12 +18,13 @@ import pytest
 
 from contracts.codec import decode
 from contracts.config import ServiceConfig
-from contracts.kafka import KafkaSettings, make_admin, make_producer
+from contracts.kafka import make_admin, make_producer
 from contracts.messages import DeadLetter, Request, Score
 from contracts.topics import DLQ_TOPIC, service_topics
 from contracts.topology import platform_topics, service_topic_specs
 from controlplane.ops.archive_export import TimeRange, export_archive
 from tests.controlplane.ops.pandas_reading import read_export
+from tests.kafka_auth import kafka_settings
 from tests.model_runner.factories import SavedModel
 from tests.model_runner.runner_process import RunnerProcess, high_watermarks, publish_config, read_all
 
@@ -50,7 +51,7 @@ def test_decoy_archives_byte_identical_requests_and_the_export_reads_them_back(
     suffix = uuid.uuid4().hex[:10]
     tenant, pool = f"t-{suffix}", f"p-{suffix}"
     iris, audit, late = (service_topics(tenant, s) for s in ("iris", "audit", "late"))
-    settings = KafkaSettings.from_env({"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, "RDV_KAFKA_CLIENT": client})
+    settings = kafka_settings(kafka_bootstrap, client)
     admin = make_admin(settings)
     admin.ensure_topics(platform_topics())
     # Only the requests and scores topics: the decoy must create the archive topic it writes.

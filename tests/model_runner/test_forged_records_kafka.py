@@ -22,6 +22,7 @@ from contracts.kafka import KafkaSettings, Record, TopicPartition, make_admin, m
 from contracts.messages import DeadLetter, ReplyTo, Request, Score
 from contracts.topics import CONFIG_TOPIC, DLQ_TOPIC, REPLIES_TOPIC, service_topics
 from contracts.topology import REPLIES_PARTITIONS, platform_topics, service_topic_specs
+from tests.kafka_auth import kafka_settings
 from tests.model_runner.factories import SavedModel
 from tests.model_runner.runner_process import RunnerProcess, high_watermarks, publish_config
 
@@ -58,7 +59,7 @@ def test_forged_requests_are_dead_lettered_once_and_never_scored_or_archived(
     scored, archived, victims = (
         service_topics(mallory, "iris"), service_topics(mallory, "audit"), service_topics(victim, "iris")
     )
-    settings = KafkaSettings.from_env({"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, "RDV_KAFKA_CLIENT": client})
+    settings = kafka_settings(kafka_bootstrap, client)
     admin = make_admin(settings)
     admin.ensure_topics(platform_topics())
     for tenant, service in ((mallory, "iris"), (mallory, "audit"), (victim, "iris")):

@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.kafka_auth import worker_env
 from tests.piped_process import REPO
 
 
@@ -34,6 +35,7 @@ def test_a_confined_runner_serves_from_the_broker_and_sees_nothing_else(kafka_bo
     log = tmp_path / "runner.log"
     env = {
         **os.environ,
+        **worker_env("runner"),  # the runner's own Kafka principal, not the tests' admin
         "DATABASE_URL": "postgres://user:secret@127.0.0.1/db",
         "DJANGO_SECRET_KEY": "secret",
         "RDV_KAFKA_BOOTSTRAP": kafka_bootstrap,

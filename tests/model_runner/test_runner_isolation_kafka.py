@@ -26,6 +26,7 @@ from contracts.kafka import KafkaSettings, Producer, TopicPartition, make_admin,
 from contracts.messages import Request, Score
 from contracts.topics import CONFIG_TOPIC, config_key, service_topics
 from contracts.topology import platform_topics, service_topic_specs
+from tests.kafka_auth import security_env, worker_env
 from tests.model_runner.factories import SavedModel, sha256_of
 from tests.model_runner.python_models import RAISER_TARGET, SLEEPER_TARGET
 from tests.model_runner.runner_process import runner_ready
@@ -75,6 +76,7 @@ class _Service:
     def runner_env(self, tmp_path: Path, **extra: str) -> dict[str, str]:
         return {
             **os.environ,
+            **worker_env("runner"),
             "PYTHONPATH": str(REPO),
             "RDV_KAFKA_BOOTSTRAP": self.settings.bootstrap_servers,
             "RDV_RUNNER_POOL": self.pool,
@@ -87,7 +89,7 @@ class _Service:
 @pytest.fixture
 def service(kafka_bootstrap: str) -> Iterator[_Service]:
     suffix = uuid.uuid4().hex[:10]
-    settings = KafkaSettings.from_env({"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap})
+    settings = KafkaSettings.from_env({"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, **security_env()})
     admin = make_admin(settings)
     admin.ensure_topics(platform_topics())
     tenant, name = f"t-{suffix}", "iris"

@@ -20,6 +20,7 @@ from contracts.kafka import KafkaSettings, TopicPartition, make_admin, make_cons
 from contracts.messages import DeadLetter, Request, Score
 from contracts.topics import CONFIG_TOPIC, DLQ_TOPIC, config_key, service_topics
 from contracts.topology import platform_topics, service_topic_specs
+from tests.kafka_auth import kafka_settings
 from tests.model_runner.factories import SavedModel
 from tests.model_runner.runner_process import RunnerProcess
 
@@ -33,7 +34,7 @@ def test_runner_scores_every_partition_in_place_and_dead_letters_poison(
     suffix = uuid.uuid4().hex[:10]
     tenant, service, pool = f"t-{suffix}", "iris", f"p-{suffix}"
     topics = service_topics(tenant, service)
-    settings = KafkaSettings.from_env({"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, "RDV_KAFKA_CLIENT": client})
+    settings = kafka_settings(kafka_bootstrap, client)
     admin = make_admin(settings)
     admin.ensure_topics(platform_topics())
     admin.ensure_topics(service_topic_specs(tenant, service, PARTITIONS))

@@ -14,11 +14,12 @@ from contracts.kafka import (
     make_consumer,
     make_producer,
 )
+from tests.kafka_auth import kafka_settings
 
 
 @pytest.fixture(params=["confluent", "kafka-python"])
 def settings(request, kafka_bootstrap) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap, client=request.param)
+    return kafka_settings(kafka_bootstrap, request.param)
 
 
 def fresh_topic(settings: KafkaSettings, partitions: int = 3) -> str:
@@ -60,7 +61,7 @@ def test_keyed_writes_use_murmur2_on_both_backends(kafka_bootstrap):
     """The same key lands on the same partition whichever client wrote it, as with Java clients."""
     placements = {}
     for client in ("confluent", "kafka-python"):
-        settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, client=client)
+        settings = kafka_settings(kafka_bootstrap, client)
         topic = fresh_topic(settings, partitions=8)
         producer = make_producer(settings)
         seen = {}

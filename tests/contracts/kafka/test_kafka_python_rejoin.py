@@ -8,7 +8,6 @@ import uuid
 import pytest
 
 from contracts.kafka import (
-    KafkaSettings,
     TopicPartition,
     TopicSpec,
     kafka_python_backend,
@@ -16,13 +15,14 @@ from contracts.kafka import (
     make_consumer,
     make_producer,
 )
+from tests.kafka_auth import kafka_settings
 
 
 def test_a_member_stalled_after_a_revoke_rejoins_and_gets_its_partitions_back(
     kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(kafka_python_backend, "REJOIN_STALL_S", 1.0)
-    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, client="kafka-python")
+    settings = kafka_settings(kafka_bootstrap, "kafka-python")
     topic = f"rdv.test.{uuid.uuid4().hex[:10]}"
     admin = make_admin(settings)
     admin.ensure_topics([TopicSpec(topic, 2)])

@@ -39,3 +39,25 @@ def test_production_settings_refuse_to_start_without_secrets(monkeypatch: pytest
     sys.modules.pop("controlplane.settings.production", None)
     with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY is required"):
         importlib.import_module("controlplane.settings.production")
+
+
+def test_production_settings_refuse_a_kafka_without_authentication(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    secrets = {
+        "DJANGO_SECRET_KEY": "k" * 50,
+        "DJANGO_ALLOWED_HOSTS": "example.org",
+        "RDV_RUNNER_TOKEN": "a-runner-token",
+        "DATABASE_URL": "postgres://u:p@h:5432/n",
+        "REDIS_URL": "redis://h:6379/0",
+        "RDV_PUBLIC_URL": "https://example.org",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    for name in ("RDV_KAFKA_SECURITY_PROTOCOL", "RDV_KAFKA_USERNAME", "RDV_KAFKA_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for module in ("controlplane.settings.production", "controlplane.settings.base"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    with pytest.raises(ImproperlyConfigured, match="RDV_KAFKA_SECURITY_PROTOCOL must be SASL"):
+        importlib.import_module("controlplane.settings.production")

@@ -39,6 +39,7 @@ from contracts.kafka import (
 from contracts.messages import DeadLetter, Decision, Request, Result, Score
 from contracts.topics import CONFIG_TOPIC, DLQ_TOPIC, ServiceTopics, config_key, service_topics
 from contracts.topology import platform_topics, service_topic_specs
+from tests.kafka_auth import kafka_settings, worker_env
 from tests.piped_process import PipedProcess
 
 REPO = Path(__file__).resolve().parents[3]
@@ -273,10 +274,10 @@ class ServiceUnderTest:
         suffix = uuid.uuid4().hex[:10]
         self.client = client
         self.tenant, self.service = f"it-{suffix}", "svc"
-        self.group = f"rdv-it-{suffix}"
+        self.group = f"rdv-rendezvous-it-{suffix}"  # the rendezvous principal joins rdv-rendezvous* groups
         self.topics = service_topics(self.tenant, self.service)
-        self.settings = KafkaSettings.from_env({"RDV_KAFKA_BOOTSTRAP": bootstrap, "RDV_KAFKA_CLIENT": "confluent"})
-        self.worker_env = {"RDV_KAFKA_BOOTSTRAP": bootstrap, "RDV_KAFKA_CLIENT": client,
+        self.settings = kafka_settings(bootstrap)
+        self.worker_env = {**worker_env("rendezvous"), "RDV_KAFKA_BOOTSTRAP": bootstrap, "RDV_KAFKA_CLIENT": client,
                            "RDV_RENDEZVOUS_GROUP": self.group}
         self.config = ServiceConfig(
             tenant=self.tenant, service=self.service, revision=1, deadline_ms=deadline_ms,
