@@ -69,7 +69,9 @@ async def _publish_and_wait(target: ServiceTarget, inputs: dict[str, Any], user_
         config_revision=target.revision,
         inputs=inputs,
         # Once, here, before fan-out: every model of the request sees these very bytes (DESIGN.md §4).
-        external_state=await get_external_state().values(target.state, inputs, user_key, sent_at),
+        external_state=await get_external_state().values(
+            target.state, inputs, user_key, sent_at, tenant=target.tenant
+        ),
         reply_to=reply_to,
     )
     future = hub.expect(message.request_id)
