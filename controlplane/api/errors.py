@@ -13,12 +13,21 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from controlplane.errors import ConflictError, DomainError, InvalidInput, NotFound, StreamUnavailable, TooLarge
+from controlplane.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    StreamUnavailable,
+    TooLarge,
+)
 
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
     InvalidInput: status.HTTP_400_BAD_REQUEST,
     NotFound: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
+    QuotaExceeded: status.HTTP_409_CONFLICT,
     TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     StreamUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
