@@ -3,7 +3,7 @@
 # against tenant A's steady predictions (bench/redos.py). Extra arguments go to bench/redos.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH_KAFKA_PORT=39192 BENCH_HTTP_PORT=8078
+BENCH_KAFKA_PORT=39292 BENCH_HTTP_PORT=8078
 export RDV_SQLITE_PATH="${RDV_SQLITE_PATH:-$PWD/.run/bench-redos.sqlite3}"
 # shellcheck source=scripts/bench_env.sh
 source scripts/bench_env.sh

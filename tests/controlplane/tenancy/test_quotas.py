@@ -122,3 +122,11 @@ def test_a_tenant_cannot_set_its_own_quotas(client_for) -> None:  # noqa: ANN001
     client.patch(f"/api/v1/tenants/{tenant.slug}", {"quota_services": 10_000}, format="json")
     tenant.refresh_from_db()
     assert tenant.quota_services is None
+
+
+@pytest.mark.django_db
+def test_the_tenant_sees_the_quotas_in_force(client_for, settings) -> None:  # noqa: ANN001
+    settings.RDV_QUOTA_MODELS = 9
+    tenant = TenantFactory(quota_predictions_per_s=25)
+    body = client_for(tenant, scopes=("read",)).get(f"/api/v1/tenants/{tenant.slug}").json()
+    assert (body["quotas"]["predictions_per_s"], body["quotas"]["models"]) == (25, 9)
