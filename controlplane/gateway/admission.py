@@ -8,10 +8,12 @@ A gateway that answers removes its entry; one that crashed leaves entries that e
 a crash never leaks a slot for longer than one deadline. Keys live under ``rdv:quota:{<tenant>}:``,
 outside every tenant's state namespace (``t:<tenant>:``), so no state spec can read them.
 
-Redis slow or down: the prediction is admitted (fail open) — quotas protect the platform from a tenant,
-an outage of the quota store must not take every tenant's predictions down with it. The outage is logged
-once and counted in ``stats``; after three failures in a row Redis is skipped for a second (as for
-external state).
+Redis slower than ``RDV_QUOTA_REDIS_TIMEOUT_MS`` or down: the prediction is admitted (fail open) —
+quotas protect the platform from a tenant, an outage of the quota store must not take every tenant's
+predictions down with it. The outage is logged once and counted in ``stats``; after three failures in
+a row Redis is skipped for a second (as for external state). The timeout is longer than a state
+lookup's: measured on an overloaded machine (load 15 on 2 cores), 50 ms turned most checks of a flood
+into fail-opens.
 """
 
 from __future__ import annotations
@@ -165,5 +167,5 @@ def get_admission() -> Admission:
     if _admission is None:
         from django.conf import settings
 
-        _admission = Admission(settings.RDV_QUOTA_REDIS_URL, timeout_s=settings.RDV_STATE_REDIS_TIMEOUT_MS / 1000.0)
+        _admission = Admission(settings.RDV_QUOTA_REDIS_URL, timeout_s=settings.RDV_QUOTA_REDIS_TIMEOUT_MS / 1000.0)
     return _admission

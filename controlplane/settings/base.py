@@ -120,6 +120,8 @@ RDV_QUOTA_VERSIONS = env_int("RDV_QUOTA_VERSIONS", 1000)
 RDV_QUOTA_DEADLINE_MS = env_int("RDV_QUOTA_DEADLINE_MS", 60_000)
 RDV_QUOTA_TIMEOUT_MS = env_int("RDV_QUOTA_TIMEOUT_MS", 60_000)
 RDV_QUOTA_REDIS_URL = env_str("RDV_QUOTA_REDIS_URL", RDV_STATE_REDIS_URL)
+# Longer than a state lookup's: an overloaded gateway must not turn its quota checks into fail-opens.
+RDV_QUOTA_REDIS_TIMEOUT_MS = env_int("RDV_QUOTA_REDIS_TIMEOUT_MS", 250)
 # JSON bodies of the API (the predict body has its own 1 MB limit in controlplane/gateway/inputs.py).
 RDV_API_JSON_MAX_BYTES = env_int("RDV_API_JSON_MAX_BYTES", 2 * 1024 * 1024)
 
