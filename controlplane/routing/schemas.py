@@ -156,7 +156,7 @@ def _walk(
             problem = _pattern_problem(value, at)
             if problem:
                 problems.append(problem)
-        elif keyword == "format" and value not in ANNOTATION_FORMATS:
+        elif keyword == "format" and (not isinstance(value, str) or value not in ANNOTATION_FORMATS):
             problems.append(f"{at}: format {value!r} is not one of {', '.join(sorted(ANNOTATION_FORMATS))}")
         elif keyword in SCHEMA_KEYWORDS:
             count += _walk(value, at, depth + 1, problems, defs, refs, owner=owner)

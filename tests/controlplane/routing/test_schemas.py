@@ -52,6 +52,9 @@ def test_an_ordinary_schema_is_accepted() -> None:
         (_string(format="regex"), "/properties/s/format", "format 'regex'"),
         ({"type": "object", "x-custom": 1}, "/x-custom", "not in the allowed keywords"),
         (_string(pattern="a" * 1001), "/properties/s/pattern", "the limit is 1000"),
+        (_string(format=["date"]), "/properties/s/format", "is not one of"),
+        (_string(pattern=5), "/properties/s/pattern", "must be a string"),
+        ({"properties": {"a": 5}}, "/properties/a", "must be an object or a boolean"),
     ],
 )
 def test_each_refused_keyword_is_named_with_where_it_is(schema: dict, where: str, says: str) -> None:
