@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 HTTP_PORT ?= 8000
 
-.PHONY: run test bench bench-rendezvous bench-runner bench-propagation stop lint venv kafka-up kafka-down
+.PHONY: run test bench bench-rendezvous bench-runner bench-propagation bench-redos stop lint venv kafka-up kafka-down
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -31,6 +31,10 @@ bench-runner: venv
 ## How long a routing change takes to reach every worker (2 runners + 2 rendezvous, p99 target < 1 s).
 bench-propagation: venv
 	@bash scripts/bench_propagation.sh
+
+## Tenant B floods a catastrophic-backtracking schema; tenant A's p99 with and without it (target ≤ +20 %).
+bench-redos: venv
+	@bash scripts/bench_redos.sh $(ARGS)
 
 stop:
 	@bash scripts/kafka.sh stop

@@ -25,6 +25,9 @@ from contracts.messages import Request
 from contracts.state import EMPTY_SPEC, ExternalStateSpec, external_state_parse, internal_state_parse
 
 PREFIX = "bench:state:"
+TENANT = "bench"
+# The server reads every key of a tenant's state under t:<tenant>: (DESIGN.md §4); seeds write there.
+NS = f"t:{TENANT}:"
 CLOCK = {"type": "clock", "fields": ["hour", "weekday", "month", "is_weekend"], "timezone": "Europe/Paris"}
 LOOKUP = {
     "type": "lookup",
@@ -76,7 +79,7 @@ async def _gateway(redis_url: str, iterations: int, warmup: int) -> dict[str, di
 
         async def step(spec: ExternalStateSpec = spec) -> object:
             reject_injected_inputs(INPUTS, spec)
-            return await state.values(spec, INPUTS, "alice", time.time())
+            return await state.values(spec, INPUTS, "alice", time.time(), tenant=TENANT)
 
         report[name] = _micros(await _timed(step, iterations, warmup))
     # Many requests in flight at once, as under load: each still makes its own pipelined round trip.
@@ -85,7 +88,7 @@ async def _gateway(redis_url: str, iterations: int, warmup: int) -> dict[str, di
 
     async def one() -> None:
         started = time.perf_counter()
-        await state.values(spec, INPUTS, "alice", time.time())
+        await state.values(spec, INPUTS, "alice", time.time(), tenant=TENANT)
         concurrent.append(time.perf_counter() - started)
 
     rounds = max(1, iterations // 32)
@@ -127,11 +130,11 @@ def _runner(redis_url: str, iterations: int) -> dict[str, dict[str, float]]:
         for name, spec in specs.items():
             rounds = max(50, iterations // batch)
             for _ in range(10):
-                state.rows(spec, requests)
+                state.rows(spec, requests, tenant=TENANT)
             samples = []
             for _ in range(rounds):
                 started = time.perf_counter()
-                state.rows(spec, requests)
+                state.rows(spec, requests, tenant=TENANT)
                 samples.append(time.perf_counter() - started)
             report[f"batch {batch}, {name}"] = _micros(samples)
     report["_failures"] = dict(state.stats)
@@ -146,16 +149,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     args = parser.parse_args()
     client = redis.Redis.from_url(args.redis_url)
-    client.hset(f"{PREFIX}account:a-1", mapping={"age_days": "311", "orders": "17"})
+    client.hset(f"{NS}{PREFIX}account:a-1", mapping={"age_days": "311", "orders": "17"})
     for i in range(50):
-        client.hset(f"{PREFIX}user:u{i}", mapping={"visits": str(i)})
+        client.hset(f"{NS}{PREFIX}user:u{i}", mapping={"visits": str(i)})
     try:
         report = {
             "gateway external state per request": asyncio.run(_gateway(args.redis_url, args.iterations, args.warmup)),
             "runner internal state per micro-batch": _runner(args.redis_url, args.iterations),
         }
     finally:
-        for key in client.scan_iter(f"{PREFIX}*"):
+        for key in client.scan_iter(f"{NS}{PREFIX}*"):
             client.delete(key)
         client.close()
     print(json.dumps(report, indent=2))

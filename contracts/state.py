@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from contracts.topics import SLUG_PATTERN
+
 Scalar = str | int | float | bool | None
 ClockField = Literal[
     "hour", "minute", "second", "weekday", "day", "month", "year", "day_of_year", "week_of_year", "is_weekend"
@@ -71,7 +73,8 @@ class LookupProvider(_Hashable, tag="lookup", tag_field="type"):
 
 
 class RedisProvider(_Hashable, tag="redis", tag_field="type"):
-    """The hash at ``prefix + <value of key>``: its ``fields``, or ``default`` when missing or unreachable."""
+    """The hash at ``t:<tenant>:<prefix><value of key>``: its ``fields``, or ``default`` when missing or
+    unreachable. The tenant namespace is added by the server (``redis_key``), never part of ``prefix``."""
 
     key: str
     fields: tuple[str, ...]
@@ -289,10 +292,22 @@ def lookup_values(provider: LookupProvider, row: Mapping[str, Any], user_key: st
     return {name: found.get(name, default) for name, default in provider.default.items()}
 
 
-def redis_key(provider: RedisProvider, row: Mapping[str, Any], user_key: str | None) -> str | None:
-    """The Redis key to read, or None (defaults, no round trip) when the request has no key value."""
+def tenant_namespace(tenant: str) -> str:
+    """``t:<tenant>:``, the only part of Redis a tenant's state may read (DESIGN.md §4, *changed (security)*).
+
+    A slug has no ``:``, so no tenant's namespace is a prefix of another's, and whatever ``prefix`` a
+    spec declares (``t:other:``, ``../``, empty) lands inside its own tenant's namespace.
+    """
+    if SLUG_PATTERN.fullmatch(tenant) is None:
+        raise ValueError(f"not a tenant slug: {tenant!r}")
+    return f"t:{tenant}:"
+
+
+def redis_key(provider: RedisProvider, row: Mapping[str, Any], user_key: str | None, *, tenant: str) -> str | None:
+    """The Redis key to read, ``t:<tenant>:<prefix><key value>``, or None (defaults, no round trip) when
+    the request has no key value. ``tenant`` comes from the server (the URL, the topic), never the spec."""
     key = key_value(provider.key, row, user_key)
-    return None if key is None else provider.prefix + key
+    return None if key is None else tenant_namespace(tenant) + provider.prefix + key
 
 
 def redis_scalar(raw: bytes | str) -> Scalar:

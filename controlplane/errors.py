@@ -39,6 +39,12 @@ class ConflictError(DomainError):
     code = "conflict"
 
 
+class QuotaExceeded(DomainError):
+    """One more service, model or version would pass the tenant's quota (409 ``quota_exceeded``)."""
+
+    code = "quota_exceeded"
+
+
 class TooLarge(DomainError):
     """The upload or batch is above the configured limit (413)."""
 

@@ -301,7 +301,7 @@ class RunnerLoop:
             return self._calls.call(hosted.key, predict, rows, timeout_ms=timeout_ms, label=label)
 
         # This version's internal state, fetched for the batch right before its predict call only.
-        rows = self._state.rows(spec, [item.request for item in items])
+        rows = self._state.rows(spec, [item.request for item in items], tenant=hosted.key[0])
         return score_version(items, spec, model, runner_id=self._runner_id, call=call, rows=rows)
 
     def _release(self, items: Sequence[Inbound]) -> None:

@@ -41,13 +41,19 @@ class InternalState:
         self.stats = {"state_batches": 0, "state_failures": 0, "state_skipped": 0}
         self._client: redis.Redis | None = None
 
-    def rows(self, spec: DeploymentSpec, requests: Sequence[Request]) -> list[Row]:
-        """The rows ``spec``'s model scores: each request's row, under the version's state when it has one."""
+    def rows(self, spec: DeploymentSpec, requests: Sequence[Request], *, tenant: str) -> list[Row]:
+        """The rows ``spec``'s model scores: each request's row, under the version's state when it has one.
+
+        ``tenant`` is the one that owns the deployment (from ``rdv.config`` and the topic, never a record's
+        body): every key read stays under ``t:<tenant>:``."""
         rows = [request_row(request) for request in requests]
         provider = spec.internal_state
         if provider is None:
             return rows
-        keys = [redis_key(provider, row, request.user_key) for row, request in zip(rows, requests, strict=True)]
+        keys = [
+            redis_key(provider, row, request.user_key, tenant=tenant)
+            for row, request in zip(rows, requests, strict=True)
+        ]
         answers = self._fetch(provider, keys)
         # The state first: the version's own lookup wins over an input that happens to share its name.
         return [

@@ -19,6 +19,7 @@ from controlplane.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    QuotaExceeded,
     StreamUnavailable,
     TooLarge,
 )
@@ -28,6 +29,7 @@ _DOMAIN_STATUS: dict[type[DomainError], int] = {
     Forbidden: status.HTTP_403_FORBIDDEN,
     NotFound: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
+    QuotaExceeded: status.HTTP_409_CONFLICT,
     TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     StreamUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }

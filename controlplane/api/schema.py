@@ -135,6 +135,15 @@ def predict_path_hook(result: dict[str, Any], generator: Any, request: Any, publ
                     "content": {"application/json": {"schema": _PREDICT_RESULT}},
                 },
                 "413": {"description": "Body too large.", "content": {"application/json": {"schema": _ERROR_REF}}},
+                "429": {
+                    "description": "Over the tenant's prediction rate or in-flight quota (`rate_limited`).",
+                    "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                },
+                "409": {
+                    "description": "The service's input schema is outside the safe subset; change it.",
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                },
                 "503": {
                     "description": "The requests stream is unavailable.",
                     "content": {"application/json": {"schema": _ERROR_REF}},

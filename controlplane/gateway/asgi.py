@@ -42,11 +42,12 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send_json(send: Send, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> None:
     payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="api"'))
+    headers.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (extra or {}).items())
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
@@ -64,9 +65,9 @@ def with_predict_fast_path(django_app: ASGIApp) -> ASGIApp:
         authorization = next(
             (value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"), None
         )
-        status, answer = await predict(
+        status, answer, headers = await predict(
             authorization=authorization, tenant=match["tenant"], service=match["service"], body=body
         )
-        await _send_json(send, status, answer)
+        await _send_json(send, status, answer, headers)
 
     return application

@@ -13,6 +13,8 @@ class GatewayError(Exception):
         self.status = status
         self.code = code
         self.detail = detail
+        # Extra response headers (``Retry-After`` on a 429).
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "detail": self.detail}
@@ -21,4 +23,6 @@ class GatewayError(Exception):
         response = JsonResponse(self.body(), status=self.status)
         if self.status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="api"'
+        for name, value in self.headers.items():
+            response[name] = value
         return response

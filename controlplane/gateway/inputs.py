@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from controlplane.gateway.errors import GatewayError
+from controlplane.jsonlimits import JSONRefused, json_loads_strict
+from controlplane.routing.schemas import safe_validator
 
 MAX_BODY_BYTES = 1_000_000
-
-
-@lru_cache(maxsize=4096)
-def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json))
 
 
 def parse_predict_body(body: bytes) -> tuple[dict[str, Any], str | None]:
@@ -23,9 +16,9 @@ def parse_predict_body(body: bytes) -> tuple[dict[str, Any], str | None]:
     if len(body) > MAX_BODY_BYTES:
         raise GatewayError(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GatewayError(400, "invalid_json", f"the body is not JSON: {exc}") from exc
+        payload = json_loads_strict(body)
+    except JSONRefused as exc:
+        raise GatewayError(400, "invalid_json", str(exc)) from exc
     if not isinstance(payload, dict):
         raise GatewayError(400, "invalid", {"body": "expected a JSON object with `inputs`"})
     problems: dict[str, str] = {}
@@ -44,8 +37,9 @@ def parse_predict_body(body: bytes) -> tuple[dict[str, Any], str | None]:
 
 
 def validate_inputs(inputs: dict[str, Any], schema_json: str) -> None:
-    """Every violation of the service's input schema, each with where it is."""
-    errors = sorted(_validator(schema_json).iter_errors(inputs), key=lambda e: list(e.absolute_path))
+    """Every violation of the service's input schema, each with where it is; patterns run on RE2
+    (controlplane/routing/schemas.py), so a tenant's pattern cannot stall the event loop."""
+    errors = sorted(safe_validator(schema_json).iter_errors(inputs), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise GatewayError(
             400,

@@ -14,6 +14,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from contracts.state import ExternalStateSpec
+from controlplane.gateway.admission import PredictQuota
 from controlplane.gateway.errors import GatewayError
 from controlplane.gateway.state import spec_for_service
 
@@ -36,11 +37,13 @@ class ServiceTarget:
     # Parsed once per cache refresh, so the hot path never re-reads the spec.
     state: ExternalStateSpec
     revision: int
+    # Why a schema stored before the safe subset existed can no longer be evaluated (predicts refused).
+    schema_problems: tuple[str, ...] = ()
 
 
 _callers: dict[str, tuple[float, Caller | None]] = {}
 _services: dict[tuple[str, str], tuple[float, ServiceTarget | None]] = {}
-_tenants: dict[str, tuple[float, bool]] = {}
+_tenants: dict[str, tuple[float, PredictQuota | None]] = {}
 
 
 def _load_caller(secret: str) -> Caller | None:
@@ -54,14 +57,21 @@ def _load_caller(secret: str) -> Caller | None:
     return Caller(tenant=token.tenant.slug, scopes=frozenset(s for s in SCOPES if token.has_scope(s)))
 
 
-def _load_tenant_exists(tenant: str) -> bool:
+def _load_tenant(tenant: str) -> PredictQuota | None:
+    """The tenant's prediction quotas, or None when there is no such tenant."""
     from controlplane.tenancy.models import Tenant
+    from controlplane.tenancy.quotas import tenant_quotas
 
-    return Tenant.objects.filter(slug=tenant).exists()
+    row = Tenant.objects.filter(slug=tenant).first()
+    if row is None:
+        return None
+    quotas = tenant_quotas(row)
+    return PredictQuota(predictions_per_s=quotas.predictions_per_s, in_flight=quotas.in_flight)
 
 
 def _load_service(tenant: str, service: str) -> ServiceTarget | None:
     from controlplane.routing.models import ConfigRevision, Service
+    from controlplane.routing.schemas import schema_problems
 
     row = Service.objects.filter(tenant__slug=tenant, slug=service).first()
     if row is None:
@@ -74,6 +84,7 @@ def _load_service(tenant: str, service: str) -> ServiceTarget | None:
         schema_json=json.dumps(row.input_schema, sort_keys=True),
         state=spec_for_service(row.external_state, service=f"{tenant}/{service}"),
         revision=latest.first() or 0,
+        schema_problems=tuple(schema_problems(row.input_schema)),
     )
 
 
@@ -99,13 +110,21 @@ async def authorise(authorization: str | None, tenant: str, scope: str) -> Calle
     caller = await _cached(_callers, secret.strip(), _load_caller, secret.strip())
     if caller is None:
         raise GatewayError(401, "authentication_failed", "the token is not valid")
-    if not await _cached(_tenants, tenant, _load_tenant_exists, tenant):
+    if await _cached(_tenants, tenant, _load_tenant, tenant) is None:
         raise GatewayError(404, "not_found", f"no tenant {tenant!r}")
     if caller.tenant != tenant:
         raise GatewayError(403, "forbidden", "this token belongs to another tenant")
     if scope not in caller.scopes:
         raise GatewayError(403, "forbidden", f"this token lacks the {scope!r} scope")
     return caller
+
+
+async def predict_quota(tenant: str) -> PredictQuota:
+    """The tenant's rate and in-flight quotas (cached with its existence, so after ``authorise`` no query)."""
+    quota = await _cached(_tenants, tenant, _load_tenant, tenant)
+    if quota is None:
+        raise GatewayError(404, "not_found", f"no tenant {tenant!r}")
+    return quota
 
 
 async def service_target(tenant: str, service: str) -> ServiceTarget:

@@ -1,7 +1,9 @@
-"""One prediction, independent of the web framework: authorise, validate, publish, await the Result.
+"""One prediction, independent of the web framework: authorise, admit, validate, publish, await the Result.
 
 Both the Django view and the raw ASGI fast path (controlplane/gateway/asgi.py) call ``predict``; it
-answers an HTTP status and a JSON body, never raises for a client's mistake.
+answers an HTTP status, a JSON body and extra headers, never raises for a client's mistake. Admission
+against the tenant's quotas (controlplane/gateway/admission.py) comes before the body is even parsed,
+so a tenant past its rate costs the gateway one Redis round trip per refused call, nothing more.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from contracts.codec import encode
 from contracts.kafka import KafkaError
 from contracts.messages import Request, Result
 from contracts.topics import service_topics
+from controlplane.gateway.admission import get_admission
 from controlplane.gateway.errors import GatewayError
 from controlplane.gateway.inputs import parse_predict_body, validate_inputs
-from controlplane.gateway.lookups import ServiceTarget, authorise, service_target
+from controlplane.gateway.lookups import ServiceTarget, authorise, predict_quota, service_target
 from controlplane.gateway.replies import get_hub
 from controlplane.gateway.state import get_external_state, reject_injected_inputs
 
@@ -26,6 +29,8 @@ RENDEZVOUS_SLACK_S = 0.5
 STATUS_CODES = {"ok": 200, "timeout": 504, "error": 502}
 
 Answer = tuple[int, dict[str, Any]]
+# Status, body, extra headers.
+Response = tuple[int, dict[str, Any], dict[str, str]]
 
 
 def result_body(result: Result) -> dict[str, Any]:
@@ -40,19 +45,34 @@ def result_body(result: Result) -> dict[str, Any]:
     }
 
 
-async def predict(*, authorization: str | None, tenant: str, service: str, body: bytes) -> Answer:
+async def predict(*, authorization: str | None, tenant: str, service: str, body: bytes) -> Response:
+    request_id = uuid.uuid4().hex
+    admission = get_admission()
+    holding = False
     try:
         await authorise(authorization, tenant, "predict")
         target = await service_target(tenant, service)
+        if target.schema_problems:
+            raise GatewayError(
+                409, "conflict", {"input_schema": ["no longer accepted, change it:", *target.schema_problems]}
+            )
+        hold_s = target.deadline_ms / 1000.0 + RENDEZVOUS_SLACK_S + 1.0
+        holding = await admission.admit(tenant, await predict_quota(tenant), request_id, hold_s)
         inputs, user_key = parse_predict_body(body)
         validate_inputs(inputs, target.schema_json)
         reject_injected_inputs(inputs, target.state)
-        return await _publish_and_wait(target, inputs, user_key)
+        status, answer = await _publish_and_wait(target, inputs, user_key, request_id)
+        return status, answer, {}
     except GatewayError as exc:
-        return exc.status, exc.body()
+        return exc.status, exc.body(), exc.headers
+    finally:
+        if holding:
+            admission.release(tenant, request_id)
 
 
-async def _publish_and_wait(target: ServiceTarget, inputs: dict[str, Any], user_key: str | None) -> Answer:
+async def _publish_and_wait(
+    target: ServiceTarget, inputs: dict[str, Any], user_key: str | None, request_id: str
+) -> Answer:
     hub = get_hub()
     try:
         reply_to = hub.reply_to() if hub.ready else await asyncio.to_thread(hub.reply_to)
@@ -60,7 +80,7 @@ async def _publish_and_wait(target: ServiceTarget, inputs: dict[str, Any], user_
         raise GatewayError(503, "stream_unavailable", str(exc)) from exc
     sent_at = time.time()
     message = Request(
-        request_id=uuid.uuid4().hex,
+        request_id=request_id,
         tenant=target.tenant,
         service=target.service,
         user_key=user_key,
@@ -69,7 +89,9 @@ async def _publish_and_wait(target: ServiceTarget, inputs: dict[str, Any], user_
         config_revision=target.revision,
         inputs=inputs,
         # Once, here, before fan-out: every model of the request sees these very bytes (DESIGN.md §4).
-        external_state=await get_external_state().values(target.state, inputs, user_key, sent_at),
+        external_state=await get_external_state().values(
+            target.state, inputs, user_key, sent_at, tenant=target.tenant
+        ),
         reply_to=reply_to,
     )
     future = hub.expect(message.request_id)

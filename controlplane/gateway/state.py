@@ -122,18 +122,26 @@ class ExternalState:
         self._coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Coalescer] = weakref.WeakKeyDictionary()
 
     async def values(
-        self, spec: ExternalStateSpec, inputs: Mapping[str, Any], user_key: str | None, sent_at: float
+        self,
+        spec: ExternalStateSpec,
+        inputs: Mapping[str, Any],
+        user_key: str | None,
+        sent_at: float,
+        *,
+        tenant: str,
     ) -> dict[str, Scalar]:
+        """``tenant`` is the one of the URL: every Redis read stays under ``t:<tenant>:``."""
         if not spec.providers:
             return {}
-        fetched = await self._fetch(spec.redis_providers, inputs, user_key) if spec.redis_providers else []
+        fetched = await self._fetch(spec.redis_providers, inputs, user_key, tenant) if spec.redis_providers else []
         return external_state_values(spec, inputs, user_key, sent_at, fetched)
 
     async def _fetch(
-        self, providers: Sequence[RedisProvider], inputs: Mapping[str, Any], user_key: str | None
+        self, providers: Sequence[RedisProvider], inputs: Mapping[str, Any], user_key: str | None, tenant: str
     ) -> Fetched:
         answers: Fetched = [None] * len(providers)
-        wanted = [(i, key) for i, p in enumerate(providers) if (key := redis_key(p, inputs, user_key)) is not None]
+        keys = [redis_key(provider, inputs, user_key, tenant=tenant) for provider in providers]
+        wanted = [(i, key) for i, key in enumerate(keys) if key is not None]
         if not wanted:
             return answers
         if not self.gate.open(time.monotonic()):

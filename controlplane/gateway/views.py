@@ -17,10 +17,12 @@ from controlplane.gateway.predicting import predict as predict_one
 async def predict(request: HttpRequest, tenant: str, service: str) -> JsonResponse:
     if request.method != "POST":
         return GatewayError(405, "method_not_allowed", "use POST").response()
-    status, body = await predict_one(
+    status, body, headers = await predict_one(
         authorization=request.headers.get("Authorization"), tenant=tenant, service=service, body=request.body
     )
     response = JsonResponse(body, status=status)
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
+    for name, value in headers.items():
+        response[name] = value
     return response

@@ -19,6 +19,7 @@ from controlplane.registry.models import Model, ModelVersion
 from controlplane.registry.trust import format_upload_check
 from controlplane.registry.validation import version_validate, version_validation_enqueue
 from controlplane.tenancy.models import Tenant
+from controlplane.tenancy.quotas import ceiling_check, count_quota_check, tenant_quotas
 
 _CHUNK = 1024 * 1024
 
@@ -27,6 +28,8 @@ def model_create(*, tenant: Tenant, slug: str, name: str, actor: str = "system")
     """A slug already taken in the tenant is a conflict (409)."""
     if Model.objects.filter(tenant=tenant, slug=slug).exists():
         raise ConflictError(f"model {slug!r} already exists in tenant {tenant.slug!r}")
+    used = Model.objects.filter(tenant=tenant).count()
+    count_quota_check(kind="models", used=used, limit=tenant_quotas(tenant).models, tenant=tenant.slug)
     model = Model(tenant=tenant, slug=slug, name=name)
     model.full_clean()
     try:
@@ -44,9 +47,17 @@ def model_create(*, tenant: Tenant, slug: str, name: str, actor: str = "system")
     return model
 
 
-def _metadata_check(metadata: Any) -> dict[str, Any]:
+def _metadata_check(metadata: Any, *, timeout_ms_max: int) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         raise InvalidInput({"metadata": "must be a JSON object"})
+    timeout_ms = metadata.get("timeout_ms")
+    if timeout_ms is not None:
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms < 1:
+            raise InvalidInput({"metadata": {"timeout_ms": "a whole number of milliseconds, at least 1"}})
+        try:
+            ceiling_check(field="timeout_ms", value=timeout_ms, limit=timeout_ms_max)
+        except InvalidInput as exc:
+            raise InvalidInput({"metadata": exc.detail}) from exc
     features = metadata.get("features", [])
     if not isinstance(features, list) or not all(isinstance(name, str) and name for name in features):
         raise InvalidInput({"metadata": "features must be a list of input names"})
@@ -103,7 +114,10 @@ def version_create(
     if format not in ModelVersion.Format.values:
         raise InvalidInput({"format": f"choose one of {', '.join(ModelVersion.Format.values)}"})
     format_upload_check(tenant=model.tenant, format=format)
-    metadata = _metadata_check(metadata)
+    quotas = tenant_quotas(model.tenant)
+    metadata = _metadata_check(metadata, timeout_ms_max=quotas.timeout_ms)
+    used = ModelVersion.objects.filter(model__tenant=model.tenant).count()
+    count_quota_check(kind="versions", used=used, limit=quotas.versions, tenant=model.tenant.slug)
     artifact_size_check(size=getattr(artifact_file, "size", None))
     sha256, size = _digest(artifact_file)
     artifact_size_check(size=size)

@@ -7,23 +7,20 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from contracts.config import DEFAULT_POOL
 from contracts.state import StateSpecError, external_state_parse
 from controlplane.registry.models import ModelVersion
 from controlplane.registry.trust import deployment_trust_problem
+from controlplane.routing.schemas import schema_problems
 from controlplane.tenancy.models import Tenant, slug_validator
 
 
 def validate_json_schema(value: Any) -> None:
-    if not isinstance(value, dict):
-        raise ValidationError("input_schema must be a JSON Schema object")
-    try:
-        Draft202012Validator.check_schema(value)
-    except SchemaError as exc:
-        raise ValidationError(f"input_schema is not a valid JSON Schema: {exc.message}") from exc
+    """Only the safe subset the gateway evaluates in bounded time (controlplane/routing/schemas.py)."""
+    problems = schema_problems(value)
+    if problems:
+        raise ValidationError(problems)
 
 
 def input_names(input_schema: Any) -> list[str]:

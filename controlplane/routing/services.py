@@ -35,6 +35,7 @@ from controlplane.routing.selectors import (
 from controlplane.routing.tables import Row, rows_resolve, table_from_snapshot, table_promoted, tables_equal
 from controlplane.tenancy.kafka_access import service_kafka_acls_grant, service_kafka_acls_revoke
 from controlplane.tenancy.models import Tenant
+from controlplane.tenancy.quotas import ceiling_check, count_quota_check, tenant_quotas
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,11 @@ def service_create(
     """
     if Service.objects.filter(tenant=tenant, slug=slug).exists():
         raise ConflictError(f"service {slug!r} already exists in tenant {tenant.slug!r}")
+    quotas = tenant_quotas(tenant)
+    ceiling_check(field="deadline_ms", value=deadline_ms, limit=quotas.deadline_ms)
+    count_quota_check(
+        kind="services", used=Service.objects.filter(tenant=tenant).count(), limit=quotas.services, tenant=tenant.slug
+    )
     service = Service(
         tenant=tenant,
         slug=slug,
@@ -108,6 +114,9 @@ def service_update(*, service: Service, changes: Mapping[str, Any], actor: str) 
     unknown = set(changes) - set(SERVICE_EDITABLE)
     if unknown:
         raise InvalidInput({name: "cannot be changed after creation" for name in sorted(unknown)})
+    if "deadline_ms" in changes:
+        limit = tenant_quotas(service.tenant).deadline_ms
+        ceiling_check(field="deadline_ms", value=changes["deadline_ms"], limit=limit)
     before = _service_fields(service)
     for name, value in changes.items():
         setattr(service, name, value)

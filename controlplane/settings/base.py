@@ -124,6 +124,22 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 RDV_STATE_REDIS_URL = env_str("RDV_STATE_REDIS_URL", REDIS_URL)
 RDV_STATE_REDIS_TIMEOUT_MS = env_int("RDV_STATE_REDIS_TIMEOUT_MS", 50)
 # The address runners use to reach the control plane; artifact URLs in snapshots are built from it.
+# Per-tenant quotas (controlplane/tenancy/quotas.py): defaults, each overridable per tenant by the operator
+# (Tenant.quota_* in the admin). The rate and in-flight limits are kept in Redis, shared by every gateway
+# process (RDV_QUOTA_REDIS_URL); a Redis that is down lets predictions through (logged once per outage).
+RDV_QUOTA_PREDICTIONS_PER_S = env_int("RDV_QUOTA_PREDICTIONS_PER_S", 1000)
+RDV_QUOTA_IN_FLIGHT = env_int("RDV_QUOTA_IN_FLIGHT", 1000)
+RDV_QUOTA_SERVICES = env_int("RDV_QUOTA_SERVICES", 100)
+RDV_QUOTA_MODELS = env_int("RDV_QUOTA_MODELS", 100)
+RDV_QUOTA_VERSIONS = env_int("RDV_QUOTA_VERSIONS", 1000)
+RDV_QUOTA_DEADLINE_MS = env_int("RDV_QUOTA_DEADLINE_MS", 60_000)
+RDV_QUOTA_TIMEOUT_MS = env_int("RDV_QUOTA_TIMEOUT_MS", 60_000)
+RDV_QUOTA_REDIS_URL = env_str("RDV_QUOTA_REDIS_URL", RDV_STATE_REDIS_URL)
+# Longer than a state lookup's: an overloaded gateway must not turn its quota checks into fail-opens.
+RDV_QUOTA_REDIS_TIMEOUT_MS = env_int("RDV_QUOTA_REDIS_TIMEOUT_MS", 250)
+# JSON bodies of the API (the predict body has its own 1 MB limit in controlplane/gateway/inputs.py).
+RDV_API_JSON_MAX_BYTES = env_int("RDV_API_JSON_MAX_BYTES", 2 * 1024 * 1024)
+
 RDV_PUBLIC_URL = env_str("RDV_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Artifact access (DESIGN.md §6): the server secret each pool's runner token is derived from
 # (`manage.py rdv_runner_token --pool P`) and signed download URLs are signed with. Production refuses
@@ -215,7 +231,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "controlplane.api.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],

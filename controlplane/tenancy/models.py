@@ -27,6 +27,25 @@ class Tenant(models.Model):
             "by the control plane and deploy only to pools listed in RDV_TRUSTED_POOLS."
         ),
     )
+    # Quotas (controlplane/tenancy/quotas.py), set by the operator in the admin only; empty = the
+    # RDV_QUOTA_* setting's default.
+    quota_predictions_per_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Predictions per second (token bucket, burst of one second). Empty: default."
+    )
+    quota_in_flight = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Predictions awaiting their answer at once. Empty: default."
+    )
+    quota_services = models.PositiveIntegerField(null=True, blank=True, help_text="Services. Empty: default.")
+    quota_models = models.PositiveIntegerField(null=True, blank=True, help_text="Models. Empty: default.")
+    quota_versions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Model versions, all models together. Empty: default."
+    )
+    quota_deadline_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Largest deadline_ms of a service. Empty: default."
+    )
+    quota_timeout_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Largest timeout_ms in a version's metadata. Empty: default."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

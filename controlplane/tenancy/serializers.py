@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from controlplane.tenancy.models import SCOPES, ApiToken, Tenant
+from controlplane.tenancy.quotas import tenant_quotas
 
 
 class UsageSerializer(serializers.Serializer):
@@ -14,12 +17,28 @@ class UsageSerializer(serializers.Serializer):
     active_tokens = serializers.IntegerField()
 
 
+class QuotasSerializer(serializers.Serializer):
+    predictions_per_s = serializers.IntegerField()
+    in_flight = serializers.IntegerField()
+    services = serializers.IntegerField()
+    models = serializers.IntegerField()
+    versions = serializers.IntegerField()
+    deadline_ms = serializers.IntegerField()
+    timeout_ms = serializers.IntegerField()
+
+
 class TenantOutSerializer(serializers.ModelSerializer):
     usage = serializers.SerializerMethodField()
+    quotas = serializers.SerializerMethodField()
 
     class Meta:
         model = Tenant
-        fields = ["slug", "name", "created_at", "usage"]
+        fields = ["slug", "name", "created_at", "usage", "quotas"]
+
+    @extend_schema_field(QuotasSerializer)
+    def get_quotas(self, tenant: Tenant) -> dict[str, int]:
+        """The quotas in force (the operator's override, else the default); read-only here."""
+        return asdict(tenant_quotas(tenant))
 
     @extend_schema_field(UsageSerializer)
     def get_usage(self, tenant: Tenant) -> dict[str, int]:

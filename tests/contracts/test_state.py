@@ -189,7 +189,26 @@ def test_key_values_are_text_and_user_key_names_the_request_user() -> None:
     ]
     assert key_value("user_key", row, "u-1") == "u-1" and key_value("user_key", row, None) is None
     provider = RedisProvider(key="id", prefix="p:", fields=("x",), default={"x": 0})
-    assert redis_key(provider, row, None) == "p:42" and redis_key(provider, {}, None) is None
+    assert redis_key(provider, row, None, tenant="acme") == "t:acme:p:42"
+    assert redis_key(provider, {}, None, tenant="acme") is None
+
+
+@pytest.mark.parametrize("prefix", ["t:other:", "../", "", "t:acme:", ":", "*", "t:other"])
+def test_no_prefix_names_a_key_outside_its_own_tenant(prefix: str) -> None:
+    """Whatever a spec declares, the key read is under ``t:<tenant>:``, and no other tenant's namespace
+    (``t:other:``, nor ``t:acme-2:`` for tenant ``acme``) is ever a prefix of it."""
+    provider = RedisProvider(key="id", prefix=prefix, fields=("x",), default={"x": 0})
+    for value in ("1", "../t:other:1", ":other:1"):
+        key = redis_key(provider, {"id": value}, None, tenant="acme")
+        assert key is not None and key.startswith("t:acme:")
+        assert not key.startswith(("t:other:", "t:acme-2:"))
+
+
+@pytest.mark.parametrize("tenant", ["", "a:b", "Acme", "acme\n", "t:other"])
+def test_a_tenant_that_is_not_a_slug_gets_no_namespace(tenant: str) -> None:
+    provider = RedisProvider(key="id", fields=("x",), default={"x": 0})
+    with pytest.raises(ValueError):
+        redis_key(provider, {"id": "1"}, None, tenant=tenant)
 
 
 def test_redis_answers_become_numbers_when_they_read_as_numbers_else_defaults() -> None:

@@ -39,9 +39,11 @@ def shop(platform):  # noqa: ANN001, ANN201
     """A service with all three external providers and two versions of a model, one with internal state."""
     prefix = f"e2e:{uuid.uuid4().hex[:8]}:"
     client = redis.Redis.from_url(REDIS_URL)
-    client.hset(f"{prefix}account:a-1", mapping={"age_days": "311"})
-    client.hset(f"{prefix}user:alice", mapping={"visits": "12"})
-    client.hset(f"{prefix}user:bob", mapping={"visits": "1"})
+    # The server reads the tenant's keys under t:<tenant>: only (DESIGN.md §4): that is where they live.
+    ns = f"t:{platform.tenant}:"
+    client.hset(f"{ns}{prefix}account:a-1", mapping={"age_days": "311"})
+    client.hset(f"{ns}{prefix}user:alice", mapping={"visits": "12"})
+    client.hset(f"{ns}{prefix}user:bob", mapping={"visits": "1"})
     api, auth = f"{platform.url}/api/v1/tenants/{platform.tenant}", platform.auth()
     slug = f"shop-{uuid.uuid4().hex[:6]}"
     service = {
@@ -113,7 +115,7 @@ def shop(platform):  # noqa: ANN001, ANN201
     }
     assert httpx.put(f"{api}/services/{slug}/deployments", json=routing, headers=auth, timeout=30).status_code == 200
     yield slug, model_slug, estimator
-    for key in client.scan_iter(f"{prefix}*"):
+    for key in client.scan_iter(f"{ns}{prefix}*"):
         client.delete(key)
     client.close()
 

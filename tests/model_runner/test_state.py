@@ -27,6 +27,8 @@ from tests.model_runner.factories import sha256_of
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 FEATURES = ("amount", "hour", "visits")
+TENANT = "acme"
+NS = f"t:{TENANT}:"  # the server's namespace for TENANT's keys (DESIGN.md §4)
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def prefix() -> Iterator[str]:
     prefix = f"test:internal:{uuid.uuid4().hex[:8]}:"
     yield prefix
     client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{prefix}*"):
+    for key in client.scan_iter(f"{NS}{prefix}*"):
         client.delete(key)
     client.close()
 
@@ -71,7 +73,7 @@ def test_a_version_without_internal_state_sees_the_request_row_unchanged(prefix:
     state = InternalState(REDIS_URL, timeout_s=1.0)
     requests = [_request("a", "alice")]
 
-    rows = state.rows(_spec(prefix, stateful=False), requests)
+    rows = state.rows(_spec(prefix, stateful=False), requests, tenant=TENANT)
 
     assert [dict(row) for row in rows] == [dict(request_row(requests[0]))] == [{"amount": 10.0, "hour": 13}]
     assert state.stats["state_batches"] == 0
@@ -79,8 +81,8 @@ def test_a_version_without_internal_state_sees_the_request_row_unchanged(prefix:
 
 def test_one_pipelined_read_per_batch_lays_each_users_state_over_its_row(prefix: str) -> None:
     client = redis.Redis.from_url(REDIS_URL)
-    client.hset(f"{prefix}alice", mapping={"visits": "12", "tier": "gold"})
-    client.hset(f"{prefix}bob", mapping={"visits": "3"})
+    client.hset(f"{NS}{prefix}alice", mapping={"visits": "12", "tier": "gold"})
+    client.hset(f"{NS}{prefix}bob", mapping={"visits": "3"})
     state = InternalState(REDIS_URL, timeout_s=1.0)
     requests = [
         _request("1", "alice"),
@@ -90,7 +92,7 @@ def test_one_pipelined_read_per_batch_lays_each_users_state_over_its_row(prefix:
         _request("5", "alice"),
     ]
 
-    rows = state.rows(_spec(prefix), requests)
+    rows = state.rows(_spec(prefix), requests, tenant=TENANT)
 
     assert [(row["visits"], row["tier"]) for row in rows] == [
         (12, "gold"),
@@ -104,6 +106,25 @@ def test_one_pipelined_read_per_batch_lays_each_users_state_over_its_row(prefix:
     assert all("visits" not in r.inputs and "visits" not in r.external_state for r in requests), "requests untouched"
 
 
+@pytest.mark.parametrize("spec_prefix", ["t:other:", "../", ""])
+def test_a_version_cannot_read_another_tenants_hash(spec_prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    victim = f"victim-{uuid.uuid4().hex[:8]}"
+    client.hset(f"t:other:{victim}", mapping={"visits": "99", "tier": "gold"})
+    client.hset(victim, mapping={"visits": "99", "tier": "gold"})
+    state = InternalState(REDIS_URL, timeout_s=1.0)
+    try:
+        requests = [_request(str(i), key) for i, key in enumerate((victim, f"t:other:{victim}", f"../{victim}"))]
+        rows = state.rows(_spec(spec_prefix), requests, tenant=TENANT)
+        assert [(row["visits"], row["tier"]) for row in rows] == [(0, None)] * 3
+        # The owner reads it with the same kind of spec: the namespace is what keeps acme out.
+        [own] = state.rows(_spec(""), [_request("o", victim)], tenant="other")
+        assert (own["visits"], own["tier"]) == (99, "gold")
+    finally:
+        client.delete(f"t:other:{victim}", victim)
+        client.close()
+
+
 def test_redis_down_scores_with_defaults_logs_once_and_skips_redis_for_the_cooldown(
     prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -114,7 +135,7 @@ def test_redis_down_scores_with_defaults_logs_once_and_skips_redis_for_the_coold
 
     with caplog.at_level(logging.WARNING, logger="model_runner.state"):
         started = time.perf_counter()
-        batches = [state.rows(_spec(prefix), [_request(str(i), "alice")]) for i in range(5)]
+        batches = [state.rows(_spec(prefix), [_request(str(i), "alice")], tenant=TENANT) for i in range(5)]
         elapsed = time.perf_counter() - started
 
     assert [batch[0]["visits"] for batch in batches] == [0] * 5
@@ -130,16 +151,20 @@ def test_only_the_stateful_version_scores_with_the_state(prefix: str, tmp_path: 
     X = rng.uniform(0, 20, size=(200, 3))
     path = tmp_path / "linear.skops"
     skops.io.dump(LinearRegression().fit(X, X @ np.array([1.0, 10.0, 100.0])), path)
-    redis.Redis.from_url(REDIS_URL).hset(f"{prefix}alice", mapping={"visits": "7"})
+    redis.Redis.from_url(REDIS_URL).hset(f"{NS}{prefix}alice", mapping={"visits": "7"})
     stateful, plain = _spec(prefix, model="with", path=path), _spec(prefix, stateful=False, model="without", path=path)
     items = [Inbound(request=_request("1", "alice", amount=2.0), partition=0, offset=0, topic="t")]
     state = InternalState(REDIS_URL, timeout_s=1.0)
 
     with_state = score_version(
-        items, stateful, load_model(stateful, path), runner_id="r", rows=state.rows(stateful, [items[0].request])
+        items,
+        stateful,
+        load_model(stateful, path),
+        runner_id="r",
+        rows=state.rows(stateful, [items[0].request], tenant=TENANT),
     )
     without = score_version(
-        items, plain, load_model(plain, path), runner_id="r", rows=state.rows(plain, [items[0].request])
+        items, plain, load_model(plain, path), runner_id="r", rows=state.rows(plain, [items[0].request], tenant=TENANT)
     )
 
     assert with_state[0].status == "ok" and with_state[0].output is not None

@@ -22,6 +22,9 @@ from controlplane.gateway.state import ExternalState, reject_injected_inputs, sp
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SENT_AT = datetime(2026, 11, 26, 14, 5, tzinfo=UTC).timestamp()  # a Thursday
+TENANT = "acme"
+# Where the server puts every key of TENANT's state (DESIGN.md §4): specs name keys inside it only.
+NS = f"t:{TENANT}:"
 
 
 @pytest.fixture
@@ -29,7 +32,7 @@ def prefix() -> Iterator[str]:
     prefix = f"test:state:{uuid.uuid4().hex[:8]}:"
     yield prefix
     client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{prefix}*"):
+    for key in client.scan_iter(f"{NS}{prefix}*"):
         client.delete(key)
     client.close()
 
@@ -61,11 +64,13 @@ def _spec(prefix: str):  # noqa: ANN202
 
 def test_all_three_providers_inject_their_values_in_one_pass(prefix: str) -> None:
     client = redis.Redis.from_url(REDIS_URL)
-    client.hset(f"{prefix}a-1", mapping={"age_days": "311", "plan": "gold"})
-    client.hset(f"{prefix}u:alice", mapping={"visits": "7"})
+    client.hset(f"{NS}{prefix}a-1", mapping={"age_days": "311", "plan": "gold"})
+    client.hset(f"{NS}{prefix}u:alice", mapping={"visits": "7"})
     state = ExternalState(REDIS_URL, timeout_s=1.0)
 
-    values = asyncio.run(state.values(_spec(prefix), {"country": "fr", "account": "a-1"}, "alice", SENT_AT))
+    values = asyncio.run(
+        state.values(_spec(prefix), {"country": "fr", "account": "a-1"}, "alice", SENT_AT, tenant=TENANT)
+    )
 
     assert values == {
         "hour": 15,
@@ -81,12 +86,12 @@ def test_all_three_providers_inject_their_values_in_one_pass(prefix: str) -> Non
 
 
 def test_a_missing_key_or_field_gives_the_default(prefix: str) -> None:
-    redis.Redis.from_url(REDIS_URL).hset(f"{prefix}a-2", mapping={"age_days": "12"})
+    redis.Redis.from_url(REDIS_URL).hset(f"{NS}{prefix}a-2", mapping={"age_days": "12"})
     state = ExternalState(REDIS_URL, timeout_s=1.0)
     spec = _spec(prefix)
 
-    partial = asyncio.run(state.values(spec, {"country": "de", "account": "a-2"}, "nobody", SENT_AT))
-    no_key_value = asyncio.run(state.values(spec, {}, None, SENT_AT))
+    partial = asyncio.run(state.values(spec, {"country": "de", "account": "a-2"}, "nobody", SENT_AT, tenant=TENANT))
+    no_key_value = asyncio.run(state.values(spec, {}, None, SENT_AT, tenant=TENANT))
 
     assert partial | {"hour": 0} == {
         "hour": 0,
@@ -109,15 +114,18 @@ def test_a_missing_key_or_field_gives_the_default(prefix: str) -> None:
 def test_requests_in_flight_together_share_one_round_trip_and_each_gets_its_own_values(prefix: str) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     for n in range(40):
-        client.hset(f"{prefix}u:user-{n}", mapping={"visits": str(n)})
-        client.hset(f"{prefix}acct-{n}", mapping={"age_days": str(1000 + n)})
+        client.hset(f"{NS}{prefix}u:user-{n}", mapping={"visits": str(n)})
+        client.hset(f"{NS}{prefix}acct-{n}", mapping={"age_days": str(1000 + n)})
     state = ExternalState(REDIS_URL, timeout_s=1.0)
     spec = _spec(prefix)
 
     async def together() -> list[dict]:
         # Every other request has no account: requests with one and with two reads share the pipeline.
         return await asyncio.gather(
-            *(state.values(spec, {"account": f"acct-{n}"} if n % 2 else {}, f"user-{n}", SENT_AT) for n in range(40))
+            *(
+                state.values(spec, {"account": f"acct-{n}"} if n % 2 else {}, f"user-{n}", SENT_AT, tenant=TENANT)
+                for n in range(40)
+            )
         )
 
     answers = asyncio.run(together())
@@ -139,7 +147,7 @@ def test_redis_down_gives_defaults_logs_once_and_skips_redis_during_the_cooldown
     spec = _spec(prefix)
 
     async def five() -> list[dict]:
-        return [await state.values(spec, {"account": "a-1"}, "alice", SENT_AT) for _ in range(5)]
+        return [await state.values(spec, {"account": "a-1"}, "alice", SENT_AT, tenant=TENANT) for _ in range(5)]
 
     with caplog.at_level(logging.WARNING, logger="controlplane.gateway.state"):
         answers = asyncio.run(five())
@@ -159,7 +167,7 @@ def test_a_redis_that_never_answers_costs_at_most_the_timeout(prefix: str) -> No
     state = ExternalState(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", timeout_s=0.2)
     try:
         started = time.perf_counter()
-        values = asyncio.run(state.values(_spec(prefix), {"account": "a-1"}, None, SENT_AT))
+        values = asyncio.run(state.values(_spec(prefix), {"account": "a-1"}, None, SENT_AT, tenant=TENANT))
         elapsed = time.perf_counter() - started
     finally:
         for conn in held:
@@ -187,4 +195,28 @@ def test_a_stored_spec_that_does_not_parse_injects_nothing(caplog: pytest.LogCap
     with caplog.at_level(logging.ERROR, logger="controlplane.gateway.state"):
         assert spec_for_service({"hour": 13}, service="t/s") is EMPTY_SPEC
     assert "t/s: external_state ignored" in caplog.text
-    assert asyncio.run(ExternalState(REDIS_URL, timeout_s=1.0).values(EMPTY_SPEC, {}, None, SENT_AT)) == {}
+    assert (
+        asyncio.run(ExternalState(REDIS_URL, timeout_s=1.0).values(EMPTY_SPEC, {}, None, SENT_AT, tenant=TENANT)) == {}
+    )
+
+
+@pytest.mark.parametrize("prefix", ["t:other:", "../", ""])
+def test_a_spec_cannot_read_another_tenants_hash(prefix: str) -> None:
+    """Tenant ``other`` keeps ``secret`` in its own namespace; acme's spec names it every way it can."""
+    client = redis.Redis.from_url(REDIS_URL)
+    victim = f"victim-{uuid.uuid4().hex[:8]}"
+    client.hset(f"t:other:{victim}", mapping={"secret": "42"})
+    client.hset(victim, mapping={"secret": "42"})  # an un-namespaced key, as before the change
+    provider = {"type": "redis", "key": "k", "prefix": prefix, "fields": ["secret"], "default": {"secret": 0}}
+    spec = external_state_parse({"providers": [provider]})
+    own = external_state_parse({"providers": [{**provider, "prefix": ""}]})
+    state = ExternalState(REDIS_URL, timeout_s=1.0)
+    try:
+        for value in (victim, f"t:other:{victim}", f"../t:other:{victim}", f"other:{victim}"):
+            values = asyncio.run(state.values(spec, {"k": value}, None, SENT_AT, tenant=TENANT))
+            assert values == {"secret": 0}, (prefix, value)
+        # The owner's own spec does read it: the hash is there and readable, the namespace is what stops acme.
+        assert asyncio.run(state.values(own, {"k": victim}, None, SENT_AT, tenant="other")) == {"secret": 42}
+    finally:
+        client.delete(f"t:other:{victim}", victim)
+        client.close()
