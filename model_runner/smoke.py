@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Formats the smoke test loads; the pickle-based ones are never loaded outside a trusted pool.
-LOADABLE_FORMATS = frozenset({"skops", "onnx"})
+from contracts.formats import SAFE_FORMATS
+
 # Rows scored in the smoke prediction: the runner scores micro-batches, so a model must handle more than one.
 SMOKE_ROWS = 2
 # Imported before the limits apply, so the limits measure the model rather than the validator itself.
@@ -226,7 +226,7 @@ def main() -> int:
         print(f"model_runner.smoke: bad request on stdin: {exc}", file=sys.stderr)
         return 2
     _emit({"stage": "starting"})
-    if request.format not in LOADABLE_FORMATS:
+    if request.format not in SAFE_FORMATS:  # code formats are never loaded outside a trusted pool
         outcome = SmokeOutcome(ok=False, stage="loading", kind="refused",
                                message=f"format {request.format!r} is not loaded by the smoke test")
         _emit({"outcome": asdict(outcome)})
