@@ -226,6 +226,10 @@ def warm_imports() -> None:
     import sklearn.pipeline  # noqa: F401
     import skops.io  # noqa: F401
 
+    from model_runner.skops_allowlist import allowed_functions, allowed_types
+
+    allowed_types(), allowed_functions()
+
 
 def _load_skops(path: Path) -> Any:
     """Two audits must pass: ours over every node of the schema, and skops' own report of what it does

@@ -39,6 +39,8 @@ DENIED_NAMES = frozenset({
     "memmap", "DataSource", "vectorize", "frompyfunc", "LowLevelCallable", "load", "loads", "save", "savez",
     "fromfile", "tofile", "loadtxt", "genfromtxt", "system", "runstring", "exec_command",
 })
+# Test suites shipped inside the libraries: never imported on a pickle's say-so.
+_TEST_PARTS = frozenset({"tests", "conftest", "testing", "_testing", "_testutils"})
 # Plain functions pickle/joblib/NumPy/Cython use to rebuild data, each read: they build the object
 # from the values given and call nothing else.
 VETTED_CALLABLES = frozenset({
@@ -103,6 +105,8 @@ def reference_problem(name: str) -> str | None:
         return f"module {module_name!r} is not scikit-learn, NumPy or SciPy"
     if any(module_name == p or module_name.startswith(p + ".") for p in DENIED_MODULE_PREFIXES):
         return f"module {module_name!r} can run code or read files"
+    if _TEST_PARTS & set(module_name.split(".")):
+        return f"module {module_name!r} is test code"
     if attribute in DENIED_NAMES:
         return "a known code-running or file-reading gadget"
     if attribute.startswith(_CYTHON_UNPICKLE):

@@ -233,6 +233,10 @@ def main() -> int:
         return 0
     for module in _FORMAT_IMPORTS.get(request.format, ()):
         __import__(module)
+    if request.format == "skops":  # resolving the allow-list imports the allowed estimators' modules
+        from model_runner.skops_allowlist import allowed_functions, allowed_types
+
+        allowed_types(), allowed_functions()
     limits_apply(memory_mb=request.memory_mb, cpu_s=request.cpu_s)
     outcome = smoke_test(request, emit=lambda stage: _emit({"stage": stage}))
     _emit({"outcome": asdict(outcome)})
