@@ -251,9 +251,15 @@ def _load_skops(path: Path) -> Any:
             "allow-listed scikit-learn classes, and no functions)"
         )
     try:
-        return skops.io.load(path, trusted=untrusted)
+        estimator = skops.io.load(path, trusted=untrusted)
     except Exception as exc:
         raise ModelLoadError(f"skops load failed: {exc}") from exc
+    from model_runner.tree_check import trees_problem
+
+    problem = trees_problem(estimator)
+    if problem:
+        raise ModelLoadError(f"skops file refused: {problem}")
+    return estimator
 
 
 def _onnx_session(path: Path) -> Any:

@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 # Public scikit-learn estimators and transformers a tenant may upload as skops (``module:Class``).
-# Not here on purpose: FunctionTransformer (calls any function), anything taking a callable at
-# prediction time (e.g. KNeighbors* with a callable metric are refused by the function rule anyway).
+# Not here on purpose: FunctionTransformer (calls any function; allowed only as the identity),
+# KNeighbors* (their KD/ball trees index raw arrays from the file without bounds checks, like ``Tree``,
+# but unchecked here: export them to ONNX), HistGradientBoosting* (skops itself refuses its predictor
+# for the same reason). ``sklearn.tree._tree.Tree`` is allowed because ``tree_check`` vets every tree.
 ALLOWED_ESTIMATORS: tuple[str, ...] = (
     "sklearn.linear_model:LogisticRegression",
     "sklearn.linear_model:LinearRegression",
@@ -67,8 +69,6 @@ ALLOWED_ESTIMATORS: tuple[str, ...] = (
     "sklearn.svm:LinearSVR",
     "sklearn.svm:NuSVC",
     "sklearn.svm:NuSVR",
-    "sklearn.neighbors:KNeighborsClassifier",
-    "sklearn.neighbors:KNeighborsRegressor",
     "sklearn.neighbors:NearestCentroid",
     "sklearn.naive_bayes:GaussianNB",
     "sklearn.naive_bayes:MultinomialNB",
@@ -135,11 +135,6 @@ ALLOWED_INTERNALS: tuple[str, ...] = (
     "sklearn.linear_model._sgd_fast:SquaredHinge",
     "sklearn.linear_model._sgd_fast:EpsilonInsensitive",
     "sklearn.linear_model._sgd_fast:SquaredEpsilonInsensitive",
-    "sklearn.neighbors:KDTree",
-    "sklearn.neighbors:BallTree",
-    "sklearn.metrics._dist_metrics:EuclideanDistance64",
-    "sklearn.metrics._dist_metrics:ManhattanDistance64",
-    "sklearn.metrics._dist_metrics:MinkowskiDistance64",
     "sklearn.neural_network._stochastic_optimizers:AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers:SGDOptimizer",
     "numpy:ndarray",

@@ -138,3 +138,17 @@ def memo_stack_global_pickle(sentinel: Path) -> bytes:
     command = f"touch {sentinel}".encode()
     return (b"\x80\x04" + b"\x8c\x05posix\x94" + b"\x8c\x06system\x94" + b"00" + b"h\x00h\x01\x93"
             + b"\x8c" + bytes([len(command)]) + command + b"\x85R.")
+
+
+def malformed_tree_skops() -> bytes:
+    """A decision tree whose root points at child 10^7: predicting with it reads memory outside its arrays
+    (a segfault, or other memory returned as probabilities)."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    features, labels = load_iris(return_X_y=True)
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(features, labels)
+    state = tree.tree_.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["left_child"][0] = 10**7
+    tree.tree_.__setstate__({**state, "nodes": nodes})
+    return _skops_bytes(tree)

@@ -63,6 +63,8 @@ SKOPS_CASES: dict[str, tuple[Callable[[Path], bytes], str]] = {
     "ufunc FunctionTransformer skops trusts by default": (lambda _sentinel: hostile.ufunc_transformer_skops(),
                                                           "FunctionTransformer with a function"),
 }
+# Allowed types, hostile contents: refused after skops rebuilt them, before any prediction.
+MALFORMED_SKOPS = {"tree pointing outside its arrays": (hostile.malformed_tree_skops, "decision tree #1 is malformed")}
 ONNX_LOCATIONS = ["/etc/passwd", "../../etc/passwd", "artifact.skops"]
 PICKLE_CASES: dict[str, tuple[Callable[[Path], bytes], str, str]] = {
     "fork bomb": (lambda _sentinel: hostile.fork_bomb_pickle(), "pickle", "posix.fork"),
@@ -87,6 +89,27 @@ def test_the_runner_refuses_a_hostile_skops_file_without_running_it(case: str, t
 
     assert named in str(refused.value)
     assert not sentinel.exists()
+
+
+@pytest.mark.parametrize("case", MALFORMED_SKOPS)
+def test_the_runner_refuses_a_memory_unsafe_skops_model_before_predicting(case: str, tmp_path: Path) -> None:
+    build, named = MALFORMED_SKOPS[case]
+    path = tmp_path / "model.skops"
+    path.write_bytes(build())
+
+    with pytest.raises(ModelLoadError, match=named):
+        load_model(_spec("skops"), path)  # predicting would read outside the tree's arrays
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", MALFORMED_SKOPS)
+def test_a_memory_unsafe_skops_upload_fails_validation_saying_why(case: str) -> None:
+    build, named = MALFORMED_SKOPS[case]
+
+    version = _validated(build(), "skops")
+
+    assert version.status == Status.FAILED, version.report
+    assert named in version.report
 
 
 def test_the_function_gadget_does_run_code_once_trusted_so_the_test_can_fail(tmp_path: Path) -> None:
