@@ -1,8 +1,9 @@
 """Loading model artifacts safely and scoring them in micro-batches with one output shape.
 
-Only formats that cannot run arbitrary code on load are accepted everywhere (``skops`` with an
-allow-list of types, ``onnx``); ``joblib``/pickle/``python`` load only in a runner whose operator marked
-its pool trusted (``RDV_RUNNER_TRUSTED=1``, see ``model_runner.trusted``).
+Only formats that cannot run arbitrary code on load are accepted everywhere (``contracts.formats``:
+``skops`` audited against an explicit allow-list of classes, ``model_runner.skops_allowlist``; ``onnx``
+without external data, ``model_runner.onnx_check``); ``joblib``/pickle/``python`` load only in a runner
+whose operator marked its pool trusted (``RDV_RUNNER_TRUSTED=1``, see ``model_runner.trusted``).
 Outputs are normalised so the rendezvous and the API compare models without knowing their library.
 """
 
@@ -19,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from contracts.config import DeploymentSpec
+from contracts.formats import CODE_FORMATS
 
 log = logging.getLogger(__name__)
 
-TRUSTED_TYPE_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.")
-REFUSED_FORMATS = frozenset({"joblib", "pickle", "python"})
 Row = Mapping[str, Any]
 
 
@@ -200,7 +200,7 @@ def _metadata_classes(session: Any) -> list[str] | None:
 def load_model(spec: DeploymentSpec, path: Path, *, trusted: bool = False) -> LoadedModel:
     """The loaded version; ``trusted`` is the runner's pool setting, never anything a tenant sends."""
     fmt = spec.format.lower()
-    if fmt in REFUSED_FORMATS:
+    if fmt in CODE_FORMATS:
         if not trusted:
             raise ModelLoadError(
                 f"{spec.model} v{spec.version}: format {fmt!r} can run arbitrary code when loaded and needs "
@@ -226,26 +226,53 @@ def warm_imports() -> None:
     import sklearn.pipeline  # noqa: F401
     import skops.io  # noqa: F401
 
+    from model_runner.skops_allowlist import allowed_functions, allowed_types
+
+    allowed_types(), allowed_functions()
+
 
 def _load_skops(path: Path) -> Any:
+    """Two audits must pass: ours over every node of the schema, and skops' own report of what it does
+    not trust by default (each reported type must be on our list too, so skops' defaults never widen it)."""
     import skops.io
 
+    from model_runner.skops_allowlist import allowed_functions, allowed_types, skops_file_refusals
+
     try:
+        refused = skops_file_refusals(path)
         untrusted = skops.io.get_untrusted_types(file=path)
     except Exception as exc:  # a corrupt or non-skops file
         raise ModelLoadError(f"not a readable skops file: {exc}") from exc
-    refused = sorted(t for t in untrusted if not t.startswith(TRUSTED_TYPE_PREFIXES))
+    allowed = allowed_types() | allowed_functions()
+    refused = sorted(set(refused) | {t for t in untrusted if t not in allowed})
     if refused:
-        raise ModelLoadError(f"skops file refused: untrusted types {', '.join(refused)}")
+        raise ModelLoadError(
+            f"skops file refused: untrusted types {', '.join(refused)} (a skops model may hold only the "
+            "allow-listed scikit-learn classes, and no functions)"
+        )
     try:
-        return skops.io.load(path, trusted=untrusted)
+        estimator = skops.io.load(path, trusted=untrusted)
     except Exception as exc:
         raise ModelLoadError(f"skops load failed: {exc}") from exc
+    from model_runner.tree_check import trees_problem
+
+    problem = trees_problem(estimator)
+    if problem:
+        raise ModelLoadError(f"skops file refused: {problem}")
+    return estimator
 
 
 def _onnx_session(path: Path) -> Any:
     import onnxruntime
 
+    from model_runner.onnx_check import onnx_file_refusals
+
+    try:
+        refused = onnx_file_refusals(path)
+    except ValueError as exc:
+        raise ModelLoadError(f"onnx load failed: {exc}") from exc
+    if refused:
+        raise ModelLoadError(f"onnx file refused: {'; '.join(refused)}")
     options = onnxruntime.SessionOptions()
     # Many versions share a few cores; one thread each keeps them from fighting over them.
     options.intra_op_num_threads = 1

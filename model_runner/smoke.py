@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Formats the smoke test loads; the pickle-based ones are never loaded outside a trusted pool.
-LOADABLE_FORMATS = frozenset({"skops", "onnx"})
+from contracts.formats import SAFE_FORMATS
+
 # Rows scored in the smoke prediction: the runner scores micro-batches, so a model must handle more than one.
 SMOKE_ROWS = 2
 # Imported before the limits apply, so the limits measure the model rather than the validator itself.
@@ -252,13 +252,17 @@ def main() -> int:
         limits_apply(memory_mb=request.memory_mb, cpu_s=request.cpu_s, max_processes=request.max_processes)
         _emit({"outcome": asdict(_probe_run(request))})
         return 0
-    if request.format not in LOADABLE_FORMATS:
+    if request.format not in SAFE_FORMATS:  # code formats are never loaded outside a trusted pool
         outcome = SmokeOutcome(ok=False, stage="loading", kind="refused",
                                message=f"format {request.format!r} is not loaded by the smoke test")
         _emit({"outcome": asdict(outcome)})
         return 0
     for module in _FORMAT_IMPORTS.get(request.format, ()):
         __import__(module)
+    if request.format == "skops":  # resolving the allow-list imports the allowed estimators' modules
+        from model_runner.skops_allowlist import allowed_functions, allowed_types
+
+        allowed_types(), allowed_functions()
     limits_apply(memory_mb=request.memory_mb, cpu_s=request.cpu_s, max_processes=request.max_processes)
     outcome = smoke_test(request, emit=lambda stage: _emit({"stage": stage}))
     _emit({"outcome": asdict(outcome)})

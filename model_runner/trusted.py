@@ -26,17 +26,26 @@ from typing import Any
 import numpy as np
 
 from contracts.config import DeploymentSpec
+from contracts.formats import CODE_FORMATS, PICKLE_FORMATS
 from model_runner.loading import LoadedModel, ModelLoadError, Prediction, Row, RowError, SklearnModel, to_python
+from model_runner.pickle_scan import PickleRefused, pickle_file_refusals, pickle_report
 
-TRUSTED_FORMATS = frozenset({"joblib", "pickle", "python"})
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def load_trusted(spec: DeploymentSpec, path: Path) -> LoadedModel:
-    """Load one of ``TRUSTED_FORMATS``; the caller has already checked that the pool is trusted."""
+    """Load one of ``CODE_FORMATS``; the caller has already checked that the pool is trusted.
+
+    A pickle is scanned first (``pickle_scan``): one that references a process, file or code-running
+    function is refused without being unpickled, even here.
+    """
     fmt = spec.format.lower()
+    if fmt not in CODE_FORMATS:
+        raise ModelLoadError(f"{spec.model} v{spec.version}: {fmt!r} is not a code format")
     if fmt == "python":
         return PythonModel(spec, resolve_callable(python_target(path)))
+    if fmt in PICKLE_FORMATS:
+        pickle_check(path, fmt)
     try:
         if fmt == "joblib":
             import joblib
@@ -50,6 +59,18 @@ def load_trusted(spec: DeploymentSpec, path: Path) -> LoadedModel:
     if not callable(getattr(estimator, "predict", None)):
         raise ModelLoadError(f"{fmt} artifact holds a {type(estimator).__name__}, which has no predict()")
     return SklearnModel(spec, estimator)
+
+
+def pickle_check(path: Path, fmt: str) -> None:
+    """Refuse (ModelLoadError, with the report) a pickle whose static scan finds what a model may not import."""
+    try:
+        refused = pickle_file_refusals(path)
+    except PickleRefused as exc:
+        raise ModelLoadError(f"{fmt} file refused without loading it: {exc}") from exc
+    except OSError as exc:
+        raise ModelLoadError(f"{fmt} file cannot be read: {exc}") from exc
+    if refused:
+        raise ModelLoadError(f"{fmt} file refused without loading it: {pickle_report(refused)}")
 
 
 def python_target(path: Path) -> str:

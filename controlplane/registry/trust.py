@@ -11,17 +11,13 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from contracts.formats import CODE_FORMATS, SAFE_FORMATS, is_code_format
 from controlplane.errors import InvalidInput
 from controlplane.registry.models import ModelVersion
 from controlplane.tenancy.models import Tenant
 
-Format = ModelVersion.Format
-CODE_FORMATS = frozenset({Format.JOBLIB, Format.PICKLE, Format.PYTHON})
-SAFE_FORMATS = (Format.SKOPS, Format.ONNX)
-
-
-def is_code_format(format: str) -> bool:
-    return format in CODE_FORMATS
+__all__ = ["CODE_FORMATS", "SAFE_FORMATS", "deployment_trust_problem", "format_upload_check", "is_code_format",
+           "trusted_pools"]
 
 
 def trusted_pools() -> list[str]:

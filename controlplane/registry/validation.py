@@ -5,7 +5,8 @@ the smoke test — load exactly as a runner would, score ``metadata.example`` �
 with time, memory and CPU limits (``sandbox``), and records the outcome with a report a user can act
 on. Formats that run code when loaded are never opened here, not even in the child: on the control
 plane's host a child process is no sandbox for other tenants' files or the database credentials.
-They get a static check and a report that says they were not loaded (``trusted_format_check``).
+They get a static check — the pickle opcode scan the trusted runners also run before loading
+(``model_runner.pickle_scan``) — and a report that says they were not loaded (``trusted_format_check``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from django.utils import timezone
 from controlplane.registry.models import ModelVersion
 from controlplane.registry.sandbox import Limits, SandboxResult, failure_explain, sandbox_run
 from controlplane.registry.trust import is_code_format
+from model_runner.pickle_scan import PickleRefused, pickle_file_refusals, pickle_report
 from model_runner.smoke import SmokeRequest, example_problem
 
 log = logging.getLogger(__name__)
@@ -209,7 +211,14 @@ def trusted_format_check(*, version: ModelVersion, path: Path) -> str:
                 f"not a {version.format} file (it starts with {head[:4].hex()}: neither a pickle of "
                 "protocol 2 or later nor a joblib-compressed file)"
             )
-        what = "has a pickle/joblib header"
+        try:
+            refused = pickle_file_refusals(path)
+        except PickleRefused as exc:
+            raise ValidationFailed(f"refused without loading it: {exc}") from exc
+        if refused:
+            raise ValidationFailed(f"refused without loading it: {pickle_report(refused)}")
+        what = ("passed the static pickle scan (it references only scikit-learn, NumPy and SciPy classes and "
+                "vetted reconstruction functions)")
     return (
         f"not loaded: format {version.format!r} runs code when loaded, so the control plane never "
         f"opens it; the file {what}. Only runners of trusted pools load it: a load failure there shows as "

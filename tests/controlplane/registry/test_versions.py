@@ -113,11 +113,16 @@ def test_a_trusted_tenants_pickle_is_checked_but_never_loaded(tmp_path: Path) ->
     model = ModelFactory(tenant=TenantFactory(trusted_code=True))
     path = tmp_path / "model.joblib"
     path.write_bytes(pickle.dumps(Boom(), protocol=4))
+    plain = tmp_path / "plain.joblib"
+    plain.write_bytes(pickle.dumps({"w": [1.0, 2.0]}, protocol=4))
 
-    version = _validated(_create(path, fmt="joblib", model=model))
+    gadget = _validated(_create(path, fmt="joblib", model=model))
+    harmless = _validated(_create(plain, fmt="joblib", model=model))
 
-    assert version.status == Status.READY, version.report
-    assert "not loaded" in version.report and "trusted pools" in version.report
+    assert gadget.status == Status.FAILED, gadget.report
+    assert gadget.report.startswith("refused without loading it:") and "builtins.getattr" in gadget.report
+    assert harmless.status == Status.READY, harmless.report
+    assert "not loaded" in harmless.report and "trusted pools" in harmless.report
     assert not (tmp_path / "pwned").exists()
 
 
