@@ -54,22 +54,6 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
-# Kafka: every process logs in as its own principal (DESIGN.md §3 *Authentication and ACLs*). A broker
-# without authentication lets anyone who reaches it read every tenant's topics and rewrite rdv.config.
-if not RDV_KAFKA.uses_sasl:  # noqa: F405
-    raise ImproperlyConfigured(
-        "RDV_KAFKA_SECURITY_PROTOCOL must be SASL_SSL (or SASL_PLAINTEXT on a private network) in production, "
-        "with RDV_KAFKA_USERNAME and RDV_KAFKA_PASSWORD"
-    )
-
-# Tenants' models are validated confined, always: "none" exists for development machines only.
-if RDV_VALIDATION_SANDBOX != "bwrap":  # noqa: F405
-    raise ImproperlyConfigured(
-        f"RDV_VALIDATION_SANDBOX={RDV_VALIDATION_SANDBOX!r} is refused in production: uploaded models are "  # noqa: F405
-        "validated only inside the bubblewrap sandbox (RDV_VALIDATION_SANDBOX=bwrap, Debian package bubblewrap)"
-    )
-# The sandbox probe is a test hook: whatever a settings module imported before, production has none.
-RDV_VALIDATION_TEST_PROBE_DIR = None
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -92,3 +76,20 @@ try:
     refuse_dev_defaults(_effective_values(), process="the control plane (controlplane.settings.production)")
 except DevDefaultError as exc:
     raise ImproperlyConfigured(str(exc)) from None
+
+# Kafka: every process logs in as its own principal (DESIGN.md §3 *Authentication and ACLs*). A broker
+# without authentication lets anyone who reaches it read every tenant's topics and rewrite rdv.config.
+if not RDV_KAFKA.uses_sasl:  # noqa: F405
+    raise ImproperlyConfigured(
+        "RDV_KAFKA_SECURITY_PROTOCOL must be SASL_SSL (or SASL_PLAINTEXT on a private network) in production, "
+        "with RDV_KAFKA_USERNAME and RDV_KAFKA_PASSWORD"
+    )
+
+# Tenants' models are validated confined, always: "none" exists for development machines only.
+if RDV_VALIDATION_SANDBOX != "bwrap":  # noqa: F405
+    raise ImproperlyConfigured(
+        f"RDV_VALIDATION_SANDBOX={RDV_VALIDATION_SANDBOX!r} is refused in production: uploaded models are "  # noqa: F405
+        "validated only inside the bubblewrap sandbox (RDV_VALIDATION_SANDBOX=bwrap, Debian package bubblewrap)"
+    )
+# The sandbox probe is a test hook: whatever a settings module imported before, production has none.
+RDV_VALIDATION_TEST_PROBE_DIR = None

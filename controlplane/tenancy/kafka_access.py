@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 
-from contracts.kafka import Admin, KafkaError, make_admin
+from contracts.kafka import AclBinding, Admin, KafkaError, make_admin
 from contracts.kafka.acls import tenant_group_acls, tenant_group_prefix, tenant_principal, tenant_service_acls
 from controlplane.audit.services import audit_record
 from controlplane.errors import ConflictError, StreamUnavailable
@@ -42,13 +44,41 @@ def _admin() -> Admin:
     return make_admin(settings.RDV_KAFKA)
 
 
+# How long a grant or a revoke waits for the broker to apply it (below).
+ACL_APPLY_TIMEOUT_S = 10.0
+
+
+def _acls_applied(admin: Admin, principal: str, bindings: Sequence[AclBinding], *, present: bool) -> None:
+    """Wait until the broker answering us enforces ``bindings`` (or, ``present=False``, no longer does).
+
+    The controller acknowledges CreateAcls/DeleteAcls once it has committed them; a broker applies them
+    from the metadata log a moment later (seconds on a loaded machine). DescribeAcls is answered from
+    the broker's own authorizer, so once it agrees, a tenant's next produce sees the new rights: the API
+    answers only then. Past the timeout the change is still on its way; we log it rather than fail.
+    """
+    wanted = set(bindings)
+    deadline = time.monotonic() + ACL_APPLY_TIMEOUT_S
+    while True:
+        held = set(admin.describe_acls(principal))
+        if (wanted <= held) if present else not (wanted & held):
+            return
+        if time.monotonic() >= deadline:
+            log.warning("the broker has not yet applied the ACL change for %s after %.0f s", principal,
+                        ACL_APPLY_TIMEOUT_S)
+            return
+        time.sleep(0.05)
+
+
 def service_kafka_acls_grant(*, tenant_slug: str, service_slug: str) -> None:
-    """Let the tenant's principal produce the service's requests and consume its results (idempotent)."""
+    """Let the tenant's principal produce the service's requests and consume its results (idempotent);
+    returns once the broker enforces it."""
     if not kafka_access_enabled():
         return
     admin = _admin()
+    bindings = [*tenant_service_acls(tenant_slug, service_slug), *tenant_group_acls(tenant_slug)]
     try:
-        admin.create_acls([*tenant_service_acls(tenant_slug, service_slug), *tenant_group_acls(tenant_slug)])
+        admin.create_acls(bindings)
+        _acls_applied(admin, tenant_principal(tenant_slug), bindings, present=True)
     except KafkaError as exc:
         raise StreamUnavailable(f"could not grant {tenant_principal(tenant_slug)} its topics: {exc}") from exc
     finally:
@@ -61,8 +91,10 @@ def service_kafka_acls_revoke(*, tenant_slug: str, service_slug: str) -> None:
     if not kafka_access_enabled():
         return
     admin = _admin()
+    bindings = tenant_service_acls(tenant_slug, service_slug)
     try:
-        admin.delete_acls(tenant_service_acls(tenant_slug, service_slug))
+        admin.delete_acls(bindings)
+        _acls_applied(admin, tenant_principal(tenant_slug), bindings, present=False)
     except KafkaError as exc:
         log.error("could not revoke %s's ACLs on %s: %s", tenant_principal(tenant_slug), service_slug, exc)
     finally:
@@ -83,6 +115,7 @@ def tenant_kafka_credentials_issue(*, tenant: Tenant, actor: str = "system") -> 
         for service_slug in tenant.services.values_list("slug", flat=True):
             bindings += tenant_service_acls(tenant.slug, service_slug)
         admin.create_acls(bindings)
+        _acls_applied(admin, username, bindings, present=True)
     except KafkaError as exc:
         raise StreamUnavailable(f"could not issue Kafka credentials for {username}: {exc}") from exc
     finally:

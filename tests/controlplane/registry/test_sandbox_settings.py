@@ -25,7 +25,9 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "RDV_PUBLIC_URL": "https://example.org",
-    "RDV_RUNNER_TOKEN": "a-real-secret-token-of-some-length",
+    "RDV_RUNNER_SECRET": "a-real-secret-of-some-length-" + "y" * 20,
+    # Production also refuses a broker without authentication.
+    **{name: value for name, value in os.environ.items() if name.startswith("RDV_KAFKA_")},
 }
 
 
@@ -41,7 +43,7 @@ def test_production_refuses_to_validate_without_the_sandbox_and_has_no_probe_hoo
     started = _production()
 
     assert refused.returncode != 0
-    assert "RDV_VALIDATION_SANDBOX='none' is refused in production" in refused.stderr
+    assert "RDV_VALIDATION_SANDBOX has a development value" in refused.stderr
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "None"
 

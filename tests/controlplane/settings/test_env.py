@@ -48,7 +48,7 @@ def test_production_settings_refuse_a_kafka_without_authentication(monkeypatch: 
     secrets = {
         "DJANGO_SECRET_KEY": "k" * 50,
         "DJANGO_ALLOWED_HOSTS": "example.org",
-        "RDV_RUNNER_TOKEN": "a-runner-token",
+        "RDV_RUNNER_SECRET": "r" * 40,
         "DATABASE_URL": "postgres://u:p@h:5432/n",
         "REDIS_URL": "redis://h:6379/0",
         "RDV_PUBLIC_URL": "https://example.org",

@@ -48,7 +48,9 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
 def _import_production(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> object:
     for name, value in {**_production_env(), **overrides}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delitem(sys.modules, "controlplane.settings.production", raising=False)
+    # base too: it reads settings such as RDV_VALIDATION_SANDBOX that production then checks.
+    for module in ("controlplane.settings.production", "controlplane.settings.base"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
     try:
         return importlib.import_module("controlplane.settings.production")
     finally:
