@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 ServiceKey = tuple[str, str]
 ChangeListener = Callable[[ServiceKey, ServiceConfig | None], None]
+# Why a process must not follow a snapshot (None: it may). A snapshot refused is applied as a removal.
+SnapshotFilter = Callable[[ServiceConfig], str | None]
 
 
 def snapshot_is_stale(incoming: ServiceConfig, held: ServiceConfig) -> bool:
@@ -35,9 +37,16 @@ def snapshot_is_stale(incoming: ServiceConfig, held: ServiceConfig) -> bool:
 
 
 class ConfigFollower:
-    def __init__(self, settings: KafkaSettings, *, on_change: ChangeListener | None = None) -> None:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        on_change: ChangeListener | None = None,
+        refuse: SnapshotFilter | None = None,
+    ) -> None:
         self._settings = settings
         self._on_change = on_change
+        self._refuse = refuse
         self._services: Mapping[ServiceKey, ServiceConfig] = {}
         self._ready = threading.Event()
         self._stop = threading.Event()
@@ -119,7 +128,13 @@ class ConfigFollower:
                     config.revision, tenant, service, held.revision,
                 )
                 return
-            updated[service_key] = config
+            refused = self._refuse(config) if self._refuse is not None else None
+            if refused is None:
+                updated[service_key] = config
+            else:
+                log.error("config revision %d of %s/%s not followed: %s", config.revision, tenant, service, refused)
+                updated.pop(service_key, None)
+                config = None
         self._services = updated
         self.generation += 1
         if self._on_change is not None:

@@ -13,7 +13,7 @@ from types import FrameType
 from contracts.follower import ConfigFollower
 from contracts.kafka import make_admin, make_consumer, make_producer
 from contracts.topology import platform_topics
-from model_runner.artifacts import fetch_artifact
+from model_runner.artifacts import fetch_artifact, foreign_artifacts_problem
 from model_runner.canary import window_settings_from_env
 from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, load_model, warm_imports
@@ -50,7 +50,11 @@ def main() -> int:
     admin = make_admin(settings.kafka)
     admin.ensure_topics(platform_topics())
 
-    follower = ConfigFollower(settings.kafka).start()
+    # Only the services of this runner's own control plane (model_runner.artifacts).
+    follower = ConfigFollower(
+        settings.kafka,
+        refuse=lambda config: foreign_artifacts_problem(config, control_plane_url=settings.control_plane_url),
+    ).start()
     while not follower.wait_ready(0.5):
         if stop.is_set():
             follower.stop()

@@ -22,7 +22,7 @@ from urllib.request import url2pathname
 
 import httpx
 
-from contracts.config import DeploymentSpec
+from contracts.config import DeploymentSpec, ServiceConfig
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,25 @@ def _chunks(
     finally:
         if owned:
             http.close()
+
+
+def foreign_artifacts_problem(config: ServiceConfig, *, control_plane_url: str | None) -> str | None:
+    """Why a runner must not follow a service: one of its artifacts is granted by another control plane.
+
+    A runner serves the services of its own control plane only (``RDV_PUBLIC_URL``): it would refuse to
+    send its pool token elsewhere anyway, and following such a service would subscribe it to topics
+    whose partitions its pool's group then shares with the runners that can serve them.
+    """
+    if not control_plane_url:
+        return None
+    for deployment in config.deployments:
+        url = deployment.artifact_url
+        if urlparse(url).scheme in ("http", "https") and not _under(url, control_plane_url):
+            return (
+                f"{deployment.model} v{deployment.version}'s artifact is granted by {_without_query(url)}, "
+                f"not by this runner's RDV_PUBLIC_URL {control_plane_url}"
+            )
+    return None
 
 
 def _signed_url(http: httpx.Client, grant_url: str, *, token: str) -> str:

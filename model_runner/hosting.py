@@ -79,11 +79,28 @@ class HostedModels:
         self._routes: dict[ServiceKey, tuple[DeploymentSpec, ...]] = {}
         self._versions: dict[VersionKey, HostedVersion] = {}
         self._executor = ThreadPoolExecutor(max_workers=load_threads, thread_name_prefix="model-load")
+        self._warmed = threading.Event()
+        self._warmed.set()
         self.evictions = 0
 
     def warm_up(self, function: Callable[[], None]) -> None:
-        """Run ``function`` (e.g. library imports) on a loading thread before the first load."""
-        self._executor.submit(function)
+        """Run ``function`` (e.g. library imports) on a loading thread; every load waits for it to end.
+
+        Two threads importing scikit-learn's modules for the first time at once can each meet the other's
+        half-initialised module ("cannot import name 'BaseLibSVM' from partially initialized module"), which
+        failed a champion's load: so no load starts its imports while the warm-up still runs its own.
+        """
+        self._warmed.clear()
+
+        def run() -> None:
+            try:
+                function()
+            except Exception:  # a load will meet the same problem and report it as its own
+                log.exception("warming up the model libraries failed")
+            finally:
+                self._warmed.set()
+
+        self._executor.submit(run)
 
     def routed_services(self) -> dict[ServiceKey, tuple[DeploymentSpec, ...]]:
         """Services with at least one scoring deployment in this pool, and those deployments."""
@@ -157,6 +174,7 @@ class HostedModels:
 
     def _load(self, hosted: HostedVersion) -> None:
         tenant, model, version, _sha = hosted.key
+        self._warmed.wait()
         started = time.perf_counter()
         try:
             loaded = self._loader(hosted.spec)

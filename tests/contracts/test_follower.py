@@ -84,3 +84,34 @@ def test_the_follower_keeps_the_newest_snapshot_when_an_older_one_arrives_late(s
     finally:
         follower.stop()
         producer.close()
+
+
+def test_a_refused_snapshot_is_not_followed_and_withdraws_the_one_held(settings: KafkaSettings) -> None:
+    """A process may refuse snapshots (a runner: another control plane's): refused is as good as deleted."""
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    key = config_key(tenant, "svc").encode()
+    producer = make_producer(settings)
+    changes: list[tuple[tuple[str, str], ServiceConfig | None]] = []
+    follower = ConfigFollower(
+        settings,
+        on_change=lambda service, config: changes.append((service, config)),
+        refuse=lambda config: "deadline 999 is refused" if config.deadline_ms == 999 else None,
+    ).start()
+    try:
+        assert follower.wait_ready(30)
+        now = time.time()
+        producer.produce(CONFIG_TOPIC, encode(_config(tenant, 1, now, deadline_ms=200)), key=key)
+        producer.flush(10)
+        assert _wait(follower, tenant, lambda c: c.revision == 1) is not None
+
+        producer.produce(CONFIG_TOPIC, encode(_config(tenant, 2, now + 1, deadline_ms=999)), key=key)
+        marker = config_key(f"{tenant}m", "svc").encode()
+        producer.produce(CONFIG_TOPIC, encode(_config(f"{tenant}m", 1, now)), key=marker)
+        producer.flush(10)
+        assert _wait(follower, f"{tenant}m", lambda c: True) is not None
+
+        assert follower.get(tenant, "svc") is None
+        assert ((tenant, "svc"), None) in changes
+    finally:
+        follower.stop()
+        producer.close()

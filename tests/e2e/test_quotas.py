@@ -30,7 +30,8 @@ def limited(platform, django_db_blocker):  # noqa: ANN001, ANN201
 
 
 def test_past_its_rate_a_tenant_gets_429_while_another_tenant_is_unaffected(platform, limited) -> None:  # noqa: ANN001
-    champion_v1_answers(platform)
+    # The new service makes the workers' groups rebalance: 1-2 s on confluent, 10-20 s on kafka-python (README).
+    champion_v1_answers(platform, within_s=45)
     tenant_b, token_b = limited
     url_b = platform.predict_url(tenant_b, "capped")
 

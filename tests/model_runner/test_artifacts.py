@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
-from model_runner.artifacts import ArtifactError, fetch_artifact
+from contracts.config import ServiceConfig
+from model_runner.artifacts import ArtifactError, fetch_artifact, foreign_artifacts_problem
 from tests.model_runner.factories import SavedModel
 
 
@@ -119,3 +121,20 @@ def test_the_pool_token_goes_only_under_the_control_plane_url(
 
 def _fields(spec: object) -> dict[str, object]:
     return {name: getattr(spec, name) for name in spec.__struct_fields__}  # type: ignore[attr-defined]
+
+
+def test_a_runner_follows_only_the_services_its_own_control_plane_grants(iris_classifier: SavedModel) -> None:
+    own = "http://cp.internal:8000"
+    spec = iris_classifier.spec("skops")
+
+    def service(url: str) -> ServiceConfig:
+        deployment = msgspec.structs.replace(spec, artifact_url=url)
+        return ServiceConfig(tenant="t", service="s", revision=1, deadline_ms=100, partitions=1,
+                             deployments=(deployment,))
+
+    assert foreign_artifacts_problem(service(f"{own}/api/v1/internal/x/artifact-url"), control_plane_url=own) is None
+    assert foreign_artifacts_problem(service(spec.artifact_url), control_plane_url=own) is None  # file://, tests
+    for elsewhere in ("http://attacker:8000/api/v1/internal/x", "https://cp.internal:8000/api/v1/x",
+                      "http://cp.internal:8001/api/v1/x"):
+        problem = foreign_artifacts_problem(service(elsewhere), control_plane_url=own)
+        assert problem is not None and "not by this runner's RDV_PUBLIC_URL" in problem, elsewhere
