@@ -183,9 +183,14 @@ def main() -> None:
     for number in range(1, args.rounds + 1):
         # The same flood with a string of the same size that fails the pattern at its first character (400
         # too, no backtracking in any engine): what a flood of that size and outcome costs A anyway.
+        # The two floods alternate which comes first, so neither is always the one right after A alone.
         alone = phase(args, None)
-        attacked = phase(args, token_b, "a" * args.evil_chars + "!")
-        benign = phase(args, token_b, "b" * (args.evil_chars + 1))
+        if number % 2:
+            attacked = phase(args, token_b, "a" * args.evil_chars + "!")
+            benign = phase(args, token_b, "b" * (args.evil_chars + 1))
+        else:
+            benign = phase(args, token_b, "b" * (args.evil_chars + 1))
+            attacked = phase(args, token_b, "a" * args.evil_chars + "!")
         load = os.getloadavg()[0]
         rounds.append({"alone": alone, "attacked": attacked, "benign_flood": benign, "loadavg_1m": round(load, 2)})
         print(

@@ -30,8 +30,10 @@ from typing import Any
 # Public scikit-learn estimators and transformers a tenant may upload as skops (``module:Class``).
 # Not here on purpose: FunctionTransformer (calls any function; allowed only as the identity),
 # KNeighbors* (their KD/ball trees index raw arrays from the file without bounds checks, like ``Tree``,
-# but unchecked here: export them to ONNX), HistGradientBoosting* (skops itself refuses its predictor
-# for the same reason). ``sklearn.tree._tree.Tree`` is allowed because ``tree_check`` vets every tree.
+# but unchecked here: export them to ONNX), SVC/SVR/NuSVC/NuSVR (libsvm indexes its support vectors,
+# dual coefficients and class arrays by counts read from the file, unchecked: ONNX too; LinearSVC/LinearSVR
+# are plain coefficients and stay), HistGradientBoosting* (skops itself refuses its predictor for the
+# same reason). ``sklearn.tree._tree.Tree`` is allowed because ``tree_check`` vets every tree.
 ALLOWED_ESTIMATORS: tuple[str, ...] = (
     "sklearn.linear_model:LogisticRegression",
     "sklearn.linear_model:LinearRegression",
@@ -63,12 +65,8 @@ ALLOWED_ESTIMATORS: tuple[str, ...] = (
     "sklearn.tree:DecisionTreeRegressor",
     "sklearn.tree:ExtraTreeClassifier",
     "sklearn.tree:ExtraTreeRegressor",
-    "sklearn.svm:SVC",
-    "sklearn.svm:SVR",
     "sklearn.svm:LinearSVC",
     "sklearn.svm:LinearSVR",
-    "sklearn.svm:NuSVC",
-    "sklearn.svm:NuSVR",
     "sklearn.neighbors:NearestCentroid",
     "sklearn.naive_bayes:GaussianNB",
     "sklearn.naive_bayes:MultinomialNB",

@@ -65,10 +65,65 @@ def tree_problem(tree: Any) -> str | None:
     return None
 
 
+def width_problem(model: Any) -> str | None:
+    """Why a tree could be fed a narrower input than its splits index, or None.
+
+    A tree's own bound (``n_features``) comes from the file, like everything else. What the runner
+    feeds is checked by scikit-learn against the *estimator's* ``n_features_in_`` (also from the file),
+    and a forest or gradient boosting hands its validated input to its trees without checking again
+    (``check_input=False``). So each tree must be exactly as wide as its estimator, and each member of
+    an ensemble that shares its input (no per-member feature subsets) as wide as the ensemble.
+    """
+    from sklearn.tree._tree import Tree
+
+    for owner in _objects(model):
+        tree = getattr(owner, "tree_", None)
+        if isinstance(tree, Tree) and getattr(owner, "n_features_in_", None) != tree.n_features:
+            return (
+                f"a {type(owner).__name__} says it takes {getattr(owner, 'n_features_in_', None)} features "
+                f"but its tree {tree.n_features}"
+            )
+        members = getattr(owner, "estimators_", None)
+        if members is None or hasattr(owner, "estimators_features_") or not hasattr(owner, "n_features_in_"):
+            continue
+        flat = members.ravel().tolist() if isinstance(members, np.ndarray) else list(members)
+        for member in flat:
+            if hasattr(member, "tree_") and getattr(member, "n_features_in_", None) != owner.n_features_in_:
+                return (
+                    f"a {type(owner).__name__} takes {owner.n_features_in_} features but one of its trees "
+                    f"{getattr(member, 'n_features_in_', None)}"
+                )
+    return None
+
+
+def _objects(root: Any) -> list[Any]:
+    """Every estimator-like object reachable from the loaded model (anything with attributes)."""
+    found: list[Any] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen or current is None or isinstance(current, (str, bytes, int, float, bool)):
+            continue
+        seen.add(id(current))
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, (list, tuple, set, frozenset)):
+            stack.extend(current)
+        elif isinstance(current, np.ndarray):
+            if current.dtype == object:
+                stack.extend(current.ravel().tolist())
+        elif hasattr(current, "__dict__"):
+            found.append(current)
+            stack.extend(vars(current).values())
+    return found
+
+
 def trees_problem(model: Any) -> str | None:
     """The first tree problem in the loaded model, or None."""
     for position, tree in enumerate(_trees(model)):
         problem = tree_problem(tree)
         if problem:
             return f"decision tree #{position + 1} is malformed: {problem}"
-    return None
+    problem = width_problem(model)
+    return f"decision trees are malformed: {problem}" if problem else None

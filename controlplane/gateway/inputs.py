@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from controlplane.gateway.errors import GatewayError
@@ -9,6 +10,9 @@ from controlplane.jsonlimits import JSONRefused, json_loads_strict
 from controlplane.routing.schemas import safe_validator
 
 MAX_BODY_BYTES = 1_000_000
+# The most violations one answer lists: a long array of wrong items would otherwise cost the event loop
+# one error object per item, and the client a response many times its body.
+MAX_REPORTED_ERRORS = 20
 
 
 def parse_predict_body(body: bytes) -> tuple[dict[str, Any], str | None]:
@@ -39,7 +43,8 @@ def parse_predict_body(body: bytes) -> tuple[dict[str, Any], str | None]:
 def validate_inputs(inputs: dict[str, Any], schema_json: str) -> None:
     """Every violation of the service's input schema, each with where it is; patterns run on RE2
     (controlplane/routing/schemas.py), so a tenant's pattern cannot stall the event loop."""
-    errors = sorted(safe_validator(schema_json).iter_errors(inputs), key=lambda e: [str(p) for p in e.absolute_path])
+    found = islice(safe_validator(schema_json).iter_errors(inputs), MAX_REPORTED_ERRORS)
+    errors = sorted(found, key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise GatewayError(
             400,

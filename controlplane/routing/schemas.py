@@ -30,6 +30,9 @@ from jsonschema.exceptions import SchemaError, ValidationError
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_SCHEMA_DEPTH = 16
 MAX_SUBSCHEMAS = 512
+# What validating one value may visit once every $ref is followed: references multiply (a chain of
+# $defs each referring twice to the next is tiny as written and 2^n subschemas when evaluated).
+MAX_EXPANDED_SUBSCHEMAS = 2048
 MAX_PATTERN_CHARS = 1000
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
@@ -118,6 +121,12 @@ def schema_problems(schema: Any) -> list[str]:
     cycle = _ref_cycle(refs)
     if cycle:
         problems.append(f"/$defs: recursive references ({' -> '.join(cycle)}) are not allowed")
+    elif not problems:
+        expanded = expanded_size(schema)
+        if expanded > MAX_EXPANDED_SUBSCHEMAS:
+            problems.append(
+                f"/: {expanded} subschemas once every $ref is followed, the limit is {MAX_EXPANDED_SUBSCHEMAS}"
+            )
     if not problems:
         try:
             Draft202012Validator.check_schema(schema)
@@ -173,6 +182,38 @@ def _walk(
                 item_owner = name if keyword == "$defs" else owner
                 count += _walk(item, item_at, depth + 1, problems, defs, refs, owner=item_owner)
     return count
+
+
+def expanded_size(schema: Mapping[str, Any]) -> int:
+    """How many subschemas validating one value may visit, each ``$ref`` counted as the definition it
+    names (memoised per definition, so this is linear in the schema's size). Call only on a schema
+    whose references are known to be acyclic and to name existing ``$defs``."""
+    defs = schema.get("$defs") if isinstance(schema.get("$defs"), dict) else {}
+    sizes: dict[str, int] = {}
+
+    def definition(name: str) -> int:
+        if name not in sizes:
+            sizes[name] = size(defs[name])
+        return sizes[name]
+
+    def size(node: Any) -> int:
+        if not isinstance(node, dict):
+            return 1
+        total = 1
+        for keyword, value in node.items():
+            if keyword == "$ref" and isinstance(value, str) and value.startswith(_DEF_REF_PREFIX):
+                total += definition(value[len(_DEF_REF_PREFIX) :])
+            elif keyword == "$defs":
+                continue  # evaluated only where referenced
+            elif keyword in SCHEMA_KEYWORDS:
+                total += size(value)
+            elif keyword in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
+                total += sum(size(item) for item in value)
+            elif keyword in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+                total += sum(size(item) for item in value.values())
+        return total
+
+    return size(schema)
 
 
 def _pointer_escape(name: str) -> str:

@@ -60,8 +60,6 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
         [("tree", _tree())], final_estimator=_linear(), cv=2),
     "sklearn.ensemble:StackingRegressor": lambda: _cls("sklearn.ensemble:StackingRegressor")(
         [("ridge", _regressor())], cv=2),
-    "sklearn.svm:SVC": lambda: _cls("sklearn.svm:SVC")(probability=True),
-    "sklearn.svm:NuSVC": lambda: _cls("sklearn.svm:NuSVC")(nu=0.3),
     "sklearn.neighbors:KNeighborsClassifier": lambda: _cls("sklearn.neighbors:KNeighborsClassifier")(n_neighbors=3),
     "sklearn.neighbors:KNeighborsRegressor": lambda: _cls("sklearn.neighbors:KNeighborsRegressor")(n_neighbors=3),
     "sklearn.preprocessing:QuantileTransformer": lambda: _cls("sklearn.preprocessing:QuantileTransformer")(

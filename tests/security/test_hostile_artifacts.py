@@ -64,7 +64,11 @@ SKOPS_CASES: dict[str, tuple[Callable[[Path], bytes], str]] = {
                                                           "FunctionTransformer with a function"),
 }
 # Allowed types, hostile contents: refused after skops rebuilt them, before any prediction.
-MALFORMED_SKOPS = {"tree pointing outside its arrays": (hostile.malformed_tree_skops, "decision tree #1 is malformed")}
+MALFORMED_SKOPS = {
+    "tree pointing outside its arrays": (hostile.malformed_tree_skops, "decision tree #1 is malformed"),
+    "tree wider than its estimator": (hostile.wide_tree_skops, "its tree 1000001"),
+    "forest member wider than the forest": (hostile.wide_forest_member_skops, "one of its trees 1000001"),
+}
 ONNX_LOCATIONS = ["/etc/passwd", "../../etc/passwd", "artifact.skops"]
 PICKLE_CASES: dict[str, tuple[Callable[[Path], bytes], str, str]] = {
     "fork bomb": (lambda _sentinel: hostile.fork_bomb_pickle(), "pickle", "posix.fork"),

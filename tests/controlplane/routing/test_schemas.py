@@ -8,9 +8,15 @@ import time
 import pytest
 
 from controlplane.gateway.errors import GatewayError
-from controlplane.gateway.inputs import validate_inputs
+from controlplane.gateway.inputs import MAX_REPORTED_ERRORS, validate_inputs
 from controlplane.routing.models import Service
-from controlplane.routing.schemas import MAX_SCHEMA_DEPTH, SAFE_KEYWORDS, schema_problems
+from controlplane.routing.schemas import (
+    MAX_EXPANDED_SUBSCHEMAS,
+    MAX_SCHEMA_DEPTH,
+    SAFE_KEYWORDS,
+    expanded_size,
+    schema_problems,
+)
 from tests.factories import TenantFactory, unique_slug
 
 EVIL = "^(a+)+$"
@@ -108,6 +114,29 @@ def test_a_catastrophic_pattern_is_evaluated_in_linear_time(schema: dict, inputs
     elapsed, error = _timed_validation(schema, inputs)
     assert elapsed < 0.5, f"{elapsed:.3f}s"
     assert error is not None and error.status == 400
+
+
+def _doubling_chain(links: int) -> dict:
+    """Tiny as written, 2^links subschemas when evaluated: each definition refers twice to the next."""
+    defs = {f"d{i}": {"allOf": [{"$ref": f"#/$defs/d{i + 1}"}, {"$ref": f"#/$defs/d{i + 1}"}]} for i in range(links)}
+    defs[f"d{links}"] = {"type": "integer"}
+    return {"type": "object", "$defs": defs, "properties": {"x": {"$ref": "#/$defs/d0"}}}
+
+
+def test_references_that_multiply_are_counted_as_evaluated_and_refused() -> None:
+    bomb = _doubling_chain(40)
+    assert len(json.dumps(bomb)) < 8_000 and expanded_size(bomb) > 2**40
+
+    [problem] = schema_problems(bomb)
+    assert problem.startswith("/: ") and f"the limit is {MAX_EXPANDED_SUBSCHEMAS}" in problem
+    assert schema_problems(_doubling_chain(5)) == []  # 2^5 is fine: shared definitions are allowed
+
+
+def test_a_long_array_of_wrong_items_reports_a_bounded_list_quickly() -> None:
+    schema = {"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "string"}}}}
+    elapsed, error = _timed_validation(schema, {"xs": [0] * 200_000})
+    assert error is not None and len(error.body()["detail"]["inputs"]) == MAX_REPORTED_ERRORS
+    assert elapsed < 0.5, f"{elapsed:.3f}s"
 
 
 def test_a_pattern_still_validates() -> None:
