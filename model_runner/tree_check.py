@@ -17,10 +17,8 @@ import numpy as np
 _LEAF = -1
 
 
-def _trees(root: Any) -> list[Any]:
-    """Every ``Tree`` reachable from the loaded object (estimators, lists, dicts, object arrays)."""
-    from sklearn.tree._tree import Tree
-
+def _reachable(root: Any) -> list[Any]:
+    """Every object reachable from the loaded model once (estimators, lists, dicts, object arrays)."""
     found: list[Any] = []
     seen: set[int] = set()
     stack = [root]
@@ -29,9 +27,8 @@ def _trees(root: Any) -> list[Any]:
         if id(current) in seen or current is None or isinstance(current, (str, bytes, int, float, bool)):
             continue
         seen.add(id(current))
-        if isinstance(current, Tree):
-            found.append(current)
-        elif isinstance(current, dict):
+        found.append(current)
+        if isinstance(current, dict):
             stack.extend(current.values())
         elif isinstance(current, (list, tuple, set, frozenset)):
             stack.extend(current)
@@ -41,6 +38,13 @@ def _trees(root: Any) -> list[Any]:
         elif hasattr(current, "__dict__"):
             stack.extend(vars(current).values())
     return found
+
+
+def _trees(root: Any) -> list[Any]:
+    """Every ``Tree`` reachable from the loaded model."""
+    from sklearn.tree._tree import Tree
+
+    return [found for found in _reachable(root) if isinstance(found, Tree)]
 
 
 def tree_problem(tree: Any) -> str | None:
@@ -97,26 +101,8 @@ def width_problem(model: Any) -> str | None:
 
 
 def _objects(root: Any) -> list[Any]:
-    """Every estimator-like object reachable from the loaded model (anything with attributes)."""
-    found: list[Any] = []
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen or current is None or isinstance(current, (str, bytes, int, float, bool)):
-            continue
-        seen.add(id(current))
-        if isinstance(current, dict):
-            stack.extend(current.values())
-        elif isinstance(current, (list, tuple, set, frozenset)):
-            stack.extend(current)
-        elif isinstance(current, np.ndarray):
-            if current.dtype == object:
-                stack.extend(current.ravel().tolist())
-        elif hasattr(current, "__dict__"):
-            found.append(current)
-            stack.extend(vars(current).values())
-    return found
+    """Every estimator-like object (anything with attributes) reachable from the loaded model."""
+    return [found for found in _reachable(root) if hasattr(found, "__dict__") and not isinstance(found, type)]
 
 
 def trees_problem(model: Any) -> str | None:

@@ -42,8 +42,9 @@ E2E_VALIDATION_LIMITS = {
 def celery_worker_process(django_db_setup, django_db_blocker, kafka_bootstrap, tmp_path_factory):  # noqa: ANN001, ANN201
     """One real Celery worker for the session, on the test database and Redis (tests/e2e/stack.py).
 
-    Background work (version validation, rollout analysis) runs in it exactly as in production; tests
-    see its effects through the API or the database. Its log is in the worker's ``log_path``.
+    Version validation runs in it exactly as in production; tests see its effects through the API or the
+    database. The stacks that need the default queue start their own worker (tests/e2e/fleet.py,
+    rollout_stack.py). Its log is in the worker's ``log_path``.
     """
     from tests.e2e.stack import celery_worker
     from tests.kafka_auth import worker_env
@@ -51,6 +52,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, kafka_bootstrap, t
     log = tmp_path_factory.mktemp("celery") / "worker.log"
     with django_db_blocker.unblock():
         env = {"RDV_KAFKA_BOOTSTRAP": kafka_bootstrap, **worker_env("controlplane"), **E2E_VALIDATION_LIMITS}
-        worker = celery_worker(log, env=env)
+        # Validation only: default-queue tasks (the fallback, rollouts, republishing) publish routing
+        # snapshots whose artifact URLs name RDV_PUBLIC_URL, which only the stacks that run them know; a
+        # runner does not follow a snapshot naming another control plane (DESIGN.md §6).
+        worker = celery_worker(log, env=env, queues=("validation",))
     yield worker
     worker.stop()

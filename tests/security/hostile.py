@@ -154,36 +154,37 @@ def malformed_tree_skops() -> bytes:
     return _skops_bytes(tree)
 
 
+def _widen(estimator: object) -> None:
+    """Make ``estimator``'s tree split its root on feature 10^6, consistently: the tree's own bound says
+    10^6 + 1 features, so the tree alone looks sound."""
+    tree = estimator.tree_  # type: ignore[attr-defined]
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["feature"][0] = 10**6
+    wide = type(tree)(10**6 + 1, tree.n_classes, tree.n_outputs)
+    wide.__setstate__({**state, "nodes": nodes})
+    estimator.tree_ = wide  # type: ignore[attr-defined]
+
+
 def wide_tree_skops() -> bytes:
-    """A tree that splits on feature 10^6 and says so in its own bound, while its estimator still takes
-    the 4 iris features: scikit-learn checks the input against the estimator, so predicting would read
-    far past each row."""
+    """A tree 10^6 + 1 wide while its estimator still takes the 4 iris features: scikit-learn checks the
+    input against the estimator, so predicting would read far past each row."""
     from sklearn.tree import DecisionTreeClassifier
 
     features, labels = load_iris(return_X_y=True)
     tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(features, labels)
-    state = tree.tree_.__getstate__()
-    nodes = state["nodes"].copy()
-    nodes["feature"][0] = 10**6
-    wide = type(tree.tree_)(10**6 + 1, tree.tree_.n_classes, tree.tree_.n_outputs)
-    wide.__setstate__({**state, "nodes": nodes})
-    tree.tree_ = wide
+    _widen(tree)
     return _skops_bytes(tree)
 
 
 def wide_forest_member_skops() -> bytes:
-    """A forest (4 features) one of whose trees is consistently 10^6 wide: the forest validates the
-    input, then hands it to its trees unchecked."""
+    """A forest (4 features) one of whose trees, estimator included, is consistently 10^6 + 1 wide: the
+    forest validates the input, then hands it to its trees unchecked."""
     from sklearn.ensemble import RandomForestClassifier
 
     features, labels = load_iris(return_X_y=True)
     forest = RandomForestClassifier(n_estimators=2, max_depth=2, random_state=0).fit(features, labels)
     member = forest.estimators_[0]
-    state = member.tree_.__getstate__()
-    nodes = state["nodes"].copy()
-    nodes["feature"][0] = 10**6
-    wide = type(member.tree_)(10**6 + 1, member.tree_.n_classes, member.tree_.n_outputs)
-    wide.__setstate__({**state, "nodes": nodes})
-    member.tree_ = wide
+    _widen(member)
     member.n_features_in_ = 10**6 + 1
     return _skops_bytes(forest)
