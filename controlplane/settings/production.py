@@ -85,11 +85,5 @@ if not RDV_KAFKA.uses_sasl:  # noqa: F405
         "with RDV_KAFKA_USERNAME and RDV_KAFKA_PASSWORD"
     )
 
-# Tenants' models are validated confined, always: "none" exists for development machines only.
-if RDV_VALIDATION_SANDBOX != "bwrap":  # noqa: F405
-    raise ImproperlyConfigured(
-        f"RDV_VALIDATION_SANDBOX={RDV_VALIDATION_SANDBOX!r} is refused in production: uploaded models are "  # noqa: F405
-        "validated only inside the bubblewrap sandbox (RDV_VALIDATION_SANDBOX=bwrap, Debian package bubblewrap)"
-    )
 # The sandbox probe is a test hook: whatever a settings module imported before, production has none.
 RDV_VALIDATION_TEST_PROBE_DIR = None
