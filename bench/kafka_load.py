@@ -24,10 +24,10 @@ from typing import Any
 from bench.stats import percentile
 from contracts.codec import decode, encode
 from contracts.config import ServiceConfig
-from contracts.follower import ConfigFollower
 from contracts.kafka import KafkaSettings, TopicPartition, make_admin, make_consumer, make_producer
 from contracts.messages import Request, Result
 from contracts.topics import service_topics
+from streaming.follower import ConfigFollower
 
 IRIS_ROW = {"sepal_length": 5.9, "sepal_width": 3.0, "petal_length": 5.1, "petal_width": 1.8}
 # Sending wakes up this often and sends every request that is due: sleeping per request would cost

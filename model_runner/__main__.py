@@ -10,7 +10,6 @@ import threading
 import time
 from types import FrameType
 
-from contracts.follower import ConfigFollower
 from contracts.kafka import make_admin, make_consumer, make_producer
 from contracts.topology import platform_topics
 from model_runner.artifacts import fetch_artifact, foreign_artifacts_problem
@@ -22,6 +21,7 @@ from model_runner.settings import RunnerSettings, SettingsError
 from model_runner.side_loop import make_side_loops, start_side_loop
 from model_runner.state import InternalState
 from model_runner.status import runner_status_reporter
+from streaming.follower import ConfigFollower
 
 log = logging.getLogger("model_runner")
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from contracts.codec import encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
-from contracts.follower import ConfigFollower
 from contracts.kafka import (
     Admin,
     Consumer,
@@ -45,6 +44,7 @@ from model_runner.scoring import (
 )
 from model_runner.settings import RunnerSettings
 from model_runner.state import InternalState
+from streaming.follower import ConfigFollower
 
 log = logging.getLogger(__name__)
 

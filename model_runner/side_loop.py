@@ -19,7 +19,6 @@ from typing import Any
 
 from contracts.config import ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
-from contracts.follower import ConfigFollower
 from contracts.kafka import (
     Admin,
     Consumer,
@@ -40,6 +39,7 @@ from contracts.topology import service_topic_specs
 from model_runner.drift_windows import WindowSettings
 from model_runner.offsets import OffsetTracker
 from model_runner.settings import RunnerSettings
+from streaming.follower import ConfigFollower
 
 log = logging.getLogger(__name__)
 

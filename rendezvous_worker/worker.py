@@ -14,7 +14,6 @@ import time
 from contracts.codec import encode
 from contracts.config import ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
-from contracts.follower import ConfigFollower
 from contracts.kafka import (
     Admin,
     Consumer,
@@ -35,6 +34,7 @@ from rendezvous_worker.ledger import OffsetLedger
 from rendezvous_worker.rendezvous import Answer, Finished, Outcome, Rendezvous, stream_of
 from rendezvous_worker.rendezvous import Record as DecisionRecord
 from rendezvous_worker.settings import WorkerSettings
+from streaming.follower import ConfigFollower
 
 log = logging.getLogger(__name__)
 

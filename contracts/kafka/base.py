@@ -190,6 +190,20 @@ class Consumer(ABC):
     def poll(self, timeout: float) -> Record | None:
         """One record: what is already fetched at once, else wait at most ``timeout`` seconds."""
 
+    def poll_batch(self, max_records: int, timeout: float) -> list[Record]:
+        """What is already fetched, up to ``max_records``; when nothing is, wait at most ``timeout``
+        seconds for the first record. A backend may do this in one call into its library."""
+        record = self.poll(timeout)
+        if record is None:
+            return []
+        records = [record]
+        while len(records) < max_records:
+            more = self.poll(0)
+            if more is None:
+                break
+            records.append(more)
+        return records
+
     @abstractmethod
     def commit(self, offsets: Iterable[TopicPartition]) -> None:
         """Commit synchronously; each offset is the next one to read."""
@@ -203,6 +217,12 @@ class Consumer(ABC):
 
     @abstractmethod
     def position(self, topic: str, partition: int) -> int: ...
+
+    def committed(self, partitions: Sequence[TopicPartition]) -> list[TopicPartition]:
+        """The group's committed position of each partition (offset -1 where nothing is committed).
+
+        Not abstract so that test doubles of the hot path need not grow it; both backends implement it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read committed offsets")
 
     def offsets_for_times(self, topic: str, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
         """Per partition, the earliest offset whose record timestamp is at or after ``timestamp_ms``;

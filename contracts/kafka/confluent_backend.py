@@ -227,6 +227,37 @@ class ConfluentConsumer(Consumer):
             timestamp_ms=msg.timestamp()[1],
         )
 
+    def poll_batch(self, max_records: int, timeout: float) -> list[Record]:
+        # Wait for the first record only (consume would wait out its timeout for a full batch), then
+        # take what is already fetched in one call into librdkafka: per-record calls cost more than
+        # the records.
+        first = self._consumer.poll(timeout)
+        self._login.raise_failure()
+        if first is None:
+            return []
+        messages = [first]
+        if max_records > 1:
+            messages += self._consumer.consume(max_records - 1, 0)
+        records = []
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.fatal() or err.code() in _REFUSED:
+                    raise _error(err)
+                log.warning("kafka consumer: %s", err)
+                continue
+            records.append(
+                Record(
+                    topic=msg.topic(),
+                    partition=msg.partition(),
+                    offset=msg.offset(),
+                    key=msg.key(),
+                    value=msg.value(),
+                    timestamp_ms=msg.timestamp()[1],
+                )
+            )
+        return records
+
     def commit(self, offsets: Iterable[TopicPartition]) -> None:
         parts = [_tp_in(tp) for tp in offsets]
         if not parts:
@@ -257,6 +288,14 @@ class ConfluentConsumer(Consumer):
     def position(self, topic: str, partition: int) -> int:
         [tp] = self._consumer.position([confluent_kafka.TopicPartition(topic, partition)])
         return tp.offset
+
+    def committed(self, partitions: Sequence[TopicPartition]) -> list[TopicPartition]:
+        try:
+            found = self._consumer.committed([_tp_in(tp) for tp in partitions], timeout=10.0)
+        except confluent_kafka.KafkaException as exc:
+            raise _error(exc) from exc
+        # librdkafka answers OFFSET_INVALID (-1001) where the group has committed nothing.
+        return [TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else -1) for tp in found]
 
     def offsets_for_times(self, topic: str, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
         query = [confluent_kafka.TopicPartition(topic, p, timestamp_ms) for p in partitions]

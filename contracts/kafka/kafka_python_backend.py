@@ -326,6 +326,16 @@ class KafkaPythonConsumer(Consumer):
         high = self._consumer.end_offsets([tp])[tp]
         return low, high
 
+    def committed(self, partitions: Sequence[TopicPartition]) -> list[TopicPartition]:
+        out = []
+        for tp in partitions:
+            try:
+                offset = self._consumer.committed(KTopicPartition(tp.topic, tp.partition))
+            except kafka.errors.KafkaError as exc:
+                raise _error(exc) from exc
+            out.append(TopicPartition(tp.topic, tp.partition, -1 if offset is None else offset))
+        return out
+
     def position(self, topic: str, partition: int) -> int:
         return self._consumer.position(KTopicPartition(topic, partition))
 

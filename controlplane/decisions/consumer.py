@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from contracts.codec import DecodeError, decode
 from contracts.dead_letter import send_to_dead_letter
-from contracts.follower import ConfigFollower
 from contracts.kafka import (
     KafkaError,
     KafkaSettings,
@@ -38,6 +37,7 @@ from contracts.topics import service_topics
 from contracts.topology import platform_topics
 from controlplane.decisions.services import decisions_expire, decisions_store
 from controlplane.kafka import batch_commit
+from streaming.follower import ConfigFollower
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,11 @@ import uuid
 import pytest
 
 from contracts import ServiceConfig, config_key, encode
-from contracts.follower import ConfigFollower, snapshot_is_stale
+from contracts.follower import snapshot_is_stale
 from contracts.kafka import KafkaSettings, make_admin, make_producer
 from contracts.topics import CONFIG_TOPIC
 from contracts.topology import platform_topics
+from streaming.follower import ConfigFollower
 from tests.kafka_auth import kafka_settings
 
 
