@@ -7,6 +7,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && r
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY contracts contracts
+COPY streaming streaming
 COPY controlplane controlplane
 COPY model_runner model_runner
 COPY rendezvous_worker rendezvous_worker
