@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from contracts.keys import ModelVersion
 from contracts.state import RedisProvider
 
 DEFAULT_POOL = "default"
@@ -34,8 +35,8 @@ class DeploymentSpec(msgspec.Struct, kw_only=True, frozen=True):
     internal_state: RedisProvider | None = None
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.model, self.version)
+    def key(self) -> ModelVersion:
+        return ModelVersion(self.model, self.version)
 
 
 class ServiceConfig(msgspec.Struct, kw_only=True, frozen=True):

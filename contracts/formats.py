@@ -5,7 +5,7 @@ load without running the artifact's code (``skops`` through an allow-list of cla
 ``model_runner.skops_allowlist``; ``onnx`` without external data, see ``model_runner.onnx_check``).
 ``CODE_FORMATS`` run code when loaded: only tenants the operator trusts may upload them, the control
 plane never loads them, and only runners of trusted pools do, after a static scan of their pickle
-(``model_runner.pickle_scan``).
+(``contracts.pickle_scan``).
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from contracts.codec import encode
 from contracts.config import ServiceConfig
 from contracts.kafka import Producer
+from contracts.keys import ServiceKey
 from contracts.messages import AppliedRevision, VersionStatus, WorkerKind, WorkerStatus
 from contracts.topics import STATUS_TOPIC, config_key
 
 log = logging.getLogger(__name__)
 
-ServiceKey = tuple[str, str]
 VersionsReader = Callable[[], list[VersionStatus]]
 # How often a runner looks whether a version's state changed (loaded, failed) between heartbeats.
 VERSION_CHECK_S = 0.5

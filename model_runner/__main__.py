@@ -11,19 +11,24 @@ import time
 from types import FrameType
 
 from contracts.kafka import make_admin, make_consumer, make_producer
+from contracts.provenance import RepliesPartitions
 from contracts.topology import platform_topics
 from model_runner.artifacts import fetch_artifact, foreign_artifacts_problem
 from model_runner.canary import window_settings_from_env
 from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, load_model, warm_imports
-from model_runner.loop import RunnerLoop
+from model_runner.loop import ScoringStep
 from model_runner.settings import RunnerSettings, SettingsError
 from model_runner.side_loop import make_side_loops, start_side_loop
 from model_runner.state import InternalState
 from model_runner.status import runner_status_reporter
+from streaming import LoopSettings, StreamLoop
 from streaming.follower import ConfigFollower
 
 log = logging.getLogger("model_runner")
+
+# Commits are cheap (no flush): once a second keeps a crash's re-scoring to about a second of requests.
+COMMIT_INTERVAL_S = 1.0
 
 
 def main() -> int:
@@ -72,18 +77,30 @@ def main() -> int:
 
     hosting = HostedModels(settings.pool, loader, memory_budget_bytes=int(settings.model_memory_mb * 2**20))
     hosting.warm_up(warm_imports)
-    consumer = make_consumer(settings.kafka, group_id=settings.group_id, assignor="range")
     producer = make_producer(settings.kafka)
     state = InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
-    loop = RunnerLoop(
+    replies = RepliesPartitions(admin.partition_count)
+    replies.count()  # read the metadata now, not on the first request's hot path
+    scoring = ScoringStep(
         settings,
-        consumer=consumer,
-        producer=producer,
-        admin=admin,
-        follower=follower,
         hosting=hosting,
+        replies=replies,
         state=state,
         status=runner_status_reporter(settings, producer, hosting),
+    )
+
+    def ready() -> None:
+        trust = " (trusted)" if settings.trusted else ""
+        print(f"[runner {settings.runner_id}] pool={settings.pool}{trust} ready", flush=True)
+
+    loop = StreamLoop(
+        scoring,
+        consumer=make_consumer(settings.kafka, group_id=settings.group_id, assignor="range"),
+        producer=producer,
+        admin=admin,
+        config=follower,
+        settings=LoopSettings(max_batch=settings.max_batch, commit_interval_s=COMMIT_INTERVAL_S),
+        on_ready=ready,
     )
 
     # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.
@@ -92,24 +109,16 @@ def main() -> int:
         start_side_loop(side, stop, side_failed) for side in make_side_loops(settings, follower, drift_windows)
     ]
 
-    def ready() -> None:
-        trust = " (trusted)" if settings.trusted else ""
-        print(f"[runner {settings.runner_id}] pool={settings.pool}{trust} ready", flush=True)
-
     try:
-        loop.run(stop, on_ready=ready)
+        loop.run(stop)
     finally:
         stop.set()
         for thread in side_threads:
             thread.join(timeout=15.0)
-        # The consumer first: closing it may revoke partitions, whose callback flushes the producer.
-        consumer.close()
-        producer.close()
         follower.stop()
         hosting.close()
         state.close()
-        admin.close()
-        log.info("stopped; stats %s", loop.stats)
+        log.info("stopped; stats %s", scoring.stats)
     return 1 if side_failed.is_set() else 0
 
 

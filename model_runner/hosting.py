@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from contracts.config import DeploymentSpec, ServiceConfig
+from contracts.keys import HostedKey, ServiceKey
 from contracts.roles import ANSWERING_ROLES, SCORING_ROLES
 from model_runner.footprint import deep_size
 from model_runner.loading import LoadedModel
@@ -30,9 +31,7 @@ from model_runner.lru import Resident, evictions
 
 log = logging.getLogger(__name__)
 
-ServiceKey = tuple[str, str]
 # A tenant's model versions are shared by its services; the hash makes a re-uploaded artifact new.
-VersionKey = tuple[str, str, int, str]
 Loader = Callable[[DeploymentSpec], LoadedModel]
 VersionState = Literal["unloaded", "loading", "ready", "failed"]
 DEFAULT_MEMORY_BUDGET_BYTES = 1024 * 1024 * 1024
@@ -40,13 +39,13 @@ DEFAULT_MEMORY_BUDGET_BYTES = 1024 * 1024 * 1024
 FRESH_PROTECTION_S = 30.0
 
 
-def version_key(tenant: str, spec: DeploymentSpec) -> VersionKey:
-    return (tenant, spec.model, spec.version, spec.sha256.lower())
+def version_key(tenant: str, spec: DeploymentSpec) -> HostedKey:
+    return HostedKey(tenant, spec.model, spec.version, spec.sha256.lower())
 
 
 @dataclass(eq=False)
 class HostedVersion:
-    key: VersionKey
+    key: HostedKey
     spec: DeploymentSpec
     state: VersionState = "unloaded"
     model: LoadedModel | None = None
@@ -77,7 +76,7 @@ class HostedModels:
         self._loader = loader
         self._lock = threading.Lock()
         self._routes: dict[ServiceKey, tuple[DeploymentSpec, ...]] = {}
-        self._versions: dict[VersionKey, HostedVersion] = {}
+        self._versions: dict[HostedKey, HostedVersion] = {}
         self._executor = ThreadPoolExecutor(max_workers=load_threads, thread_name_prefix="model-load")
         self._warmed = threading.Event()
         self._warmed.set()
@@ -217,7 +216,7 @@ class HostedModels:
                 gone.key[0], gone.key[1], gone.key[2], gone.resident_bytes, round(self.memory_budget_bytes / 2**20, 3),
             )
 
-    def _evict_over_budget(self, *, keep: VersionKey) -> list[HostedVersion]:
+    def _evict_over_budget(self, *, keep: HostedKey) -> list[HostedVersion]:
         """Under the lock: unload least recently used versions until the loaded ones fit the budget."""
         loaded = {key: v for key, v in self._versions.items() if v.state == "ready" and v.model is not None}
         recent = time.monotonic() - FRESH_PROTECTION_S

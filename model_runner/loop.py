@@ -1,208 +1,129 @@
-"""The Kafka shell around scoring: poll one record, drain what is fetched, score, produce, commit.
+"""Scoring as a processing step on the streaming runtime: admit each request of a batch, score it with
+every deployment of its service in micro-batches per version, produce the scores.
 
-One thread does all consuming, producing and committing (delivery callbacks run inside its
-``poll``/``flush``), so nothing here needs a lock; model loading runs elsewhere (hosting), and each
-version's scoring call runs on a worker thread under its timeout (isolation) while this one waits.
+The runtime's one thread does all consuming, producing and committing, so nothing here needs a lock;
+model loading runs elsewhere (hosting), and each version's scoring call runs on a worker thread under
+its timeout (isolation) while this one waits. A request is committed only once every score made from
+it is acknowledged; one waiting for a loading version is held until that version answers or fails.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 from contracts.codec import encode
 from contracts.config import DeploymentSpec, ServiceConfig
-from contracts.dead_letter import send_to_dead_letter
-from contracts.kafka import (
-    Admin,
-    Consumer,
-    KafkaError,
-    Producer,
-    Record,
-    TopicPartition,
-)
+from contracts.kafka import Record, TopicPartition, TopicSpec
+from contracts.keys import ServiceKey
 from contracts.messages import Score
 from contracts.provenance import Refused, RepliesPartitions, admit_request
 from contracts.status import StatusReporter
-from contracts.topics import parse_service_topic, service_topics
+from contracts.topics import ServiceTopics, parse_service_topic, service_topics
 from contracts.topology import service_topic_specs
 from model_runner.hosting import HostedModels, HostedVersion
 from model_runner.isolation import IsolatedCalls, effective_timeout_ms
 from model_runner.loading import LoadedModel
-from model_runner.offsets import OffsetTracker
 from model_runner.scoring import (
     MODEL_LOADING,
     Inbound,
     PendingScores,
-    ServiceKey,
     error_scores,
     score_version,
     split_expired,
 )
 from model_runner.settings import RunnerSettings
 from model_runner.state import InternalState
-from streaming.follower import ConfigFollower
+from streaming import RecordRef, Step, StepIO
 
 log = logging.getLogger(__name__)
 
-# Each commit first flushes the producer (a broker round trip that pauses consuming): once a second
-# keeps that under 1% of the loop while a crash re-scores at most a second of requests.
-COMMIT_INTERVAL_S = 1.0
-COMMIT_EVERY_RECORDS = 2000
 _ROLE_PRIORITY = {"champion": 0, "fallback": 1, "canary": 2, "challenger": 3}
-
-
-def scoring_priority(spec: DeploymentSpec) -> tuple[int, int]:
-    return (_ROLE_PRIORITY.get(spec.role, 4), spec.rank)
 HEALTH_INTERVAL_S = 5.0
 STATS_INTERVAL_S = 60.0
 
 
-class RunnerLoop:
+def scoring_priority(spec: DeploymentSpec) -> tuple[int, int]:
+    return (_ROLE_PRIORITY.get(spec.role, 4), spec.rank)
+
+
+def _ref(item: Inbound) -> RecordRef:
+    return RecordRef(item.topic, item.partition, item.offset)
+
+
+class ScoringStep(Step):
+    name = "scoring"
+
     def __init__(
         self,
         settings: RunnerSettings,
         *,
-        consumer: Consumer,
-        producer: Producer,
-        admin: Admin,
-        follower: ConfigFollower,
         hosting: HostedModels,
+        replies: RepliesPartitions,
         calls: IsolatedCalls | None = None,
         state: InternalState | None = None,
         status: StatusReporter | None = None,
     ) -> None:
         self._settings = settings
+        self._hosting = hosting
+        self._replies = replies
         self._calls = calls or IsolatedCalls()
         self._state = state or InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
-        self._consumer = consumer
-        self._producer = producer
-        self._admin = admin
-        self._replies = RepliesPartitions(admin.partition_count)
-        self._follower = follower
-        self._hosting = hosting
         self._status = status
-        self._applied_services: Mapping[ServiceKey, ServiceConfig] = {}
-        self._offsets = OffsetTracker()
         self._pending = PendingScores()
         self._topic_services: dict[str, ServiceKey] = {}
-        self._subscribed: tuple[str, ...] = ()
-        self._generation = -1
-        self._delivery_error: KafkaError | None = None
-        self._last_commit = time.monotonic()
-        self._uncommitted_records = 0
-        self._assigned = False
         self._next_health = 0.0
         self._next_stats = time.monotonic() + STATS_INTERVAL_S
         self.stats = {"records": 0, "scores": 0, "expired": 0, "dead_lettered": 0}
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
-    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
-        self._replies.count()  # read the metadata now, not on the first request's hot path
-        self._apply_config()
-        self._report_applied()
-        while not stop.is_set():
-            if self._follower.generation != self._generation:
-                self._apply_config()
-                self._report_applied()
-            if on_ready is not None and (self._assigned or not self._subscribed):
-                # Ready means partitions are owned: a request sent now is read at once.
-                on_ready()
-                on_ready = None
-            self._step()
-            self._housekeeping()
-        self.shutdown()
+    # -- config --------------------------------------------------------------------------------------
 
-    def shutdown(self) -> None:
-        """Everything handed to the producer is delivered, then its positions are committed."""
-        self._commit(force=True)
-        self._calls.close()
-
-    # -- config and subscription -------------------------------------------------------------
-
-    def _report_applied(self) -> None:
-        """Tell the control plane (rdv.status) which revisions this runner now scores by."""
-        if self._status is not None:
-            self._status.applied(self._applied_services)
-
-    def _apply_config(self) -> None:
-        self._generation = self._follower.generation
-        services = self._follower.services
-        self._applied_services = services
+    def configure(self, services: Mapping[ServiceKey, ServiceConfig], io: StepIO) -> None:
         self._hosting.sync(services)
-        routed = self._hosting.routed_services()
-        topic_services = {service_topics(t, s).requests: (t, s) for (t, s) in routed}
-        # The subscription only grows: every change of it is a group rebalance that stalls every
-        # service of the pool (seconds with kafka-python), while a routing change must take effect
-        # at once. Records of services no longer routed here are acknowledged unscored.
-        topics = tuple(sorted(set(self._subscribed) | set(topic_services)))
-        new = [key for topic, key in topic_services.items() if topic not in self._topic_services]
-        self._topic_services = topic_services
-        if topics == self._subscribed:
-            return
-        self._ensure_service_topics(new)
-        self._commit(force=True)
-        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
-        self._subscribed = topics
-        log.info("subscribed to %d request topics (%d new)", len(topics), len(new))
+        # Records of services no longer routed here are acknowledged unscored (the subscription only grows).
+        self._topic_services = {
+            service_topics(t, s).requests: ServiceKey(t, s) for (t, s) in self._hosting.routed_services()
+        }
+        if self._status is not None:
+            # Tell the control plane (rdv.status) which revisions this runner now scores by.
+            self._status.applied(services)
 
-    def _ensure_service_topics(self, keys: Sequence[ServiceKey]) -> None:
-        """Requests and scores topics of newly routed services, so subscribing never waits on them."""
-        specs = []
-        for tenant, service in keys:
-            config = self._follower.get(tenant, service)
+    def wanted_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> list[TopicSpec]:
+        """The requests topics of the services routed here."""
+        return self._specs(services, lambda names: names.requests)
+
+    def written_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> list[TopicSpec]:
+        """Their scores topics, created if missing before the first score is produced."""
+        return self._specs(services, lambda names: names.scores)
+
+    def _specs(
+        self, services: Mapping[ServiceKey, ServiceConfig], pick: Callable[[ServiceTopics], str]
+    ) -> list[TopicSpec]:
+        specs: list[TopicSpec] = []
+        for tenant, service in self._topic_services.values():
+            config = services.get(ServiceKey(tenant, service))
             if config is not None:
-                topics = service_topics(tenant, service)
-                wanted = {topics.requests, topics.scores}
-                specs += [
-                    t for t in service_topic_specs(tenant, service, config.partitions) if t.name in wanted
-                ]
-        if specs:
-            try:
-                self._admin.ensure_topics(specs)
-            except Exception as exc:  # the control plane normally created them already
-                log.warning("could not ensure service topics: %s", exc)
+                name = pick(service_topics(tenant, service))
+                specs += [t for t in service_topic_specs(tenant, service, config.partitions) if t.name == name]
+        return specs
 
-    def _on_assign(self, partitions: list[TopicPartition]) -> None:
-        self._assigned = True
+    # -- the hot path --------------------------------------------------------------------------------
 
-    def _on_revoke(self, partitions: list[TopicPartition]) -> None:
-        revoked = {(p.topic, p.partition) for p in partitions}
-        self._commit(force=True, only=revoked)
-        self._pending.drop_partitions(revoked)
-        self._offsets.forget(revoked)
-
-    # -- the hot path --------------------------------------------------------------------------
-
-    def _step(self) -> None:
-        record = self._consumer.poll(0.05) if self._subscribed else None
-        if record is None:
-            if not self._subscribed:
-                time.sleep(0.05)
-            return
-        records = [record]
-        while len(records) < self._settings.max_batch:
-            more = self._consumer.poll(0)
-            if more is None:
-                break
-            records.append(more)
-        self._handle(records)
-
-    def _handle(self, records: Sequence[Record]) -> None:
+    def process(self, records: Sequence[Record], io: StepIO) -> None:
         now = time.time()
         by_service: dict[ServiceKey, list[Inbound]] = {}
         for record in records:
-            self._offsets.seen(record.topic, record.partition, record.offset)
-            item = self._admit(record, now)
+            item = self._admit(record, now, io)
             if item is not None:
                 # The topic says whose request it is (_admit checked the body agrees).
                 by_service.setdefault(self._topic_services[record.topic], []).append(item)
         self.stats["records"] += len(records)
-        self._uncommitted_records += len(records)
         for service_key, items in by_service.items():
             # Answering roles first: the champion's scores leave before a slow challenger is scored.
             for spec in sorted(self._hosting.deployments(*service_key), key=scoring_priority):
@@ -211,31 +132,28 @@ class RunnerLoop:
                 if model is None and (hosted is None or hosted.state != "failed"):
                     # Not loaded yet (lazily loaded, or evicted): the requests wait for the load.
                     for item in items:
-                        self._offsets.hold(item.topic, item.partition, item.offset)
+                        io.hold(_ref(item))
                         self._pending.add(service_key, spec, item)
                 else:
-                    self._emit(items, self._scores(items, spec, hosted, model))
-        self._producer.poll(0)
+                    self._emit(items, self._scores(items, spec, hosted, model), io)
+            io.producer.poll(0)
 
-    def _admit(self, record: Record, now: float) -> Inbound | None:
+    def _admit(self, record: Record, now: float, io: StepIO) -> Inbound | None:
         """The decoded request, or None when it is poison, expired or not for a routed service."""
-        service_key = self._topic_services.get(record.topic)
-        if service_key is None:
+        if record.topic not in self._topic_services:
             return None
         request = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
         if isinstance(request, Refused):
             # Poison, another tenant's or service's name, or a reply_to the rendezvous would refuse: not scored.
-            return self._dead_letter(record, request.reason)
+            io.dead_letter(record, request.reason)
+            self.stats["dead_lettered"] += 1
+            return None
         if request.deadline_at <= now:
             self.stats["expired"] += 1
             return None
         return Inbound(request=request, partition=record.partition, offset=record.offset, topic=record.topic)
 
-    def _dead_letter(self, record: Record, error: str) -> None:
-        send_to_dead_letter(self._producer, record, error)
-        self.stats["dead_lettered"] += 1
-
-    def _emit(self, items: Sequence[Inbound], scores: Sequence[Score]) -> None:
+    def _emit(self, items: Sequence[Inbound], scores: Sequence[Score], io: StepIO) -> None:
         scores_topic_of: dict[str, str] = {}
         for item, score in zip(items, scores, strict=True):
             topic = scores_topic_of.get(item.topic)
@@ -244,53 +162,17 @@ class RunnerLoop:
                 assert named is not None  # only requests topics are subscribed
                 topic = scores_topic_of[item.topic] = service_topics(named.tenant, named.service).scores
             # Same partition number as the request: the rendezvous relies on co-partitioning.
-            self._producer.produce(
-                topic,
-                encode(score),
-                key=score.request_id.encode(),
-                partition=item.partition,
-                on_delivery=self._delivered,
+            io.produce(
+                topic, encode(score), key=score.request_id.encode(), partition=item.partition, after=(_ref(item),)
             )
         self.stats["scores"] += len(scores)
-
-    def _delivered(self, error: KafkaError | None, _tp: TopicPartition) -> None:
-        if error is not None and self._delivery_error is None:
-            self._delivery_error = error
-
-    @property
-    def _runner_id(self) -> str:
-        return self._settings.runner_id
-
-    # -- pending versions, commits, health -------------------------------------------------------
-
-    def _serve_pending(self) -> None:
-        now = time.time()
-        for group in sorted(self._pending.groups(), key=lambda g: scoring_priority(g.spec)):
-            hosted = self._hosting.acquire(group.tenant, group.spec)
-            model = hosted.model if hosted is not None else None
-            if hosted is None or group.spec not in self._hosting.deployments(group.tenant, group.service):
-                self._release(group.items)  # no longer deployed: nobody waits for its score
-                self._pending.discard(group)
-            elif model is None and hosted.state != "failed":
-                live, expired = split_expired(group.items, now)
-                if expired:
-                    self._emit(
-                        expired, error_scores(expired, group.spec, MODEL_LOADING, runner_id=self._runner_id)
-                    )
-                    self._release(expired)
-                    group.items = live
-                    if not live:
-                        self._pending.discard(group)
-            else:
-                self._emit(group.items, self._scores(group.items, group.spec, hosted, model))
-                self._release(group.items)
-                self._pending.discard(group)
 
     def _scores(
         self, items: Sequence[Inbound], spec: DeploymentSpec, hosted: HostedVersion, model: LoadedModel | None
     ) -> list[Score]:
+        runner_id = self._settings.runner_id
         if model is None:
-            return error_scores(items, spec, hosted.error or "model failed to load", runner_id=self._runner_id)
+            return error_scores(items, spec, hosted.error or "model failed to load", runner_id=runner_id)
         settings = self._settings
         timeout_ms = effective_timeout_ms(
             spec, default_ms=settings.model_timeout_ms, max_ms=settings.model_timeout_max_ms
@@ -302,61 +184,68 @@ class RunnerLoop:
 
         # This version's internal state, fetched for the batch right before its predict call only.
         rows = self._state.rows(spec, [item.request for item in items], tenant=hosted.key[0])
-        return score_version(items, spec, model, runner_id=self._runner_id, call=call, rows=rows)
+        return score_version(items, spec, model, runner_id=runner_id, call=call, rows=rows)
 
-    def _release(self, items: Sequence[Inbound]) -> None:
-        for item in items:
-            self._offsets.release(item.topic, item.partition, item.offset)
+    # -- pending versions, timers, partitions --------------------------------------------------------
 
-    def _housekeeping(self) -> None:
+    def tick(self, now: float, io: StepIO) -> None:
         if self._pending:
-            self._serve_pending()
-        self._producer.poll(0)
-        self._commit()
+            self._serve_pending(now, io)
         if self._status is not None:
             self._status.tick()
-        now = time.monotonic()
-        if now >= self._next_health:
-            self._next_health = now + HEALTH_INTERVAL_S
+        clock = time.monotonic()
+        if clock >= self._next_health:
+            self._next_health = clock + HEALTH_INTERVAL_S
             self._write_health()
-        if now >= self._next_stats:
-            self._next_stats = now + STATS_INTERVAL_S
+        if clock >= self._next_stats:
+            self._next_stats = clock + STATS_INTERVAL_S
             log.info("stats %s pending=%d", self.stats, len(self._pending))
 
-    def _commit(self, *, force: bool = False, only: set[tuple[str, int]] | None = None) -> None:
-        due = time.monotonic() - self._last_commit >= COMMIT_INTERVAL_S
-        if not (force or due or self._uncommitted_records >= COMMIT_EVERY_RECORDS):
-            return
-        self._last_commit = time.monotonic()
-        offsets = self._offsets.committable()
-        if only is not None:
-            offsets = [tp for tp in offsets if (tp.topic, tp.partition) in only]
-        if not offsets:
-            return
-        undelivered = self._producer.flush(10.0)
-        if self._delivery_error is not None:
-            # Idempotent retries are exhausted: stop without committing; a restart re-scores.
-            raise RuntimeError(f"score delivery failed: {self._delivery_error}")
-        if undelivered:
-            log.warning("%d scores still undelivered after flush; commit postponed", undelivered)
-            return
-        try:
-            self._consumer.commit(offsets)
-        except KafkaError as exc:  # e.g. a rebalance in progress; the next commit catches up
-            log.warning("commit failed: %s", exc)
-            return
-        self._offsets.committed(offsets)
-        self._uncommitted_records = 0
+    def _serve_pending(self, now: float, io: StepIO) -> None:
+        runner_id = self._settings.runner_id
+        for group in sorted(self._pending.groups(), key=lambda g: scoring_priority(g.spec)):
+            hosted = self._hosting.acquire(group.tenant, group.spec)
+            model = hosted.model if hosted is not None else None
+            if hosted is None or group.spec not in self._hosting.deployments(group.tenant, group.service):
+                self._release(group.items, io)  # no longer deployed: nobody waits for its score
+                self._pending.discard(group)
+            elif model is None and hosted.state != "failed":
+                live, expired = split_expired(group.items, now)
+                if expired:
+                    self._emit(expired, error_scores(expired, group.spec, MODEL_LOADING, runner_id=runner_id), io)
+                    self._release(expired, io)
+                    group.items = live
+                    if not live:
+                        self._pending.discard(group)
+            else:
+                self._emit(group.items, self._scores(group.items, group.spec, hosted, model), io)
+                self._release(group.items, io)
+                self._pending.discard(group)
+
+    @staticmethod
+    def _release(items: Sequence[Inbound], io: StepIO) -> None:
+        for item in items:
+            io.release(_ref(item))
+
+    def revoking(self, partitions: list[TopicPartition], io: StepIO) -> None:
+        # Their new owner scores them; the runtime forgets their holds.
+        self._pending.drop_partitions({(p.topic, p.partition) for p in partitions})
+
+    def stopping(self, io: StepIO) -> None:
+        self._calls.close()
+
+    def health(self) -> dict[str, object]:
+        return {"pending": len(self._pending), **self.stats}
 
     def _write_health(self) -> None:
         path = self._settings.health_file
         if path is None:
             return
         status = {
-            "runner": self._runner_id,
+            "runner": self._settings.runner_id,
             "pool": self._settings.pool,
             "at": time.time(),
-            "subscribed": list(self._subscribed),
+            "subscribed": sorted(self._topic_services),
             "pending": len(self._pending),
             **self.stats,
         }

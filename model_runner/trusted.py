@@ -27,8 +27,8 @@ import numpy as np
 
 from contracts.config import DeploymentSpec
 from contracts.formats import CODE_FORMATS, PICKLE_FORMATS
+from contracts.pickle_scan import PickleRefused, pickle_file_refusals, pickle_report
 from model_runner.loading import LoadedModel, ModelLoadError, Prediction, Row, RowError, SklearnModel, to_python
-from model_runner.pickle_scan import PickleRefused, pickle_file_refusals, pickle_report
 
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 

@@ -3,7 +3,7 @@ untrusted formats").
 
     python scripts/runner_confined.py            # instead of: python -m model_runner
 
-The runner sees ``/usr``, the Python installation and virtualenv, the ``model_runner`` and ``contracts``
+The runner sees ``/usr``, the Python installation and virtualenv, the ``model_runner``, ``contracts`` and ``streaming``
 packages (all read-only), its artifact cache (``RDV_ARTIFACT_CACHE``, read/write), a private ``/tmp`` and
 nothing else of the host: no artifact store, no repository, no home directory. Its environment holds only the
 ``RDV_*`` variables and ``REDIS_URL`` of this one (never ``DATABASE_URL`` or ``DJANGO_*``). It runs as

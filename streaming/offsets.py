@@ -14,20 +14,18 @@ rendezvous's scores stay re-readable for as long as their request may be re-read
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from contracts.kafka import TopicPartition
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionRef:
+class PartitionRef(NamedTuple):
     topic: str
     partition: int
 
 
-@dataclass(frozen=True, slots=True)
-class RecordRef:
-    """Where one record was read: what a hold is taken on."""
+class RecordRef(NamedTuple):
+    """Where one record was read: what a hold is taken on (a tuple: pure cores may keep it as one)."""
 
     topic: str
     partition: int

@@ -107,6 +107,7 @@ class StreamLoop:
         self.io = StepIO(producer=producer, offsets=self.offsets, metrics=self.metrics, loop_name=self.name)
         self._commits = isinstance(source, Subscription)
         self._topics: tuple[str, ...] = ()
+        self._ensured: set[str] = set()
         self._generation = -1
         self._assigned = False
         self._uncommitted = 0
@@ -208,12 +209,13 @@ class StreamLoop:
         self._generation = self._config.generation
         services = self._config.services
         assert isinstance(self._source, Subscription)
+        self.step.configure(services, self.io)
         wanted = list(self.step.wanted_topics(services))
+        written = list(self.step.written_topics(services))
+        self._ensure([spec for spec in wanted + written if spec.name not in self._ensured])
         topics = tuple(sorted(set(self._topics) | set(self._source.topics) | {spec.name for spec in wanted}))
         if topics != self._topics:
-            self._ensure([spec for spec in wanted if spec.name not in self._topics])
             self._subscribe(topics)
-        self.step.configure(services, self.io)
 
     def _ensure(self, specs: list[TopicSpec]) -> None:
         """New topics exist before they are subscribed: a subscribed topic without metadata keeps a
@@ -224,6 +226,8 @@ class StreamLoop:
             self._admin.ensure_topics(specs)
         except Exception as exc:
             log.warning("%s: could not ensure %d topics: %s", self.name, len(specs), exc)
+            return
+        self._ensured |= {spec.name for spec in specs}
 
     def _subscribe(self, topics: Sequence[str]) -> None:
         self._commit(force=True)

@@ -27,8 +27,12 @@ class Step:
         the records of topics it no longer wants."""
         return ()
 
+    def written_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
+        """Per-service topics this step writes but does not read, created when missing (followed loops)."""
+        return ()
+
     def configure(self, services: Mapping[ServiceKey, ServiceConfig], io: StepIO) -> None:
-        """A new config generation is live (called after the subscription has followed it)."""
+        """A new config generation is live (called first; ``wanted_topics`` is asked next)."""
 
     def process(self, records: Sequence[Record], io: StepIO) -> None:
         """One batch of records, in the order read. Anything not held by then counts as done."""

@@ -11,13 +11,13 @@ import msgspec
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from contracts.keys import ServiceKey
 from contracts.messages import Decision
 from controlplane.decisions.models import DecisionRecord
 from controlplane.routing.models import Service
 
 log = logging.getLogger(__name__)
 
-ServiceKey = tuple[str, str]
 
 # (tenant slug, service slug) → (service id, when looked up). Unknown services are never cached, so a
 # service created after its first decision is found at the next batch; known ones are re-checked after

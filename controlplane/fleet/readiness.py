@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from contracts.keys import VersionDigest
+
 JUDGED_ROLES = ("champion", "fallback")
 # Usable before its first request: a runner may keep a non-champion unloaded until it is needed.
 _LAZY_OK = {"fallback": ("ready", "idle"), "champion": ("ready",)}
 
 VerdictState = Literal["ready", "pending", "failed"]
-VersionKey = tuple[str, int, str]  # model, version, sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,8 @@ class DeploymentRef:
     pool: str
 
     @property
-    def key(self) -> VersionKey:
-        return (self.model, self.version, self.sha256.lower())
+    def key(self) -> VersionDigest:
+        return VersionDigest(self.model, self.version, self.sha256.lower())
 
     @property
     def label(self) -> str:
@@ -49,7 +50,7 @@ class RunnerView:
     pool: str
     applied_revision: int | None
     # (state, error) per version of this tenant.
-    versions: Mapping[VersionKey, tuple[str, str]] = field(default_factory=dict)
+    versions: Mapping[VersionDigest, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from contracts.keys import VersionDigest
 from contracts.topics import config_key
 from controlplane.fleet.models import RevisionCheck, WorkerReport
-from controlplane.fleet.readiness import DeploymentRef, RunnerView, Verdict, VersionKey, readiness_verdict
+from controlplane.fleet.readiness import DeploymentRef, RunnerView, Verdict, readiness_verdict
 from controlplane.routing.models import ConfigRevision, Service
 
 
@@ -40,7 +41,7 @@ class FleetView:
 
     reports: list[WorkerReport]
     # tenant → worker → version → (state, error)
-    versions: dict[str, dict[str, dict[VersionKey, tuple[str, str]]]]
+    versions: dict[str, dict[str, dict[VersionDigest, tuple[str, str]]]]
 
     def runners(self, tenant: str, service: str) -> list[RunnerView]:
         key = config_key(tenant, service)
@@ -74,7 +75,7 @@ class FleetView:
 
 def fleet_view(*, now: datetime, tenant: str | None = None) -> FleetView:
     reports = list(WorkerReport.objects.filter(at__gte=live_since(now)).prefetch_related("placements"))
-    versions: dict[str, dict[str, dict[VersionKey, tuple[str, str]]]] = defaultdict(lambda: defaultdict(dict))
+    versions: dict[str, dict[str, dict[VersionDigest, tuple[str, str]]]] = defaultdict(lambda: defaultdict(dict))
     for report in reports:
         for p in report.placements.all():
             if tenant is None or p.tenant == tenant:

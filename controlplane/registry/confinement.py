@@ -34,7 +34,7 @@ ARTIFACT_PATH = "/rdv/artifact/model"
 CODE_ROOT = "/rdv/code"
 PROBE_ROOT = "/rdv/probe"
 # The only packages of this repository the smoke test imports: nothing of the control plane.
-CODE_PACKAGES = ("model_runner", "contracts")
+CODE_PACKAGES = ("model_runner", "contracts", "streaming")
 _MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 _SYSTEM_FILES = ("/etc/ld.so.cache",)
 # Name resolution and TLS roots, for a confined process that keeps the network (a model runner).

@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from contracts.smoke import SMOKE_MODULE, SmokeRequest
 from controlplane.registry import confinement
 from controlplane.registry.confinement import Confinement
-from model_runner.smoke import SmokeRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 _TAIL_BYTES = 64 * 1024
@@ -193,7 +193,7 @@ def _child_command(
     request: SmokeRequest, confined: Confinement, workdir: Path
 ) -> tuple[list[str], dict[str, str], SmokeRequest]:
     """The command line, its environment, and the request as the child must see it (its artifact's path)."""
-    command = ["-m", "model_runner.smoke"]
+    command = ["-m", SMOKE_MODULE]
     if confined.mode == confinement.NONE:
         pythonpath = os.pathsep.join([str(ROOT), *([str(confined.probe_dir)] if confined.probe_dir else [])])
         return [sys.executable, *command], _child_env(workdir.as_posix(), pythonpath=pythonpath), request

@@ -6,7 +6,7 @@ with time, memory and CPU limits (``sandbox``), and records the outcome with a r
 on. Formats that run code when loaded are never opened here, not even in the child: on the control
 plane's host a child process is no sandbox for other tenants' files or the database credentials.
 They get a static check — the pickle opcode scan the trusted runners also run before loading
-(``model_runner.pickle_scan``) — and a report that says they were not loaded (``trusted_format_check``).
+(``contracts.pickle_scan``) — and a report that says they were not loaded (``trusted_format_check``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from contracts.pickle_scan import PickleRefused, pickle_file_refusals, pickle_report
+from contracts.smoke import SmokeRequest, example_problem
 from controlplane.registry.models import ModelVersion
 from controlplane.registry.sandbox import Limits, SandboxResult, failure_explain, sandbox_run
 from controlplane.registry.trust import is_code_format
-from model_runner.pickle_scan import PickleRefused, pickle_file_refusals, pickle_report
-from model_runner.smoke import SmokeRequest, example_problem
 
 log = logging.getLogger(__name__)
 

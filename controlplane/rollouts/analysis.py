@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-VersionKey = tuple[str, int]
+from contracts.keys import ModelVersion
 
 # What an ``analysis`` body may set; ``max_p99_ms`` defaults to the service deadline.
 ANALYSIS_DEFAULTS: dict[str, float | int | None] = {
@@ -93,7 +93,7 @@ def _rate(count: int, total: int) -> float | None:
 
 
 def step_numbers(
-    decisions: Iterable[WindowDecision], *, candidate: VersionKey, baseline: VersionKey | None
+    decisions: Iterable[WindowDecision], *, candidate: ModelVersion, baseline: ModelVersion | None
 ) -> StepNumbers:
     """Count, error rate, timeout rate, p99 latency and agreement of ``candidate`` over the decisions.
 

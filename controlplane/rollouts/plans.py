@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from contracts.config import DEFAULT_POOL
+from contracts.keys import ModelVersion
 
 Row = dict[str, Any]
-VersionKey = tuple[str, int]
 
 CANARY = "canary"
 BLUE_GREEN = "blue-green"
@@ -44,17 +44,17 @@ def plan_weights(*, strategy: str, steps: Sequence[int]) -> list[int]:
     return [0, 100] if strategy == BLUE_GREEN else list(steps)
 
 
-def _key(row: Row) -> VersionKey:
-    return (row["model"], row["version"])
+def _key(row: Row) -> ModelVersion:
+    return ModelVersion(row["model"], row["version"])
 
 
-def baseline_champion(table: Sequence[Row], *, candidate: VersionKey) -> Row | None:
+def baseline_champion(table: Sequence[Row], *, candidate: ModelVersion) -> Row | None:
     """The champion the candidate is compared with: the heaviest one other than the candidate."""
     champions = [r for r in table if r["role"] == "champion" and _key(r) != candidate and r["weight"] > 0]
     return max(champions, key=lambda r: (r["weight"], -r["version"]), default=None)
 
 
-def table_for_step(*, baseline: Sequence[Row], candidate: VersionKey, weight: int) -> list[Row]:
+def table_for_step(*, baseline: Sequence[Row], candidate: ModelVersion, weight: int) -> list[Row]:
     """The baseline table with the candidate at ``weight`` percent (0: a challenger); other rows are kept.
 
     Baseline champions share ``100 - weight`` in their own proportions; weights are integers, so they are

@@ -1,5 +1,6 @@
-"""The loop's bookkeeping without a broker: subscriptions follow the config, scores keep their
-partition, requests wait for a loading version, and offsets are committed only after a flush."""
+"""The scoring step on the runtime without a broker: subscriptions follow the config, scores keep their
+partition, requests wait for a loading version, and offsets are committed only once the scores made
+from them are acknowledged."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from contracts.codec import decode, encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.kafka import Admin, Consumer, Producer, Record, TopicPartition, TopicSpec
 from contracts.messages import DeadLetter, ReplyTo, Request, Score
+from contracts.provenance import RepliesPartitions
 from contracts.topics import DLQ_TOPIC, REPLIES_TOPIC, service_topics
 from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, Prediction
-from model_runner.loop import RunnerLoop
+from model_runner.loop import ScoringStep
 from model_runner.settings import RunnerSettings
+from streaming import LoopSettings, StreamLoop
 
 SETTINGS = RunnerSettings.from_env({"RDV_RUNNER_ID": "r1", "RDV_MAX_BATCH": "64"})
 
@@ -51,9 +54,12 @@ class FakeConsumer(Consumer):
 
 
 class FakeProducer(Producer):
+    """Acknowledges what it was given when polled or flushed, unless ``hold_acks`` is set."""
+
     def __init__(self) -> None:
         self.sent: list[tuple[str, int | None, bytes | None]] = []
-        self.flushed = 0
+        self._unacked: list[tuple[Any, TopicPartition]] = []
+        self.hold_acks = False
 
     def produce(
         self,
@@ -63,15 +69,23 @@ class FakeProducer(Producer):
         key: Any = None,
         partition: Any = None,
         on_delivery: Any = None,
+        timestamp_ms: Any = None,
     ) -> None:
         self.sent.append((topic, partition, value))
+        if on_delivery is not None:
+            self._unacked.append((on_delivery, TopicPartition(topic, partition or 0, len(self.sent))))
 
     def poll(self, timeout: float = 0.0) -> int:
-        return 0  # noqa: E704
+        if self.hold_acks:
+            return 0
+        acks, self._unacked = self._unacked, []
+        for callback, tp in acks:
+            callback(None, tp)
+        return len(acks)
 
     def flush(self, timeout: float = 10.0) -> int:  # noqa: E301
-        self.flushed = len(self.sent)
-        return 0
+        self.poll()
+        return len(self._unacked)
 
     def close(self) -> None: ...
 
@@ -102,6 +116,8 @@ class FakeFollower:
 
     def get(self, tenant: str, service: str) -> ServiceConfig | None:
         return self.services.get((tenant, service))
+
+    def check(self) -> None: ...
 
 
 class Echo(LoadedModel):
@@ -151,40 +167,54 @@ def _request(service: str, request_id: str, x: float, deadline_ms: int = 5000, a
     )
 
 
-def _loop(gate: threading.Event | None = None) -> tuple[RunnerLoop, FakeConsumer, FakeProducer, FakeFollower]:
+def _loop(
+    gate: threading.Event | None = None,
+    settings: RunnerSettings = SETTINGS,
+    models: dict[str, LoadedModel] | None = None,
+) -> tuple[StreamLoop, FakeConsumer, FakeProducer, FakeFollower]:
     model = Echo()
 
     def loader(spec: DeploymentSpec) -> LoadedModel:
         if gate is not None:
             gate.wait(5)
-        return model
+        return models[spec.model] if models is not None else model
 
     consumer, producer, follower = FakeConsumer(), FakeProducer(), FakeFollower()
-    loop = RunnerLoop(
-        SETTINGS,
+    admin = FakeAdmin()
+    step = ScoringStep(
+        settings, hosting=HostedModels("default", loader), replies=RepliesPartitions(admin.partition_count)
+    )
+    loop = StreamLoop(
+        step,
         consumer=consumer,
         producer=producer,
-        admin=FakeAdmin(),
-        follower=follower,
-        hosting=HostedModels("default", loader),
-    )  # type: ignore[arg-type]
+        admin=admin,
+        config=follower,  # type: ignore[arg-type]
+        settings=LoopSettings(max_batch=settings.max_batch, commit_interval_s=3600),
+    )
     return loop, consumer, producer, follower
 
 
-def _run_until(loop: RunnerLoop, condition: Any, timeout: float = 5.0) -> None:
+_STOP = threading.Event()
+
+
+def _run_until(loop: StreamLoop, condition: Any, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        loop._turn(_STOP)
+        if condition():
+            return
         assert time.monotonic() < deadline, "condition not reached"
-        if loop._follower.generation != loop._generation:
-            loop._apply_config()
-        loop._step()
-        loop._housekeeping()
+
+
+def _stats(loop: StreamLoop) -> dict[str, int]:
+    return loop.step.stats  # type: ignore[attr-defined, no-any-return]
 
 
 def test_scores_keep_the_partition_and_poison_goes_to_the_dead_letter_topic() -> None:
     loop, consumer, producer, follower = _loop()
     follower.publish(_config("churn", "a", "b"))
-    loop._apply_config()
+    loop._turn(_STOP)
     consumer.records.extend(
         [
             _record("churn", 0, 3, _request("churn", "r0", 1.0)),
@@ -206,14 +236,14 @@ def test_scores_keep_the_partition_and_poison_goes_to_the_dead_letter_topic() ->
     assert {t for t, _p, _s in scores} == {service_topics("acme", "churn").scores}
     [letter] = [decode(DeadLetter, v) for t, _p, v in producer.sent if t == DLQ_TOPIC]
     assert (letter.partition, letter.offset, letter.value) == (3, 1, "{oops")
-    assert loop.stats["expired"] == 1
+    assert _stats(loop)["expired"] == 1
 
 
 def test_requests_whose_body_disagrees_with_their_topic_are_dead_lettered_unscored() -> None:
     """Tenants produce requests themselves: the topic decides whose they are (contracts.provenance)."""
     loop, consumer, producer, follower = _loop()
     follower.publish(_config("churn", "a"))
-    loop._apply_config()
+    loop._turn(_STOP)
 
     def forged(request_id: str, **changes: Any) -> bytes:
         request = decode(Request, _request("churn", request_id, 1.0))
@@ -248,24 +278,29 @@ def test_requests_wait_for_a_loading_version_and_their_offset_waits_with_them() 
     gate = threading.Event()
     loop, consumer, producer, follower = _loop(gate)
     follower.publish(_config("churn", "slow"))
-    loop._apply_config()
+    loop._turn(_STOP)
     consumer.records.extend(_record("churn", i, 0, _request("churn", f"r{i}", i)) for i in range(3))
 
-    _run_until(loop, lambda: len(loop._pending) == 3)
+    _run_until(loop, lambda: loop.step.pending == 3)  # type: ignore[attr-defined]
     loop._commit(force=True)
     assert all(tp.offset == 0 for batch in consumer.commits for tp in batch)
 
     gate.set()
+    producer.hold_acks = True
     _run_until(loop, lambda: len(producer.sent) == 3)
     loop._commit(force=True)
+    assert all(tp.offset == 0 for batch in consumer.commits for tp in batch), "scores not acknowledged yet"
+
+    producer.hold_acks = False
+    producer.poll()
+    loop._commit(force=True)
     assert consumer.commits[-1] == [TopicPartition(service_topics("acme", "churn").requests, 0, 3)]
-    assert producer.flushed == 3
 
 
 def test_a_new_service_in_the_pool_is_subscribed_without_a_restart() -> None:
     loop, consumer, _producer, follower = _loop()
     follower.publish(_config("churn", "a"))
-    loop._apply_config()
+    loop._turn(_STOP)
 
     follower.publish(_config("fraud", "a"))
     _run_until(loop, lambda: len(consumer.subscriptions) == 2)
@@ -294,15 +329,7 @@ def test_a_hung_model_costs_its_timeout_once_and_never_holds_up_the_champion() -
     sleeper, echo = Sleeper(), Echo()
     models = {"sleepy": sleeper, "a": echo}
     settings = RunnerSettings.from_env({"RDV_RUNNER_ID": "r1", "RDV_MODEL_TIMEOUT_MS": "300"})
-    consumer, producer, follower = FakeConsumer(), FakeProducer(), FakeFollower()
-    loop = RunnerLoop(
-        settings,
-        consumer=consumer,
-        producer=producer,
-        admin=FakeAdmin(),
-        follower=follower,
-        hosting=HostedModels("default", lambda spec: models[spec.model]),
-    )  # type: ignore[arg-type]
+    loop, consumer, producer, follower = _loop(settings=settings, models=models)  # type: ignore[arg-type]
     challenger = DeploymentSpec(
         model="sleepy", version=1, role="challenger", format="python", sha256="b" * 64, artifact_url="file:///x"
     )
@@ -312,8 +339,8 @@ def test_a_hung_model_costs_its_timeout_once_and_never_holds_up_the_champion() -
             deployments=(challenger, _spec("a")),
         )
     )
-    loop._apply_config()
-    hosting = loop._hosting
+    loop._turn(_STOP)
+    hosting = loop.step._hosting  # type: ignore[attr-defined]
     _run_until(loop, lambda: hosting.version("acme", _spec("a")).state == "ready")  # the champion is preloaded
     try:
         consumer.records.append(_record("churn", 0, 1, _request("churn", "r0", 1.0)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+from contracts.smoke import SmokeRequest
 from controlplane.registry.sandbox import Limits, SandboxResult, _child_env, failure_explain, sandbox_run
-from model_runner.smoke import SmokeRequest
 
 LIMITS = Limits(timeout_s=30, memory_mb=256, cpu_s=5)
 

@@ -12,10 +12,10 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
+from contracts.smoke import SmokeRequest
 from controlplane.registry.checks import validation_sandbox_check
 from controlplane.registry.confinement import Confinement
 from controlplane.registry.sandbox import Limits, failure_explain, sandbox_run
-from model_runner.smoke import SmokeRequest
 
 ROOT = Path(__file__).resolve().parents[3]
 PRODUCTION_ENV = {

@@ -10,7 +10,7 @@ import joblib
 import numpy as np
 import pytest
 
-from model_runner.pickle_scan import PickleRefused, pickle_file_refusals, reference_problem
+from contracts.pickle_scan import PickleRefused, pickle_file_refusals, reference_problem
 from tests.model_runner.allowed_estimators import fitted
 
 GOOD = ["sklearn.pipeline:Pipeline", "sklearn.ensemble:GradientBoostingClassifier",
