@@ -61,3 +61,13 @@ def test_production_settings_refuse_a_kafka_without_authentication(monkeypatch: 
         monkeypatch.delitem(sys.modules, module, raising=False)
     with pytest.raises(ImproperlyConfigured, match="RDV_KAFKA_SECURITY_PROTOCOL must be SASL"):
         importlib.import_module("controlplane.settings.production")
+
+
+def test_declared_variables_take_the_catalogues_default_and_rules() -> None:
+    assert env_int("RDV_QUOTA_MODELS", environ={}) == 100
+    assert env_list("RDV_TRUSTED_POOLS", environ={}) == []
+    assert env_bool("DJANGO_SECURE_COOKIES", environ={}) is True
+    with pytest.raises(ImproperlyConfigured, match="RDV_VALIDATION_SANDBOX must be one of bwrap, none, not 'docker'"):
+        env_str("RDV_VALIDATION_SANDBOX", environ={"RDV_VALIDATION_SANDBOX": "docker"})
+    with pytest.raises(ImproperlyConfigured, match="RDV_ARTIFACT_URL_TTL_S must be at least 1, not 0"):
+        env_int("RDV_ARTIFACT_URL_TTL_S", environ={"RDV_ARTIFACT_URL_TTL_S": "0"})
