@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from contracts.pool_tokens import DEV_RUNNER_SECRET, LEGACY_DEV_RUNNER_TOKEN, pool_token_verify
+from contracts.settings_catalog import raw
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -71,13 +72,13 @@ DEV_DEFAULTS: tuple[DevDefault, ...] = (
 
 def environment_of(environ: Mapping[str, str]) -> str:
     """``development`` or ``production`` (see the module docstring); an unknown RDV_ENV is an error."""
-    raw = (environ.get("RDV_ENV") or "").strip().lower()
-    if not raw:
-        settings_module = (environ.get("DJANGO_SETTINGS_MODULE") or "").strip()
+    chosen = (raw(environ, "RDV_ENV") or "").strip().lower()
+    if not chosen:
+        settings_module = (raw(environ, "DJANGO_SETTINGS_MODULE") or "").strip()
         return PRODUCTION if settings_module == PRODUCTION_SETTINGS_MODULE else DEVELOPMENT
-    if raw not in ENVIRONMENTS:
-        raise ValueError(f"RDV_ENV must be one of {', '.join(ENVIRONMENTS)}, not {raw!r}")
-    return raw
+    if chosen not in ENVIRONMENTS:
+        raise ValueError(f"RDV_ENV must be one of {', '.join(ENVIRONMENTS)}, not {chosen!r}")
+    return chosen
 
 
 def dev_defaults_found(values: Mapping[str, str]) -> list[str]:

@@ -12,6 +12,7 @@ from types import FrameType
 
 from contracts.kafka import make_admin, make_consumer, make_producer
 from contracts.provenance import RepliesPartitions
+from contracts.settings_catalog import read_str
 from contracts.topology import platform_topics
 from model_runner.artifacts import fetch_artifact, foreign_artifacts_problem
 from model_runner.canary import window_settings_from_env
@@ -33,7 +34,7 @@ COMMIT_INTERVAL_S = 1.0
 
 def main() -> int:
     logging.basicConfig(
-        level=os.environ.get("RDV_LOG_LEVEL", "INFO").upper(),
+        level=read_str(os.environ, "RDV_LOG_LEVEL").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from contracts.codec import encode
 from contracts.kafka import Record
 from contracts.messages import DriftReport
+from contracts.settings_catalog import SettingError, read_float, read_int, setting
 from contracts.topics import DRIFT_TOPIC, config_key
 from model_runner.drift import DriftThresholds
 from model_runner.drift_windows import ServiceWindows, WindowSettings
@@ -30,34 +31,31 @@ log = logging.getLogger(__name__)
 
 
 def window_settings_from_env(environ: Mapping[str, str] | None = None) -> WindowSettings:
+    """The RDV_DRIFT_* variables; their declared defaults are ``WindowSettings()``'s (a test keeps them equal)."""
     env = os.environ if environ is None else environ
-    defaults = WindowSettings()
-
-    def number(name: str, default: float, kind: type = float) -> float:
-        raw = env.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return kind(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be a {'whole ' if kind is int else ''}number, not {raw!r}") from None
-
     try:
-        window_size = int(number("RDV_DRIFT_WINDOW", defaults.window_size, int))
+        window_size = read_int(env, "RDV_DRIFT_WINDOW")
         return WindowSettings(
             window_size=window_size,
-            window_seconds=number("RDV_DRIFT_WINDOW_SECONDS", defaults.window_seconds),
+            window_seconds=read_float(env, "RDV_DRIFT_WINDOW_SECONDS"),
             # A smaller window than the default minimum lowers the minimum with it.
-            min_window=int(number("RDV_DRIFT_MIN_WINDOW", min(defaults.min_window, window_size), int)),
-            bins=int(number("RDV_DRIFT_BINS", defaults.bins, int)),
+            min_window=read_int(env, "RDV_DRIFT_MIN_WINDOW", default=min(_declared_int("RDV_DRIFT_MIN_WINDOW"),
+                                                                          window_size)),
+            bins=read_int(env, "RDV_DRIFT_BINS"),
             thresholds=DriftThresholds(
-                psi=number("RDV_DRIFT_PSI_THRESHOLD", defaults.thresholds.psi),
-                ks_alpha=number("RDV_DRIFT_KS_ALPHA", defaults.thresholds.ks_alpha),
-                ks_min_statistic=number("RDV_DRIFT_KS_MIN_STATISTIC", defaults.thresholds.ks_min_statistic),
+                psi=read_float(env, "RDV_DRIFT_PSI_THRESHOLD"),
+                ks_alpha=read_float(env, "RDV_DRIFT_KS_ALPHA"),
+                ks_min_statistic=read_float(env, "RDV_DRIFT_KS_MIN_STATISTIC"),
             ),
         )
+    except SettingError as exc:
+        raise SettingsError(str(exc)) from None
     except ValueError as exc:
         raise SettingsError(f"drift windows: {exc}") from exc
+
+
+def _declared_int(name: str) -> int:
+    return int(setting(name).default)  # type: ignore[arg-type]  # declared as an int
 
 
 class CanaryLoop(SideLoop):

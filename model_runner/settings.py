@@ -12,6 +12,15 @@ from urllib.parse import urlparse
 from contracts.environment import PRODUCTION, DevDefaultError, environment_of, refuse_dev_defaults
 from contracts.kafka import KafkaSettings
 from contracts.pool_tokens import DEV_RUNNER_SECRET, pool_of_token, pool_token
+from contracts.settings_catalog import (
+    SettingError,
+    raw,
+    read_bool,
+    read_float,
+    read_int,
+    read_optional_str,
+    read_str,
+)
 from contracts.topics import is_valid_slug
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -55,28 +64,37 @@ class RunnerSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RunnerSettings:
+        """The runner's variables (contracts/settings_catalog/catalog.py); a bad one raises ``SettingsError``."""
         env = os.environ if environ is None else environ
-        pool = env.get("RDV_RUNNER_POOL", "default")
+        try:
+            return cls._from_env(env)
+        except SettingError as exc:
+            raise SettingsError(str(exc)) from None
+
+    @classmethod
+    def _from_env(cls, env: Mapping[str, str]) -> RunnerSettings:
+        pool = read_str(env, "RDV_RUNNER_POOL")
         if not is_valid_slug(pool):
             raise SettingsError(f"RDV_RUNNER_POOL must be a slug like 'default' or 'gpu-1', not {pool!r}")
-        runner_id = env.get("RDV_RUNNER_ID") or f"{socket.gethostname()}-{os.getpid()}"
+        runner_id = read_optional_str(env, "RDV_RUNNER_ID") or f"{socket.gethostname()}-{os.getpid()}"
         production = _is_production(env)
         token = _pool_token(env, pool=pool, production=production)
-        cache = env.get("RDV_ARTIFACT_CACHE") or str(Path.home() / ".cache" / "rendezvous" / "artifacts")
-        max_batch = _positive_int(env, "RDV_MAX_BATCH", 256)
+        cache = read_str(env, "RDV_ARTIFACT_CACHE")
+        max_batch = read_int(env, "RDV_MAX_BATCH")
         try:
             kafka = KafkaSettings.from_env(dict(env))
         except ValueError as exc:
             raise SettingsError(f"Kafka settings: {exc}") from exc
-        health = env.get("RDV_RUNNER_HEALTH_FILE")
-        timeout_ms = _positive_int(env, "RDV_MODEL_TIMEOUT_MS", 1000)
-        timeout_max_ms = max(timeout_ms, _positive_int(env, "RDV_MODEL_TIMEOUT_MAX_MS", 10_000))
-        redis_url = env.get("RDV_REDIS_URL") or env.get("REDIS_URL") or DEFAULT_REDIS_URL
+        health = read_optional_str(env, "RDV_RUNNER_HEALTH_FILE")
+        timeout_ms = read_int(env, "RDV_MODEL_TIMEOUT_MS")
+        timeout_max_ms = max(timeout_ms, read_int(env, "RDV_MODEL_TIMEOUT_MAX_MS"))
+        redis_url = read_optional_str(env, "RDV_REDIS_URL") or read_str(env, "REDIS_URL")
         if not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(f"RDV_REDIS_URL must be a redis:// URL, not {redis_url!r}")
-        state_timeout_ms = _positive_int(env, "RDV_STATE_REDIS_TIMEOUT_MS", 50)
-        status_interval_s = _positive_number(env, "RDV_STATUS_INTERVAL_S", 3.0)
-        control_plane_url = (env.get("RDV_PUBLIC_URL") or "").strip().rstrip("/") or None
+        state_timeout_ms = read_int(env, "RDV_STATE_REDIS_TIMEOUT_MS")
+        status_interval_s = read_float(env, "RDV_STATUS_INTERVAL_S")
+        # The control plane's own default (its URL on a developer's machine) is no address for a runner.
+        control_plane_url = (read_optional_str(env, "RDV_PUBLIC_URL", default=None) or "").rstrip("/") or None
         if control_plane_url and urlparse(control_plane_url).scheme not in ("http", "https"):
             raise SettingsError(f"RDV_PUBLIC_URL must be an http(s) URL, not {control_plane_url!r}")
         if production:
@@ -94,10 +112,10 @@ class RunnerSettings:
             max_batch=max_batch,
             kafka=kafka,
             health_file=Path(health) if health else None,
-            trusted=_flag(env, "RDV_RUNNER_TRUSTED"),
+            trusted=read_bool(env, "RDV_RUNNER_TRUSTED"),
             model_timeout_ms=timeout_ms,
             model_timeout_max_ms=timeout_max_ms,
-            model_memory_mb=_positive_number(env, "RDV_MODEL_MEMORY_MB", 1024.0),
+            model_memory_mb=read_float(env, "RDV_MODEL_MEMORY_MB"),
             redis_url=redis_url,
             state_timeout_ms=state_timeout_ms,
             status_interval_s=status_interval_s,
@@ -115,7 +133,7 @@ def _is_production(env: Mapping[str, str]) -> bool:
 def _pool_token(env: Mapping[str, str], *, pool: str, production: bool) -> str:
     """The pool's artifact-access token; in development the one derived from the development secret."""
     hint = f"print it with `manage.py rdv_runner_token --pool {pool}` on the control plane"
-    token = env.get("RDV_RUNNER_TOKEN")
+    token = raw(env, "RDV_RUNNER_TOKEN")  # set but blank is a mistake, not "unset"
     if token is None:
         if production:
             raise SettingsError(f"RDV_RUNNER_TOKEN is required in production: {hint}")
@@ -129,34 +147,3 @@ def _pool_token(env: Mapping[str, str], *, pool: str, production: bool) -> str:
     if claimed != pool:
         raise SettingsError(f"RDV_RUNNER_TOKEN is the token of pool {claimed!r}, not of RDV_RUNNER_POOL {pool!r}")
     return token
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name) or str(default)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise SettingsError(f"{name} must be at least 1, not {value}")
-    return value
-
-
-def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name) or str(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
-    if not value > 0:
-        raise SettingsError(f"{name} must be more than 0, not {raw}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise SettingsError(f"{name} must be 1/true/yes or 0/false/no, not {raw!r}")

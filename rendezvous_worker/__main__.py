@@ -7,13 +7,14 @@ import os
 import signal
 import sys
 
+from contracts.settings_catalog import read_str
 from rendezvous_worker.settings import WorkerSettings
 from rendezvous_worker.worker import RendezvousWorker
 
 
 def main() -> int:
     logging.basicConfig(
-        level=os.environ.get("RDV_LOG_LEVEL", "INFO"),
+        level=read_str(os.environ, "RDV_LOG_LEVEL"),
         format="%(asctime)s %(levelname)s rendezvous %(name)s: %(message)s",
         stream=sys.stderr,
     )

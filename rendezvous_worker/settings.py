@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contracts.environment import PRODUCTION, DevDefaultError, environment_of, refuse_dev_defaults
 from contracts.kafka import KafkaSettings
+from contracts.settings_catalog import read_float, read_optional_int, read_optional_str, read_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +27,8 @@ class WorkerSettings:
     status_interval_s: float = 3.0
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> WorkerSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
+        """The worker's variables (contracts/settings_catalog/catalog.py); a bad one stops the process."""
         env = os.environ if environ is None else environ
         try:
             if environment_of(env) == PRODUCTION:
@@ -35,21 +38,13 @@ class WorkerSettings:
         try:
             return cls(
                 kafka=KafkaSettings.from_env(env),
-                group_id=env.get("RDV_RENDEZVOUS_GROUP", "rdv-rendezvous"),
-                instance_id=env.get("RDV_INSTANCE_ID", f"{socket.gethostname()}-{os.getpid()}"),
-                commit_interval_s=float(env.get("RDV_COMMIT_INTERVAL_S", "0.2")),
-                orphan_ttl_s=float(env.get("RDV_ORPHAN_TTL_S", "30")),
-                stale_after_s=float(env.get("RDV_STALE_AFTER_S", "60")),
-                session_timeout_ms=int(env["RDV_CONSUMER_SESSION_TIMEOUT_MS"])
-                if env.get("RDV_CONSUMER_SESSION_TIMEOUT_MS")
-                else None,
-                status_interval_s=_positive(float(env.get("RDV_STATUS_INTERVAL_S", "3")), "RDV_STATUS_INTERVAL_S"),
+                group_id=read_str(env, "RDV_RENDEZVOUS_GROUP"),
+                instance_id=read_optional_str(env, "RDV_INSTANCE_ID") or f"{socket.gethostname()}-{os.getpid()}",
+                commit_interval_s=read_float(env, "RDV_COMMIT_INTERVAL_S"),
+                orphan_ttl_s=read_float(env, "RDV_ORPHAN_TTL_S"),
+                stale_after_s=read_float(env, "RDV_STALE_AFTER_S"),
+                session_timeout_ms=read_optional_int(env, "RDV_CONSUMER_SESSION_TIMEOUT_MS"),
+                status_interval_s=read_float(env, "RDV_STATUS_INTERVAL_S"),
             )
         except ValueError as exc:
             raise SystemExit(f"rendezvous worker: bad setting: {exc}") from exc
-
-
-def _positive(value: float, name: str) -> float:
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, not {value:g}")
-    return value

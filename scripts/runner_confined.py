@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from contracts.settings_catalog import read_optional_str, read_str  # noqa: E402
 from controlplane.registry import confinement  # noqa: E402 - Django-free; the repository is on sys.path now
 
 _PASSED = ("REDIS_URL", "PYTHONUNBUFFERED", "LANG")
@@ -41,11 +42,12 @@ def main() -> int:
         print(f"[runner_confined] {problem}", file=sys.stderr)
         return 2
     env = runner_env()
-    cache = Path(env.get("RDV_ARTIFACT_CACHE") or "/var/cache/rendezvous/artifacts").resolve()
+    cache = Path(read_str(env, "RDV_ARTIFACT_CACHE", default="/var/cache/rendezvous/artifacts")).resolve()
     env["RDV_ARTIFACT_CACHE"] = str(cache)
     writable = [cache]
-    if env.get("RDV_RUNNER_HEALTH_FILE"):
-        writable.append(Path(env["RDV_RUNNER_HEALTH_FILE"]).resolve().parent)
+    health_file = read_optional_str(env, "RDV_RUNNER_HEALTH_FILE")
+    if health_file:
+        writable.append(Path(health_file).resolve().parent)
     as_root = os.geteuid() == 0
     for directory in writable:
         directory.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from contracts.kafka.acls import role_env  # noqa: E402  (after the path: run as a script)
+from contracts.settings_catalog import read_int, read_optional_str, read_str  # noqa: E402
 
 
 class Child:
@@ -75,11 +76,11 @@ def runner_env(env: dict[str, str]) -> dict[str, str]:
     """The runners' pool and its token (DESIGN.md §6, *Artifact access*), derived from the control plane's
     RDV_RUNNER_SECRET (the development one when unset) unless RDV_RUNNER_TOKEN is given."""
     sys.path.insert(0, str(ROOT))
-    from contracts.pool_tokens import DEV_RUNNER_SECRET, pool_token
+    from contracts.pool_tokens import pool_token
 
-    pool = env.get("RDV_RUNNER_POOL") or "default"
-    token = env.get("RDV_RUNNER_TOKEN") or pool_token(secret=env.get("RDV_RUNNER_SECRET") or DEV_RUNNER_SECRET,
-                                                      pool=pool)
+    pool = read_str(env, "RDV_RUNNER_POOL")
+    token = read_optional_str(env, "RDV_RUNNER_TOKEN") or pool_token(secret=read_str(env, "RDV_RUNNER_SECRET"),
+                                                                     pool=pool)
     return {**env, "RDV_RUNNER_POOL": pool, "RDV_RUNNER_TOKEN": token}
 
 
@@ -95,7 +96,7 @@ def demo_hint(port: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("RDV_HTTP_PORT", "8000")))
+    parser.add_argument("--port", type=int, default=read_int(os.environ, "RDV_HTTP_PORT"))
     parser.add_argument("--runners", type=int, default=1)
     parser.add_argument("--rendezvous", type=int, default=1)
     parser.add_argument("--no-celery", dest="celery", action="store_false",
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "RDV_PUBLIC_URL": os.environ.get("RDV_PUBLIC_URL", f"http://127.0.0.1:{args.port}"),
+        "RDV_PUBLIC_URL": read_str(os.environ, "RDV_PUBLIC_URL", default=f"http://127.0.0.1:{args.port}"),
     }
     python = sys.executable
     # Each process connects to Kafka as its role's principal (contracts/kafka/acls.py).

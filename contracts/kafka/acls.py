@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from contracts.kafka.base import AclBinding, AclOperation
+from contracts.settings_catalog import read_str
 from contracts.topics import CONFIG_TOPIC, service_topics
 
 PlatformRole = Literal["admin", "controlplane", "runner", "rendezvous"]
@@ -49,7 +50,7 @@ def role_env(role: PlatformRole, environ: Mapping[str, str]) -> dict[str, str]:
     ``RDV_KAFKA_<ROLE>_USERNAME``/``PASSWORD`` lines ``scripts/kafka.sh env`` prints. Empty when they
     are absent (a broker without authentication): the process then keeps what it inherits."""
     prefix = f"RDV_KAFKA_{role.upper()}_"
-    username, password = environ.get(f"{prefix}USERNAME", ""), environ.get(f"{prefix}PASSWORD", "")
+    username, password = read_str(environ, f"{prefix}USERNAME"), read_str(environ, f"{prefix}PASSWORD")
     if not (username and password):
         return {}
     return {"RDV_KAFKA_USERNAME": username, "RDV_KAFKA_PASSWORD": password}

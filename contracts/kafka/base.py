@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from contracts.settings_catalog import read_float, read_int, read_str
+
 ClientName = Literal["confluent", "kafka-python"]
 CLIENTS: tuple[ClientName, ...] = ("confluent", "kafka-python")
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -68,20 +70,18 @@ class KafkaSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KafkaSettings:
+        """The RDV_KAFKA_* variables (contracts/settings_catalog/catalog.py); a bad one raises ``ValueError``."""
         env = os.environ if environ is None else environ
-        client = env.get("RDV_KAFKA_CLIENT", "confluent")
-        if client not in CLIENTS:
-            raise ValueError(f"RDV_KAFKA_CLIENT must be one of {', '.join(CLIENTS)}, not {client!r}")
         return cls(
-            bootstrap_servers=env.get("RDV_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-            client=client,  # type: ignore[arg-type]
-            replication_factor=int(env.get("RDV_KAFKA_REPLICATION", "1")),
-            linger_ms=float(env.get("RDV_KAFKA_LINGER_MS", "0")),
-            fetch_wait_ms=int(env.get("RDV_KAFKA_FETCH_WAIT_MS", "100")),
-            security_protocol=env.get("RDV_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),  # type: ignore[arg-type]
-            sasl_mechanism=env.get("RDV_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),  # type: ignore[arg-type]
-            username=env.get("RDV_KAFKA_USERNAME", ""),
-            password=env.get("RDV_KAFKA_PASSWORD", ""),
+            bootstrap_servers=read_str(env, "RDV_KAFKA_BOOTSTRAP"),
+            client=read_str(env, "RDV_KAFKA_CLIENT"),  # type: ignore[arg-type]  # a declared choice
+            replication_factor=read_int(env, "RDV_KAFKA_REPLICATION"),
+            linger_ms=read_float(env, "RDV_KAFKA_LINGER_MS"),
+            fetch_wait_ms=read_int(env, "RDV_KAFKA_FETCH_WAIT_MS"),
+            security_protocol=read_str(env, "RDV_KAFKA_SECURITY_PROTOCOL"),  # type: ignore[arg-type]
+            sasl_mechanism=read_str(env, "RDV_KAFKA_SASL_MECHANISM"),  # type: ignore[arg-type]
+            username=read_str(env, "RDV_KAFKA_USERNAME"),
+            password=read_str(env, "RDV_KAFKA_PASSWORD"),
         )
 
 

@@ -20,6 +20,7 @@ import sys
 from contracts.kafka import KafkaSettings, make_admin
 from contracts.kafka.acls import PLATFORM_ROLES, platform_acls, platform_principal
 from contracts.kafka.base import SCRAM_MECHANISMS
+from contracts.settings_catalog import read_str
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.upsert_credentials:
             for role in PLATFORM_ROLES:
-                password = os.environ.get(f"RDV_KAFKA_{role.upper()}_PASSWORD")
+                password = read_str(os.environ, f"RDV_KAFKA_{role.upper()}_PASSWORD")
                 if role != "admin" and password:
                     admin.upsert_scram_credential(platform_principal(role), password, mechanism)
                     print(f"SCRAM credential of {platform_principal(role)} set")

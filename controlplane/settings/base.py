@@ -8,15 +8,14 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from contracts.kafka import KafkaSettings
-from contracts.pool_tokens import DEV_RUNNER_SECRET
-from controlplane.settings.env import env_bool, env_int, env_list, env_str
+from controlplane.settings.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Local state (SQLite database, uploaded artifacts, demo token) lives here and is git-ignored.
 RUN_DIR = BASE_DIR / ".run"
 
-DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+DEBUG = env_bool("DJANGO_DEBUG")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -86,24 +85,22 @@ MEDIA_ROOT = Path(env_str("RDV_MEDIA_ROOT", str(RUN_DIR / "media")))
 # Artifacts can be large; uploads above this are streamed to a temporary file, not held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # The largest artifact a version upload accepts (413 above it).
-RDV_ARTIFACT_MAX_BYTES = env_int("RDV_ARTIFACT_MAX_BYTES", 512 * 1024 * 1024)
+RDV_ARTIFACT_MAX_BYTES = env_int("RDV_ARTIFACT_MAX_BYTES")
 # Validating an uploaded version (DESIGN.md §5): a Celery task runs the smoke test in a child process
 # with these limits. Memory and CPU count beyond the validator's own start-up (importing scikit-learn
 # alone reserves about 500 MB of address space and takes seconds on a busy machine); the timeout
 # counts from the start of the child.
-RDV_VALIDATION_TIMEOUT_S = env_int("RDV_VALIDATION_TIMEOUT_S", 120)
-RDV_VALIDATION_MEMORY_MB = env_int("RDV_VALIDATION_MEMORY_MB", 1024)
-RDV_VALIDATION_CPU_S = env_int("RDV_VALIDATION_CPU_S", 60)
+RDV_VALIDATION_TIMEOUT_S = env_int("RDV_VALIDATION_TIMEOUT_S")
+RDV_VALIDATION_MEMORY_MB = env_int("RDV_VALIDATION_MEMORY_MB")
+RDV_VALIDATION_CPU_S = env_int("RDV_VALIDATION_CPU_S")
 # A version whose validation task was started this many times without recording an outcome fails.
-RDV_VALIDATION_MAX_ATTEMPTS = env_int("RDV_VALIDATION_MAX_ATTEMPTS", 3)
+RDV_VALIDATION_MAX_ATTEMPTS = env_int("RDV_VALIDATION_MAX_ATTEMPTS")
 # How the validation child is confined (controlplane/registry/confinement.py): "bwrap" (bubblewrap: no
 # network, unprivileged user, only its own artifact) or "none" (development only; production refuses it).
 # With "bwrap" and bubblewrap missing, validations fail with a report saying so: nothing runs unconfined.
-RDV_VALIDATION_SANDBOX = env_str("RDV_VALIDATION_SANDBOX", "bwrap")
-if RDV_VALIDATION_SANDBOX not in ("bwrap", "none"):
-    raise ImproperlyConfigured(f"RDV_VALIDATION_SANDBOX must be bwrap or none, not {RDV_VALIDATION_SANDBOX!r}")
+RDV_VALIDATION_SANDBOX = env_str("RDV_VALIDATION_SANDBOX")  # a declared choice: anything else is refused
 # Processes and threads the sandboxed child may have (RLIMIT_NPROC): a fork bomb stops there.
-RDV_VALIDATION_MAX_PROCESSES = env_int("RDV_VALIDATION_MAX_PROCESSES", 128)
+RDV_VALIDATION_MAX_PROCESSES = env_int("RDV_VALIDATION_MAX_PROCESSES")
 # Test-only hook (controlplane.settings.test sets it; never read from the environment): a directory whose
 # module a `python` artifact may name, run inside the sandbox to prove what it cannot reach.
 RDV_VALIDATION_TEST_PROBE_DIR: Path | None = None
@@ -112,61 +109,48 @@ RDV_VALIDATION_TEST_PROBE_DIR: Path | None = None
 RDV_VALIDATION_QUEUE = "validation"
 # Pools whose runners the operator started with RDV_RUNNER_TRUSTED=1: the only pools that may serve
 # formats that run code when loaded (joblib, pickle, python), and only for tenants marked trusted_code.
-RDV_TRUSTED_POOLS = env_list("RDV_TRUSTED_POOLS", [])
+RDV_TRUSTED_POOLS = env_list("RDV_TRUSTED_POOLS")
 # The most labels one feedback call may carry (413 above it).
-RDV_FEEDBACK_MAX_ITEMS = env_int("RDV_FEEDBACK_MAX_ITEMS", 1000)
+RDV_FEEDBACK_MAX_ITEMS = env_int("RDV_FEEDBACK_MAX_ITEMS")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = env_str("REDIS_URL")
 # The Redis that external-state lookups read (DESIGN.md §4); a lookup waits at most the timeout, then the
 # spec's defaults are injected: a slow Redis never fails a prediction.
 RDV_STATE_REDIS_URL = env_str("RDV_STATE_REDIS_URL", REDIS_URL)
-RDV_STATE_REDIS_TIMEOUT_MS = env_int("RDV_STATE_REDIS_TIMEOUT_MS", 50)
+RDV_STATE_REDIS_TIMEOUT_MS = env_int("RDV_STATE_REDIS_TIMEOUT_MS")
 # The address runners use to reach the control plane; artifact URLs in snapshots are built from it.
 # Per-tenant quotas (controlplane/tenancy/quotas.py): defaults, each overridable per tenant by the operator
 # (Tenant.quota_* in the admin). The rate and in-flight limits are kept in Redis, shared by every gateway
 # process (RDV_QUOTA_REDIS_URL); a Redis that is down lets predictions through (logged once per outage).
-RDV_QUOTA_PREDICTIONS_PER_S = env_int("RDV_QUOTA_PREDICTIONS_PER_S", 1000)
-RDV_QUOTA_IN_FLIGHT = env_int("RDV_QUOTA_IN_FLIGHT", 1000)
-RDV_QUOTA_SERVICES = env_int("RDV_QUOTA_SERVICES", 100)
-RDV_QUOTA_MODELS = env_int("RDV_QUOTA_MODELS", 100)
-RDV_QUOTA_VERSIONS = env_int("RDV_QUOTA_VERSIONS", 1000)
-RDV_QUOTA_DEADLINE_MS = env_int("RDV_QUOTA_DEADLINE_MS", 60_000)
-RDV_QUOTA_TIMEOUT_MS = env_int("RDV_QUOTA_TIMEOUT_MS", 60_000)
+RDV_QUOTA_PREDICTIONS_PER_S = env_int("RDV_QUOTA_PREDICTIONS_PER_S")
+RDV_QUOTA_IN_FLIGHT = env_int("RDV_QUOTA_IN_FLIGHT")
+RDV_QUOTA_SERVICES = env_int("RDV_QUOTA_SERVICES")
+RDV_QUOTA_MODELS = env_int("RDV_QUOTA_MODELS")
+RDV_QUOTA_VERSIONS = env_int("RDV_QUOTA_VERSIONS")
+RDV_QUOTA_DEADLINE_MS = env_int("RDV_QUOTA_DEADLINE_MS")
+RDV_QUOTA_TIMEOUT_MS = env_int("RDV_QUOTA_TIMEOUT_MS")
 RDV_QUOTA_REDIS_URL = env_str("RDV_QUOTA_REDIS_URL", RDV_STATE_REDIS_URL)
 # Longer than a state lookup's: an overloaded gateway must not turn its quota checks into fail-opens.
-RDV_QUOTA_REDIS_TIMEOUT_MS = env_int("RDV_QUOTA_REDIS_TIMEOUT_MS", 250)
+RDV_QUOTA_REDIS_TIMEOUT_MS = env_int("RDV_QUOTA_REDIS_TIMEOUT_MS")
 # JSON bodies of the API (the predict body has its own 1 MB limit in controlplane/gateway/inputs.py).
-RDV_API_JSON_MAX_BYTES = env_int("RDV_API_JSON_MAX_BYTES", 2 * 1024 * 1024)
+RDV_API_JSON_MAX_BYTES = env_int("RDV_API_JSON_MAX_BYTES")
 
-RDV_PUBLIC_URL = env_str("RDV_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+RDV_PUBLIC_URL = env_str("RDV_PUBLIC_URL").rstrip("/")
 # Artifact access (DESIGN.md §6): the server secret each pool's runner token is derived from
 # (`manage.py rdv_runner_token --pool P`) and signed download URLs are signed with. Production refuses
 # the development value. A signed URL works for RDV_ARTIFACT_URL_TTL_S; a pool may still fetch a version
 # that left its routing less than RDV_ARTIFACT_DRAIN_S ago (a runner applying an older revision).
-RDV_RUNNER_SECRET = env_str("RDV_RUNNER_SECRET", DEV_RUNNER_SECRET)
-RDV_ARTIFACT_URL_TTL_S = env_int("RDV_ARTIFACT_URL_TTL_S", 60)
-RDV_ARTIFACT_DRAIN_S = env_int("RDV_ARTIFACT_DRAIN_S", 600)
+RDV_RUNNER_SECRET = env_str("RDV_RUNNER_SECRET")
+RDV_ARTIFACT_URL_TTL_S = env_int("RDV_ARTIFACT_URL_TTL_S")
+RDV_ARTIFACT_DRAIN_S = env_int("RDV_ARTIFACT_DRAIN_S")
 
 
 def _kafka_settings() -> KafkaSettings:
-    """The contract package reads its own RDV_KAFKA_* variables, so workers and Django agree on them.
-
-    Defaults are passed in explicitly because ``KafkaSettings.from_env`` reads them from the class,
-    which a slotted dataclass does not provide (contracts bug; harmless once that is fixed).
-    """
-    defaults = KafkaSettings()
-    environ = {
-        "RDV_KAFKA_BOOTSTRAP": defaults.bootstrap_servers,
-        "RDV_KAFKA_CLIENT": defaults.client,
-        "RDV_KAFKA_REPLICATION": str(defaults.replication_factor),
-        "RDV_KAFKA_LINGER_MS": str(defaults.linger_ms),
-        "RDV_KAFKA_FETCH_WAIT_MS": str(defaults.fetch_wait_ms),
-        **os.environ,
-    }
+    """The contract package reads its own RDV_KAFKA_* variables, so workers and Django agree on them."""
     try:
-        return KafkaSettings.from_env(environ)
+        return KafkaSettings.from_env(os.environ)
     except ValueError as exc:
         raise ImproperlyConfigured(f"Kafka settings: {exc}") from exc
 
@@ -175,18 +159,18 @@ RDV_KAFKA = _kafka_settings()
 # How long config_publish waits for the broker to acknowledge a snapshot before answering 503 (the
 # revision stays recorded; the republish sweep sends a revision left unpublished every
 # RDV_REPUBLISH_INTERVAL_S).
-RDV_PUBLISH_TIMEOUT_S = float(env_str("RDV_PUBLISH_TIMEOUT_S", "20"))
-RDV_REPUBLISH_INTERVAL_S = float(env_str("RDV_REPUBLISH_INTERVAL_S", "10"))
+RDV_PUBLISH_TIMEOUT_S = env_float("RDV_PUBLISH_TIMEOUT_S")
+RDV_REPUBLISH_INTERVAL_S = env_float("RDV_REPUBLISH_INTERVAL_S")
 # How long decision records stay available to GET …/requests/<request_id>; the consumer sweeps hourly.
-RDV_DECISION_RETENTION_DAYS = env_int("RDV_DECISION_RETENTION_DAYS", 7)
+RDV_DECISION_RETENTION_DAYS = env_int("RDV_DECISION_RETENTION_DAYS")
 
 # Worker status (rdv.status, stored by `manage.py consume_status`): a worker whose last report is older
 # than this no longer counts. A version in an answering role that is not ready on a live runner of its pool
 # this long after its revision was published (or that a runner reports failed) is rolled back automatically,
 # checked every RDV_FALLBACK_INTERVAL_S by Celery beat.
-RDV_STATUS_STALE_S = env_int("RDV_STATUS_STALE_S", 15)
-RDV_READY_TIMEOUT_S = env_int("RDV_READY_TIMEOUT_S", 60)
-RDV_FALLBACK_INTERVAL_S = env_int("RDV_FALLBACK_INTERVAL_S", 3)
+RDV_STATUS_STALE_S = env_int("RDV_STATUS_STALE_S")
+RDV_READY_TIMEOUT_S = env_int("RDV_READY_TIMEOUT_S")
+RDV_FALLBACK_INTERVAL_S = env_int("RDV_FALLBACK_INTERVAL_S")
 
 # Celery (background work): Redis as the broker; no result backend, tasks record their outcome in
 # the database. Late acks + prefetch 1: a worker that dies mid-task leaves it to another worker.
@@ -210,7 +194,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 # How often beat enqueues the analysis of running rollouts (each one analysed at most once at a time).
-RDV_ROLLOUT_TICK_S = float(env_str("RDV_ROLLOUT_TICK_S", "1.0"))
+RDV_ROLLOUT_TICK_S = env_float("RDV_ROLLOUT_TICK_S")
 CELERY_BEAT_SCHEDULE["rollouts-analyse-due"] = {
     "task": "rollouts.analyse_due",
     "schedule": RDV_ROLLOUT_TICK_S,

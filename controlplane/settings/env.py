@@ -1,89 +1,103 @@
-"""The one place settings read the environment.
+"""The one place settings read the environment, through the project's settings catalogue.
 
-Getters are typed and fail fast: a required variable that is missing, or a value that does not
-parse, raises ``ImproperlyConfigured`` at import time with the variable's name, instead of
-surfacing later as a confusing error deep inside a request.
+Each variable is declared once in ``contracts/settings_catalog/catalog.py`` (type, default, meaning);
+these getters read it with the catalogue's parsing and its default unless one is passed (a settings
+module whose default differs, such as ``local``'s ``DJANGO_DEBUG``). They fail fast: a required
+variable that is missing, or a value that does not parse, raises ``ImproperlyConfigured`` at import
+time with the variable's name, instead of surfacing later as a confusing error deep inside a request.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+from contracts.settings_catalog import (
+    DECLARED,
+    Declared,
+    Setting,
+    SettingError,
+    is_declared,
+    read_declared,
+    setting,
+)
+from contracts.settings_catalog.spec import Kind
 
 
-def _raw(name: str, environ: Mapping[str, str] | None) -> str | None:
-    value = (os.environ if environ is None else environ).get(name)
-    return None if value is None else value.strip()
+def _setting(name: str, kind: Kind, default: Any) -> Setting:
+    """The declaration of ``name``; a name the catalogue does not know (a test's ``X``) is read as ``kind``."""
+    if is_declared(name):
+        declared = setting(name)
+        if declared.kind != kind and not (kind == "str" and declared.kind == "choice"):
+            raise ImproperlyConfigured(f"{name} is declared as {declared.kind}, not read as {kind}")
+        return declared
+    fallback = None if isinstance(default, Declared) else default
+    return Setting(name, kind, fallback, "undeclared", ("controlplane",), "Control plane")
 
 
-def _missing(name: str, hint: str) -> ImproperlyConfigured:
-    suffix = f" ({hint})" if hint else ""
-    return ImproperlyConfigured(f"environment variable {name} is required{suffix}")
+def _read(
+    name: str, kind: Kind, default: Any, *, required: bool, hint: str, environ: Mapping[str, str] | None
+) -> Any:
+    env = os.environ if environ is None else environ
+    declared = _setting(name, kind, default)
+    try:
+        value = read_declared(env, declared, default=default, required=required, hint=hint)
+    except SettingError as exc:
+        raise ImproperlyConfigured(f"environment variable {exc}") from None
+    if value is None:
+        suffix = f" ({hint})" if hint else ""
+        raise ImproperlyConfigured(f"environment variable {name} is required{suffix}")
+    return value
 
 
 def env_str(
     name: str,
-    default: str | None = None,
+    default: str | None | Declared = DECLARED,
     *,
     required: bool = False,
     hint: str = "",
     environ: Mapping[str, str] | None = None,
 ) -> str:
-    value = _raw(name, environ)
-    if value:
-        return value
-    if required or default is None:
-        raise _missing(name, hint)
-    return default
+    return str(_read(name, "str", default, required=required, hint=hint, environ=environ))
 
 
 def env_int(
     name: str,
-    default: int | None = None,
+    default: int | None | Declared = DECLARED,
     *,
     required: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> int:
-    value = _raw(name, environ)
-    if not value:
-        if required or default is None:
-            raise _missing(name, "an integer")
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"environment variable {name} must be an integer, not {value!r}") from None
+    return int(_read(name, "int", default, required=required, hint="a whole number", environ=environ))
 
 
-def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = None) -> bool:
-    value = _raw(name, environ)
-    if value is None:
-        return default
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise ImproperlyConfigured(
-        f"environment variable {name} must be a boolean (1/0, true/false), not {value!r}"
-    )
+def env_float(
+    name: str,
+    default: float | None | Declared = DECLARED,
+    *,
+    required: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> float:
+    return float(_read(name, "float", default, required=required, hint="a number", environ=environ))
+
+
+def env_bool(name: str, default: bool | Declared = DECLARED, *, environ: Mapping[str, str] | None = None) -> bool:
+    """A flag: 1/true/yes/on or 0/false/no/off; blank is off."""
+    return bool(_read(name, "bool", default, required=False, hint="", environ=environ))
 
 
 def env_list(
     name: str,
-    default: list[str] | None = None,
+    default: list[str] | tuple[str, ...] | None | Declared = DECLARED,
     *,
     required: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> list[str]:
     """A comma-separated list; blanks are dropped so ``"a, b,"`` is ``["a", "b"]``."""
-    value = _raw(name, environ)
-    if not value:
-        if required or default is None:
-            raise _missing(name, "a comma-separated list")
-        return list(default)
-    return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(default, list):
+        default = tuple(default)
+    value = _read(name, "list", default, required=required, hint="a comma-separated list", environ=environ)
+    return list(value)

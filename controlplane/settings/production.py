@@ -22,12 +22,12 @@ from controlplane.settings.env import env_bool, env_int, env_list, env_str
 DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", required=True, hint="a long random string")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", required=True)
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", required=True, hint="postgres://user:password@host:5432/name"),
-        conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60),
+        conn_max_age=env_int("DJANGO_CONN_MAX_AGE"),
         conn_health_checks=True,
     )
 }
@@ -37,21 +37,21 @@ RDV_RUNNER_SECRET = env_str(
     "RDV_RUNNER_SECRET", required=True, hint="a long random string; runner pool tokens are derived from it"
 )
 
-if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", True):
+if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Browsers are sent to HTTPS. Runners and probes are not browsers: they reach the control plane at
 # RDV_PUBLIC_URL and /healthz, /readyz on the private network, often over plain HTTP, so those paths
 # are answered as they come (a signed artifact URL is valid one minute for one artifact).
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT")
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/internal/", r"^healthz$", r"^readyz$"]
 # HSTS: once a browser has seen the site over HTTPS it never tries HTTP again for a year. Include
 # subdomains and the preload flag by default (check --deploy asks for both); an operator whose
 # subdomains still serve plain HTTP turns them off here rather than silencing the check.
-SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD")
 # Cookies (the admin console's session and CSRF token) only travel over HTTPS, never to scripts.
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 SESSION_COOKIE_HTTPONLY = True

@@ -120,3 +120,27 @@ def test_production_needs_the_control_plane_url_the_token_is_pinned_to() -> None
     )
     with pytest.raises(SettingsError, match="RDV_PUBLIC_URL must be an http"):
         RunnerSettings.from_env({"RDV_PUBLIC_URL": "ftp://cp"})
+
+
+def test_the_declared_defaults_are_the_settings_defaults() -> None:
+    """The catalogue (README table) and the dataclass agree, so the documented default is the one used."""
+    from dataclasses import fields
+
+    from contracts.settings_catalog import setting
+
+    defaults = {field.name: field.default for field in fields(RunnerSettings)}
+    field_of = {
+        "RDV_MODEL_TIMEOUT_MS": "model_timeout_ms", "RDV_MODEL_TIMEOUT_MAX_MS": "model_timeout_max_ms",
+        "RDV_MODEL_MEMORY_MB": "model_memory_mb", "REDIS_URL": "redis_url",
+        "RDV_STATE_REDIS_TIMEOUT_MS": "state_timeout_ms", "RDV_STATUS_INTERVAL_S": "status_interval_s",
+        "RDV_RUNNER_TRUSTED": "trusted",
+    }
+    assert {name: setting(name).default for name in field_of} == {name: defaults[f] for name, f in field_of.items()}
+    settings = RunnerSettings.from_env({})
+    assert {name: getattr(settings, f) for name, f in field_of.items()} == {
+        name: defaults[f] for name, f in field_of.items()
+    }
+
+
+def test_a_blank_value_is_an_unset_one() -> None:
+    assert RunnerSettings.from_env({"RDV_MAX_BATCH": " ", "RDV_RUNNER_POOL": ""}).max_batch == 256

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from contracts.settings_catalog import SETTINGS
 from controlplane.settings.env import env_bool, env_int, env_list, env_str
 
 
@@ -60,4 +61,44 @@ def test_production_settings_refuse_a_kafka_without_authentication(monkeypatch: 
     for module in ("controlplane.settings.production", "controlplane.settings.base"):
         monkeypatch.delitem(sys.modules, module, raising=False)
     with pytest.raises(ImproperlyConfigured, match="RDV_KAFKA_SECURITY_PROTOCOL must be SASL"):
+        importlib.import_module("controlplane.settings.production")
+
+
+def test_declared_variables_take_the_catalogues_default_and_rules() -> None:
+    assert env_int("RDV_QUOTA_MODELS", environ={}) == 100
+    assert env_list("RDV_TRUSTED_POOLS", environ={}) == []
+    assert env_bool("DJANGO_SECURE_COOKIES", environ={}) is True
+    with pytest.raises(ImproperlyConfigured, match="RDV_VALIDATION_SANDBOX must be one of bwrap, none, not 'docker'"):
+        env_str("RDV_VALIDATION_SANDBOX", environ={"RDV_VALIDATION_SANDBOX": "docker"})
+    with pytest.raises(ImproperlyConfigured, match="RDV_ARTIFACT_URL_TTL_S must be at least 1, not 0"):
+        env_int("RDV_ARTIFACT_URL_TTL_S", environ={"RDV_ARTIFACT_URL_TTL_S": "0"})
+
+
+_PRODUCTION_ENV = {
+    "DJANGO_SECRET_KEY": "k" * 50,
+    "DJANGO_ALLOWED_HOSTS": "example.org",
+    "RDV_RUNNER_SECRET": "r" * 40,
+    "DATABASE_URL": "postgres://u:p@h:5432/n",
+    "REDIS_URL": "redis://h:6379/0",
+    "RDV_PUBLIC_URL": "https://example.org",
+    "RDV_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "RDV_KAFKA_USERNAME": "rdv-controlplane",
+    "RDV_KAFKA_PASSWORD": "p" * 20,
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(s.name for s in SETTINGS if s.required_in_production and "controlplane" in s.read_by),
+)
+def test_production_requires_what_the_catalogue_documents(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    import importlib
+    import sys
+
+    for variable, value in _PRODUCTION_ENV.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv(name)
+    for module in ("controlplane.settings.production", "controlplane.settings.base"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    with pytest.raises(ImproperlyConfigured, match=f"{name} is required"):
         importlib.import_module("controlplane.settings.production")
