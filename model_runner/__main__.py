@@ -18,7 +18,7 @@ from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, load_model, warm_imports
 from model_runner.loop import RunnerLoop
 from model_runner.settings import RunnerSettings, SettingsError
-from model_runner.side_loop import make_side_loops, start_side_loop
+from model_runner.side_loop import start_side_loops
 from model_runner.state import InternalState
 from model_runner.status import runner_status_reporter
 from streaming.follower import ConfigFollower
@@ -88,9 +88,7 @@ def main() -> int:
 
     # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.
     side_failed = threading.Event()
-    side_threads = [
-        start_side_loop(side, stop, side_failed) for side in make_side_loops(settings, follower, drift_windows)
-    ]
+    side_threads = start_side_loops(settings, follower, drift_windows, stop, side_failed)
 
     def ready() -> None:
         trust = " (trusted)" if settings.trusted else ""

@@ -107,6 +107,7 @@ class StreamLoop:
         self.io = StepIO(producer=producer, offsets=self.offsets, metrics=self.metrics, loop_name=self.name)
         self._commits = isinstance(source, Subscription)
         self._topics: tuple[str, ...] = ()
+        self._outputs: set[str] = set()  # the step's output topics already ensured
         self._generation = -1
         self._assigned = False
         self._uncommitted = 0
@@ -125,6 +126,9 @@ class StreamLoop:
             self._finish()
         except BaseException as exc:
             self.health.failed(f"{type(exc).__name__}: {exc}")
+            # Nothing more is committed (closing the consumer may revoke its partitions): a batch
+            # whose step raised was marked seen, and must be read again by the next owner.
+            self._commits = False
             raise
         finally:
             self.health.stopped()
@@ -209,9 +213,11 @@ class StreamLoop:
         services = self._config.services
         assert isinstance(self._source, Subscription)
         wanted = list(self.step.wanted_topics(services))
+        outputs = [spec for spec in self.step.output_topics(services) if spec.name not in self._outputs]
         topics = tuple(sorted(set(self._topics) | set(self._source.topics) | {spec.name for spec in wanted}))
+        self._ensure([spec for spec in wanted if spec.name not in self._topics] + outputs)
+        self._outputs.update(spec.name for spec in outputs)
         if topics != self._topics:
-            self._ensure([spec for spec in wanted if spec.name not in self._topics])
             self._subscribe(topics)
         self.step.configure(services, self.io)
 

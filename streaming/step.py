@@ -27,6 +27,11 @@ class Step:
         the records of topics it no longer wants."""
         return ()
 
+    def output_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
+        """Topics this step writes for this config (followed loops only): each is created when missing,
+        before the step may write to it; never read."""
+        return ()
+
     def configure(self, services: Mapping[ServiceKey, ServiceConfig], io: StepIO) -> None:
         """A new config generation is live (called after the subscription has followed it)."""
 
