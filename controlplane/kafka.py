@@ -12,16 +12,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from contracts.kafka import (
-    Consumer,
-    KafkaError,
-    Producer,
-    Record,
-    TopicPartition,
-    TopicSpec,
-    make_admin,
-    make_producer,
-)
+from contracts.kafka import KafkaError, Producer, TopicSpec, make_admin, make_producer
 from contracts.topology import platform_topics
 
 log = logging.getLogger(__name__)
@@ -72,21 +63,3 @@ def platform_topics_ensure() -> list[str]:
     created = topics_ensure(platform_topics())
     _platform_topics_ready = True
     return created
-
-
-def commit_positions(batch: Sequence[Record]) -> list[TopicPartition]:
-    """The position after the last record of each partition in ``batch``: what to commit once it is handled."""
-    next_offsets: dict[tuple[str, int], int] = {}
-    for record in batch:
-        key = (record.topic, record.partition)
-        next_offsets[key] = max(next_offsets.get(key, 0), record.offset + 1)
-    return [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
-
-
-def batch_commit(consumer: Consumer, batch: Sequence[Record]) -> None:
-    """Commit a handled batch (the control plane's consumers: decisions, status). A failed commit is only
-    logged: the partition moved in a rebalance, and its next owner re-reads and stores idempotently."""
-    try:
-        consumer.commit(commit_positions(batch))
-    except KafkaError as exc:
-        log.warning("commit failed: %s", exc)

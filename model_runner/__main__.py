@@ -20,7 +20,7 @@ from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, load_model, warm_imports
 from model_runner.loop import ScoringStep
 from model_runner.settings import RunnerSettings, SettingsError
-from model_runner.side_loop import make_side_loops, start_side_loop
+from model_runner.side_loop import start_side_loops
 from model_runner.state import InternalState
 from model_runner.status import runner_status_reporter
 from streaming import LoopSettings, StreamLoop
@@ -106,12 +106,15 @@ def main() -> int:
 
     # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.
     side_failed = threading.Event()
-    side_threads = [
-        start_side_loop(side, stop, side_failed) for side in make_side_loops(settings, follower, drift_windows)
-    ]
+    side_threads = start_side_loops(settings, follower, drift_windows, stop, side_failed)
 
+    failed = False
     try:
         loop.run(stop)
+    except Exception:
+        # e.g. FollowerFailed: stop (and be restarted) rather than score by a config nobody follows.
+        log.exception("scoring loop failed; stopping the runner")
+        failed = True
     finally:
         stop.set()
         for thread in side_threads:
@@ -120,7 +123,7 @@ def main() -> int:
         hosting.close()
         state.close()
         log.info("stopped; stats %s", scoring.stats)
-    return 1 if side_failed.is_set() else 0
+    return 1 if failed or side_failed.is_set() else 0
 
 
 if __name__ == "__main__":

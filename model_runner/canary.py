@@ -18,14 +18,16 @@ import time
 from collections.abc import Mapping
 
 from contracts.codec import encode
-from contracts.kafka import Record
+from contracts.kafka import Admin, Record
+from contracts.keys import ServiceKey
 from contracts.messages import DriftReport
 from contracts.settings_catalog import SettingError, read_float, read_int, setting
 from contracts.topics import DRIFT_TOPIC, config_key
 from model_runner.drift import DriftThresholds
 from model_runner.drift_windows import ServiceWindows, WindowSettings
 from model_runner.settings import SettingsError
-from model_runner.side_loop import ServiceKey, SideLoop
+from model_runner.side_loop import SideStep
+from streaming import StepIO
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +60,11 @@ def _declared_int(name: str) -> int:
     return int(setting(name).default)  # type: ignore[arg-type]  # declared as an int
 
 
-class CanaryLoop(SideLoop):
+class CanaryStep(SideStep):
     role = "canary"
 
-    def __init__(self, *, windows: WindowSettings, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(**kwargs)
+    def __init__(self, *, pool: str, runner_id: str, admin: Admin, windows: WindowSettings) -> None:
+        super().__init__(pool=pool, runner_id=runner_id, admin=admin)
         self._window_settings = windows
         self._windows: dict[ServiceKey, ServiceWindows] = {}
         self.stats["reports"] = 0
@@ -71,8 +73,8 @@ class CanaryLoop(SideLoop):
         for gone in self._windows.keys() - active:
             del self._windows[gone]  # a canary deployed again later starts from a fresh reference
 
-    def handle(self, record: Record, service_key: ServiceKey) -> None:
-        request = self.admit(record, service_key)
+    def handle(self, record: Record, service_key: ServiceKey, io: StepIO) -> None:
+        request = self.admit(record, service_key, io)
         if request is None:
             return
         windows = self._windows.get(service_key)
@@ -82,21 +84,20 @@ class CanaryLoop(SideLoop):
             )
         report = windows.add(request, time.monotonic())
         if report is not None:
-            self._publish(report)
+            self._publish(report, io)
 
-    def tick(self, now: float) -> None:
+    def tick(self, now: float, io: StepIO) -> None:
+        # Windows measure durations: on the monotonic clock, whatever the wall clock does.
+        monotonic = time.monotonic()
         for windows in self._windows.values():
-            report = windows.tick(now)
+            report = windows.tick(monotonic)
             if report is not None:
-                self._publish(report)
+                self._publish(report, io)
 
-    def _publish(self, report: DriftReport) -> None:
-        self._producer.produce(
-            DRIFT_TOPIC,
-            encode(report),
-            key=config_key(report.tenant, report.service).encode(),
-            on_delivery=self.delivered,
-        )
+    def _publish(self, report: DriftReport, io: StepIO) -> None:
+        # A window's records were committed as they were read (the window lives in memory): a report
+        # holds none of them, but a report the producer gives up on still stops the loop.
+        io.produce(DRIFT_TOPIC, encode(report), key=config_key(report.tenant, report.service).encode())
         self.stats["reports"] += 1
         log.info(
             "drift %s/%s window %d (%d requests): flagged %s",

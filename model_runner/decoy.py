@@ -13,9 +13,11 @@ import math
 import time
 
 from contracts.config import ServiceConfig
-from contracts.kafka import Record
+from contracts.kafka import Admin, Record
+from contracts.keys import ServiceKey
 from contracts.topics import service_topics
-from model_runner.side_loop import ServiceKey, SideLoop
+from model_runner.side_loop import SideStep
+from streaming import StepIO, ref_of
 
 
 def archive_timestamp_ms(sent_at: float, now: float) -> int:
@@ -26,25 +28,25 @@ def archive_timestamp_ms(sent_at: float, now: float) -> int:
     return stamp if 0 < stamp <= now_ms else now_ms
 
 
-class DecoyLoop(SideLoop):
+class DecoyStep(SideStep):
     role = "decoy"
 
-    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(**kwargs)
+    def __init__(self, *, pool: str, runner_id: str, admin: Admin) -> None:
+        super().__init__(pool=pool, runner_id=runner_id, admin=admin)
         self.stats["archived"] = 0
 
-    def output_topics(self, config: ServiceConfig) -> set[str]:
+    def outputs_of(self, config: ServiceConfig) -> set[str]:
         return {service_topics(config.tenant, config.service).archive}
 
-    def handle(self, record: Record, service_key: ServiceKey) -> None:
-        request = self.admit(record, service_key)
+    def handle(self, record: Record, service_key: ServiceKey, io: StepIO) -> None:
+        request = self.admit(record, service_key, io)
         if request is None:
             return
-        self._producer.produce(
+        io.produce(
             service_topics(*service_key).archive,
             record.value,  # the bytes as read: never re-encoded
             key=request.request_id.encode(),
-            on_delivery=self.delivered,
             timestamp_ms=archive_timestamp_ms(request.sent_at, time.time()),
+            after=(ref_of(record),),  # committed only once the copy is acknowledged
         )
         self.stats["archived"] += 1

@@ -98,7 +98,7 @@ class ScoringStep(Step):
         """The requests topics of the services routed here."""
         return self._specs(services, lambda names: names.requests)
 
-    def written_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> list[TopicSpec]:
+    def output_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> list[TopicSpec]:
         """Their scores topics, created if missing before the first score is produced."""
         return self._specs(services, lambda names: names.scores)
 

@@ -1,263 +1,170 @@
-"""The shell shared by the runner's side consumers (decoy, canary): own group, live config, safe commits.
+"""The steps shared by the runner's side consumers (decoy, canary): own group, live config, grow-only.
 
-Each side loop reads the requests topics of the services that have its role in this runner's pool,
+Each side step reads the requests topics of the services that have its role in this runner's pool,
 through a consumer group of its own (``rdv-<role>-<pool>``), so it never delays scoring and scoring
-never delays it. It runs on its own thread with its own consumer and producer; nothing is shared
-with the scoring loop but the (copy-on-write) config follower.
+never delays it. Each runs on a ``StreamLoop`` (streaming.runtime) on its own thread, with its own
+consumer and producer; nothing is shared with the scoring loop but the (copy-on-write) config follower.
 
-Offsets are committed about once a second, and only after everything produced for the records
-before them has been delivered (flush, then commit): a crash re-reads, it never skips.
+The runtime commits a record only once everything produced from it is acknowledged: a crash re-reads,
+it never skips.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from contracts.config import ServiceConfig
-from contracts.dead_letter import send_to_dead_letter
-from contracts.kafka import (
-    Admin,
-    Consumer,
-    KafkaError,
-    Producer,
-    Record,
-    TopicPartition,
-    TopicSpec,
-    make_admin,
-    make_consumer,
-    make_producer,
-)
+from contracts.kafka import Admin, Record, TopicSpec, make_admin, make_consumer, make_producer
+from contracts.keys import ServiceKey
 from contracts.messages import Request
 from contracts.provenance import Refused, RepliesPartitions, admit_request
 from contracts.roles import SCORING_ROLES
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
 from model_runner.drift_windows import WindowSettings
-from model_runner.offsets import OffsetTracker
 from model_runner.settings import RunnerSettings
+from streaming import LoopSettings, StepIO, StreamLoop
 from streaming.follower import ConfigFollower
+from streaming.step import Step
+from streaming.threads import start_loop
 
 log = logging.getLogger(__name__)
 
-ServiceKey = tuple[str, str]
-COMMIT_INTERVAL_S = 1.0
-MAX_DRAIN = 500
+# Side work is not on the hot path: a longer wait when idle costs nobody anything.
+SIDE_LOOP_SETTINGS = LoopSettings(max_wait_s=0.1)
+
+__all__ = ["SIDE_LOOP_SETTINGS", "ServiceKey", "SideStep", "make_side_loops", "start_side_loops"]
 
 
-class DeliveryFailed(RuntimeError):
-    """The producer gave up on a record: stop without committing, so a restart redoes the work."""
+class SideStep(Step):
+    role: str  # the deployment role this step serves
 
-
-class SideLoop(ABC):
-    role: str  # the deployment role this loop serves
-
-    def __init__(
-        self,
-        *,
-        pool: str,
-        runner_id: str,
-        consumer: Consumer,
-        producer: Producer,
-        admin: Admin,
-        follower: ConfigFollower,
-    ) -> None:
+    def __init__(self, *, pool: str, runner_id: str, admin: Admin) -> None:
+        self.name = self.role
         self.pool = pool
         self.runner_id = runner_id
-        self._consumer = consumer
-        self._producer = producer
-        self._admin = admin
+        # Borrowed: the loop owns the admin and closes it.
         self._replies = RepliesPartitions(admin.partition_count)
-        self._follower = follower
-        self._offsets = OffsetTracker()
-        self._generation = -1
-        self._subscribed: tuple[str, ...] = ()
         self._active: dict[str, ServiceKey] = {}  # requests topic -> service, for services with the role
         self._scored_here: set[ServiceKey] = set()
-        self._delivery_error: KafkaError | None = None
-        self._last_commit = time.monotonic()
         self.stats = {"records": 0, "skipped": 0, "dead_lettered": 0}
 
-    # -- what a side loop does -------------------------------------------------------------------
+    # -- what a side step does -------------------------------------------------------------------
 
-    @abstractmethod
-    def handle(self, record: Record, service_key: ServiceKey) -> None:
+    def handle(self, record: Record, service_key: ServiceKey, io: StepIO) -> None:
         """One record of an active service's requests topic."""
-
-    def tick(self, now: float) -> None:
-        """Called every loop turn, records or not (time-based work)."""
-        return None
+        raise NotImplementedError
 
     def services_changed(self, active: set[ServiceKey]) -> None:
-        """The set of services with this loop's role in the pool changed."""
+        """The set of services with this step's role in the pool changed."""
         return None
 
-    def output_topics(self, config: ServiceConfig) -> set[str]:
-        """Per-service topics this loop writes, ensured before it subscribes."""
+    def outputs_of(self, config: ServiceConfig) -> set[str]:
+        """Per-service topics this step writes, ensured before it subscribes."""
         return set()
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    # -- the runtime's hooks ---------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        try:
-            self._replies.count()  # read the metadata now, not on the first request's path
-            while not stop.is_set():
-                if self._follower.generation != self._generation:
-                    self._apply_config()
-                self._step()
-                self.tick(time.monotonic())
-                self._producer.poll(0)
-                self._commit()
-            self._commit(force=True)
-        finally:
-            self._consumer.close()
-            self._producer.close()
-            self._admin.close()
-            log.info("%s loop stopped; stats %s", self.role, self.stats)
+    def _mine(self, services: Mapping[ServiceKey, ServiceConfig]) -> dict[ServiceKey, ServiceConfig]:
+        return {
+            key: config
+            for key, config in services.items()
+            if any(d.role == self.role for d in config.in_pool(self.pool))
+        }
 
-    # -- config and subscription -----------------------------------------------------------------
+    def wanted_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
+        # Grow-only (the runtime's rule): a service whose role was removed is read and acknowledged
+        # without being handled, so re-adding the role later starts from then, not from the old offset.
+        return [
+            spec
+            for (tenant, service), config in self._mine(services).items()
+            for spec in service_topic_specs(tenant, service, config.partitions)
+            if spec.name == service_topics(tenant, service).requests
+        ]
 
-    def _apply_config(self) -> None:
-        self._generation = self._follower.generation
-        services = self._follower.services
-        active: dict[str, ServiceKey] = {}
-        scored: set[ServiceKey] = set()
-        specs: list[TopicSpec] = []
-        for (tenant, service), config in services.items():
-            mine = config.in_pool(self.pool)
-            if any(d.role in SCORING_ROLES for d in mine):
-                scored.add((tenant, service))
-            if not any(d.role == self.role for d in mine):
-                continue
-            topics = service_topics(tenant, service)
-            active[topics.requests] = (tenant, service)
-            if topics.requests not in self._active:
-                wanted = {topics.requests} | self.output_topics(config)
-                specs += [t for t in service_topic_specs(tenant, service, config.partitions) if t.name in wanted]
-        if specs:
-            try:
-                self._admin.ensure_topics(specs)
-            except Exception as exc:  # the control plane normally created them with the service
-                log.warning("%s: could not ensure topics: %s", self.role, exc)
+    def output_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
+        return [
+            spec
+            for (tenant, service), config in self._mine(services).items()
+            for spec in service_topic_specs(tenant, service, config.partitions)
+            if spec.name in self.outputs_of(config)
+        ]
+
+    def configure(self, services: Mapping[ServiceKey, ServiceConfig], io: StepIO) -> None:
+        self._replies.count()  # read the metadata now, not on the first request's path
+        active = {service_topics(*key).requests: ServiceKey(*key) for key in self._mine(services)}
+        self._scored_here = {
+            ServiceKey(*key)
+            for key, config in services.items()
+            if any(d.role in SCORING_ROLES for d in config.in_pool(self.pool))
+        }
         changed = set(active.values()) != set(self._active.values())
-        self._active, self._scored_here = active, scored
+        self._active = active
         if changed:
             self.services_changed(set(active.values()))
-        # Grow-only, like the scoring loop: a service whose role was removed is read and acknowledged
-        # without being handled, so re-adding the role later starts from then, not from the old offset.
-        topics = tuple(sorted(set(self._subscribed) | set(active)))
-        if topics != self._subscribed:
-            self._commit(force=True)
-            self._consumer.subscribe(topics, on_revoke=self._on_revoke)
-            self._subscribed = topics
-            log.info("%s: subscribed to %d requests topics (%d active)", self.role, len(topics), len(active))
+            log.info("%s: %d active services", self.role, len(active))
 
-    def _on_revoke(self, partitions: list[TopicPartition]) -> None:
-        revoked = {(p.topic, p.partition) for p in partitions}
-        self._commit(force=True, only=revoked)
-        self._offsets.forget(revoked)
-
-    # -- records ---------------------------------------------------------------------------------
-
-    def _step(self) -> None:
-        if not self._subscribed:
-            time.sleep(0.1)
-            return
-        record = self._consumer.poll(0.1)
-        drained = 0
-        while record is not None:
-            self._offsets.seen(record.topic, record.partition, record.offset)
+    def process(self, records: Sequence[Record], io: StepIO) -> None:
+        for record in records:
             self.stats["records"] += 1
             service_key = self._active.get(record.topic)
             if service_key is None:
                 self.stats["skipped"] += 1
             else:
-                self.handle(record, service_key)
-            drained += 1
-            record = self._consumer.poll(0) if drained < MAX_DRAIN else None
+                self.handle(record, service_key, io)
 
-    def admit(self, record: Record, service_key: ServiceKey) -> Request | None:
+    def health(self) -> Mapping[str, object]:
+        return dict(self.stats)
+
+    # -- helpers for the steps ---------------------------------------------------------------------
+
+    def admit(self, record: Record, service_key: ServiceKey, io: StepIO) -> Request | None:
         """The decoded request, or None when the record is poison (dead-lettered): not JSON, not a Request,
         or one whose body disagrees with its topic (contracts.provenance), which is then not handled."""
         request = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
         if isinstance(request, Refused):
-            self.dead_letter(record, request.reason, service_key)
+            self.dead_letter(record, request.reason, service_key, io)
             return None
         return request
 
-    def dead_letter(self, record: Record, error: str, service_key: ServiceKey) -> None:
+    def dead_letter(self, record: Record, error: str, service_key: ServiceKey, io: StepIO) -> None:
         """Poison goes to ``rdv.dlq`` once per pool: when this pool also scores the service, the
         scoring loop has read the same record and already sent it there."""
         if service_key in self._scored_here:
             self.stats["skipped"] += 1
             return
-        send_to_dead_letter(self._producer, record, error)
+        io.dead_letter(record, error)
         self.stats["dead_lettered"] += 1
 
-    def delivered(self, error: KafkaError | None, _tp: TopicPartition) -> None:
-        if error is not None and self._delivery_error is None:
-            self._delivery_error = error
 
-    def _commit(self, *, force: bool = False, only: set[tuple[str, int]] | None = None) -> None:
-        if not force and time.monotonic() - self._last_commit < COMMIT_INTERVAL_S:
-            return
-        self._last_commit = time.monotonic()
-        offsets = self._offsets.committable()
-        if only is not None:
-            offsets = [tp for tp in offsets if (tp.topic, tp.partition) in only]
-        if not offsets:
-            return
-        undelivered = self._producer.flush(10.0)
-        if self._delivery_error is not None:
-            raise DeliveryFailed(f"{self.role}: delivery failed: {self._delivery_error}")
-        if undelivered:
-            log.warning("%s: %d records still undelivered after flush; commit postponed", self.role, undelivered)
-            return
-        try:
-            self._consumer.commit(offsets)
-        except KafkaError as exc:  # e.g. a rebalance in progress; the next commit catches up
-            log.warning("%s: commit failed: %s", self.role, exc)
-            return
-        self._offsets.committed(offsets)
+def make_side_loops(settings: RunnerSettings, follower: ConfigFollower, windows: WindowSettings) -> list[StreamLoop]:
+    """The decoy and canary loops of this runner, each with Kafka clients of its own (the loop owns them)."""
+    from model_runner.canary import CanaryStep
+    from model_runner.decoy import DecoyStep
+
+    def loop(step_type: type[SideStep], **extra: object) -> StreamLoop:
+        admin = make_admin(settings.kafka)
+        step = step_type(pool=settings.pool, runner_id=settings.runner_id, admin=admin, **extra)  # type: ignore[call-arg]
+        return StreamLoop(
+            step,
+            consumer=make_consumer(settings.kafka, group_id=f"rdv-{step.role}-{settings.pool}", assignor="range"),
+            producer=make_producer(settings.kafka),
+            admin=admin,
+            config=follower,
+            settings=SIDE_LOOP_SETTINGS,
+        )
+
+    return [loop(DecoyStep), loop(CanaryStep, windows=windows)]
 
 
-def start_side_loop(loop: SideLoop, stop: threading.Event, failed: threading.Event) -> threading.Thread:
-    """Run ``loop`` on its own thread; if it dies the whole runner stops (and is restarted by whoever
-    runs it) rather than scoring on while the archive or the drift reports silently stop."""
-
-    def target() -> None:
-        try:
-            loop.run(stop)
-        except Exception:
-            log.exception("%s loop failed; stopping the runner", loop.role)
-            failed.set()
-            stop.set()
-
-    thread = threading.Thread(target=target, name=f"{loop.role}-loop", daemon=True)
-    thread.start()
-    return thread
-
-
-def make_side_loops(settings: RunnerSettings, follower: ConfigFollower, windows: WindowSettings) -> list[SideLoop]:
-    """The decoy and canary loops of this runner, each with Kafka clients of its own."""
-    from model_runner.canary import CanaryLoop
-    from model_runner.decoy import DecoyLoop
-
-    def clients(group_id: str) -> dict[str, Any]:
-        return {
-            "pool": settings.pool,
-            "runner_id": settings.runner_id,
-            "consumer": make_consumer(settings.kafka, group_id=group_id, assignor="range"),
-            "producer": make_producer(settings.kafka),
-            "admin": make_admin(settings.kafka),
-            "follower": follower,
-        }
-
-    return [
-        DecoyLoop(**clients(f"rdv-decoy-{settings.pool}")),
-        CanaryLoop(windows=windows, **clients(f"rdv-canary-{settings.pool}")),
-    ]
-
+def start_side_loops(
+    settings: RunnerSettings,
+    follower: ConfigFollower,
+    windows: WindowSettings,
+    stop: threading.Event,
+    failed: threading.Event,
+) -> list[threading.Thread]:
+    """Each side loop on its own thread; if one dies the whole runner stops (``streaming.threads``)."""
+    return [start_loop(loop, stop, failed) for loop in make_side_loops(settings, follower, windows)]

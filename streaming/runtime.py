@@ -107,7 +107,7 @@ class StreamLoop:
         self.io = StepIO(producer=producer, offsets=self.offsets, metrics=self.metrics, loop_name=self.name)
         self._commits = isinstance(source, Subscription)
         self._topics: tuple[str, ...] = ()
-        self._ensured: set[str] = set()
+        self._ensured: set[str] = set()  # topics (read or written) already created when missing
         self._generation = -1
         self._assigned = False
         self._uncommitted = 0
@@ -126,6 +126,9 @@ class StreamLoop:
             self._finish()
         except BaseException as exc:
             self.health.failed(f"{type(exc).__name__}: {exc}")
+            # Nothing more is committed (closing the consumer may revoke its partitions): a batch
+            # whose step raised was marked seen, and must be read again by the next owner.
+            self._commits = False
             raise
         finally:
             self.health.stopped()
@@ -211,8 +214,8 @@ class StreamLoop:
         assert isinstance(self._source, Subscription)
         self.step.configure(services, self.io)
         wanted = list(self.step.wanted_topics(services))
-        written = list(self.step.written_topics(services))
-        self._ensure([spec for spec in wanted + written if spec.name not in self._ensured])
+        outputs = list(self.step.output_topics(services))
+        self._ensure([spec for spec in wanted + outputs if spec.name not in self._ensured])
         topics = tuple(sorted(set(self._topics) | set(self._source.topics) | {spec.name for spec in wanted}))
         if topics != self._topics:
             self._subscribe(topics)

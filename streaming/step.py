@@ -27,8 +27,9 @@ class Step:
         the records of topics it no longer wants."""
         return ()
 
-    def written_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
-        """Per-service topics this step writes but does not read, created when missing (followed loops)."""
+    def output_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
+        """Topics this step writes for this config (followed loops only): each is created when missing,
+        before the step may write to it; never read."""
         return ()
 
     def configure(self, services: Mapping[ServiceKey, ServiceConfig], io: StepIO) -> None:

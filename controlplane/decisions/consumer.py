@@ -1,18 +1,18 @@
 """The decisions consumer: every ``rdv.<t>.<s>.decisions`` topic into DecisionRecord rows.
 
-It learns the services from ``rdv.config`` exactly as the workers do, and its subscription only grows
-(each change is a rebalance). Records are taken in batches of what is already fetched; a batch's
-offsets are committed only after its decisions are stored and its poison records have reached the
-dead-letter topic, so a consumer killed at any moment loses nothing: the next owner of the partition
-reads the batch again, and storing is idempotent.
+A processing step on the streaming runtime (streaming.runtime): it learns the services from
+``rdv.config`` exactly as the workers do, and its subscription only grows (each change is a
+rebalance). Each batch of what is already fetched is stored before ``process`` returns, and poison is
+dead-lettered with its record held until the dead letter is acknowledged; the runtime commits only
+positions that are done, so a consumer killed at any moment loses nothing: the next owner of the
+partition reads the batch again, and storing is idempotent. A failed store stops the loop uncommitted.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,21 +22,14 @@ from django.db import DataError, IntegrityError, close_old_connections, connecti
 from django.utils import timezone
 
 from contracts.codec import DecodeError, decode
-from contracts.dead_letter import send_to_dead_letter
-from contracts.kafka import (
-    KafkaError,
-    KafkaSettings,
-    Record,
-    TopicPartition,
-    make_admin,
-    make_consumer,
-    make_producer,
-)
+from contracts.config import ServiceConfig
+from contracts.kafka import KafkaError, KafkaSettings, Record, TopicSpec, make_admin, make_consumer, make_producer
+from contracts.keys import ServiceKey
 from contracts.messages import Decision
 from contracts.topics import service_topics
-from contracts.topology import platform_topics
+from contracts.topology import platform_topics, service_topic_specs
 from controlplane.decisions.services import decisions_expire, decisions_store
-from controlplane.kafka import batch_commit
+from streaming import LoopSettings, Step, StepIO, StreamLoop
 from streaming.follower import ConfigFollower
 
 log = logging.getLogger(__name__)
@@ -63,8 +56,13 @@ class DecisionsConsumerSettings:
         return cls(**{**values, **overrides})  # type: ignore[arg-type]
 
 
-def decisions_topics(services: Sequence[tuple[str, str]]) -> list[str]:
-    return [service_topics(tenant, service).decisions for tenant, service in services]
+def decisions_topic_specs(services: Mapping[ServiceKey, ServiceConfig]) -> list[TopicSpec]:
+    return [
+        spec
+        for (tenant, service), config in services.items()
+        for spec in service_topic_specs(tenant, service, config.partitions)
+        if spec.name == service_topics(tenant, service).decisions
+    ]
 
 
 def wrong_topic(record: Record, decision: Decision) -> str | None:
@@ -78,96 +76,38 @@ def wrong_topic(record: Record, decision: Decision) -> str | None:
     return None
 
 
-class DecisionsConsumer:
+class DecisionsStep(Step):
+    """Stores each batch of decisions; poison (and what the database refuses) goes to the DLQ."""
+
+    name = "decisions"
+
     def __init__(self, config: DecisionsConsumerSettings) -> None:
         self._config = config
-        self._stop = threading.Event()
-        self.ready = threading.Event()
-        self._follower = ConfigFollower(config.kafka)
-        self._consumer = make_consumer(config.kafka, group_id=config.group_id, assignor="range")
-        self._producer = make_producer(config.kafka)
-        self._topics: list[str] = []
-        self._batch: list[Record] = []
+        self._next_sweep = 0.0
         self.stored = 0
         self.dead_letters = 0
 
-    def stop(self) -> None:
-        self._stop.set()
+    def wanted_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
+        return decisions_topic_specs(services)
 
-    def run(self) -> None:
-        # rdv.config must exist compacted and rdv.dlq must exist before anything reads or writes them.
-        admin = make_admin(self._config.kafka)
-        try:
-            admin.ensure_topics(platform_topics())
-        finally:
-            admin.close()
-        self._follower.start()
-        try:
-            if not self._follower.wait_ready(60):
-                raise KafkaError("could not read rdv.config within 60 s")
-            self._loop()
-        finally:
-            self._shutdown()
-
-    def _loop(self) -> None:
-        generation = -1
-        next_sweep = 0.0
-        while not self._stop.is_set():
-            if generation != self._follower.generation:
-                generation = self._follower.generation
-                self._resubscribe()
-            if not self._topics:
-                self._announce_ready()
-            if time.monotonic() >= next_sweep:
-                self._sweep()
-                next_sweep = time.monotonic() + self._config.sweep_interval_s
-            self._fetch()
-            self._flush()
-
-    def _resubscribe(self) -> None:
-        topics = sorted(set(self._topics) | set(decisions_topics(list(self._follower.services))))
-        if topics != self._topics:
-            self._topics = topics
-            self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
-            log.info("subscribed to %d decisions topics", len(topics))
-
-    def _fetch(self) -> None:
-        """Wait for one record, then drain what is already fetched, up to a batch."""
-        if not self._topics:
-            self._stop.wait(self._config.poll_wait_s)
-            return
-        record = self._consumer.poll(self._config.poll_wait_s)
-        while record is not None:
-            self._batch.append(record)
-            if len(self._batch) >= self._config.batch_size:
-                return
-            record = self._consumer.poll(0)
-
-    def _flush(self) -> None:
-        """Store the batch, deliver its dead letters, then commit: in that order, or not at all."""
-        batch, self._batch = self._batch, []
-        if not batch:
-            return
+    def process(self, records: Sequence[Record], io: StepIO) -> None:
         decoded: list[tuple[Record, Decision]] = []
-        for record in batch:
+        for record in records:
             try:
                 decision = decode(Decision, record.value or b"")
             except DecodeError as exc:
-                self._dead_letter(record, str(exc))
+                self._dead_letter(record, str(exc), io)
                 continue
             problem = wrong_topic(record, decision)
             if problem is not None:
-                self._dead_letter(record, problem)
+                self._dead_letter(record, problem, io)
                 continue
             if decision.decided_at <= 0:
                 decision = msgspec.structs.replace(decision, decided_at=record.timestamp_ms / 1000.0)
             decoded.append((record, decision))
-        self._store(decoded)
-        if self._producer.flush(10.0) > 0:
-            raise KafkaError("dead letters not acknowledged; offsets left uncommitted")
-        batch_commit(self._consumer, batch)
+        self._store(decoded, io)
 
-    def _store(self, decoded: list[tuple[Record, Decision]]) -> None:
+    def _store(self, decoded: list[tuple[Record, Decision]], io: StepIO) -> None:
         if not decoded:
             return
         # A long-running process outlives connections (server restarts, CONN_MAX_AGE): drop dead ones.
@@ -178,43 +118,82 @@ class DecisionsConsumer:
         except (DataError, IntegrityError) as exc:
             log.warning("batch of %d decisions not storable (%s); storing one by one", len(decoded), exc)
         # One record the database refuses must not block its partition forever: it goes to the DLQ.
-        # Any other database error (unreachable, …) propagates: nothing is committed, all is re-read.
+        # Any other database error (unreachable, …) propagates: the loop stops uncommitted, all is re-read.
         for record, decision in decoded:
             try:
                 self.stored += decisions_store(decisions=[decision])
             except (DataError, IntegrityError) as exc:
-                self._dead_letter(record, f"not storable: {exc}")
+                self._dead_letter(record, f"not storable: {exc}", io)
 
-    def _dead_letter(self, record: Record, error: str) -> None:
-        send_to_dead_letter(self._producer, record, error)
+    def _dead_letter(self, record: Record, error: str, io: StepIO) -> None:
+        io.dead_letter(record, error)
         self.dead_letters += 1
 
-    def _sweep(self) -> None:
+    def next_wakeup(self) -> float | None:
+        return self._next_sweep
+
+    def tick(self, now: float, io: StepIO) -> None:
+        """The retention sweep, every ``sweep_interval_s``."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._config.sweep_interval_s
         close_old_connections()
         expired = decisions_expire(older_than=timezone.now() - self._config.retention)
         if expired:
             log.info("retention: %d decision records older than %s deleted", expired, self._config.retention)
 
-    def _announce_ready(self) -> None:
-        if not self.ready.is_set():
-            print("[decisions] ready", flush=True)
-            self.ready.set()
+    def health(self) -> Mapping[str, object]:
+        return {"stored": self.stored, "dead_letters": self.dead_letters}
 
-    def _on_assign(self, partitions: list[TopicPartition]) -> None:
-        log.info("assigned %d partitions", len(partitions))
-        # Ready means partitions are owned: a decision written now is read at once.
-        self._announce_ready()
 
-    def _on_revoke(self, partitions: list[TopicPartition]) -> None:
-        # Runs inside poll, on this thread: store and commit what was read before the partitions go.
-        self._flush()
-        log.info("revoked %d partitions", len(partitions))
+class DecisionsConsumer:
+    """``manage.py consume_decisions``: the decisions step on a loop that follows the config."""
 
-    def _shutdown(self) -> None:
+    def __init__(self, config: DecisionsConsumerSettings) -> None:
+        self._config = config
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+        self.step = DecisionsStep(config)
+
+    @property
+    def stored(self) -> int:
+        return self.step.stored
+
+    @property
+    def dead_letters(self) -> int:
+        return self.step.dead_letters
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        kafka = self._config.kafka
+        # rdv.config must exist compacted and rdv.dlq must exist before anything reads or writes them.
+        admin = make_admin(kafka)
         try:
-            self._flush()
+            admin.ensure_topics(platform_topics())
         finally:
-            self._consumer.close()
-            self._producer.close()
-            self._follower.stop()
+            admin.close()
+        follower = ConfigFollower(kafka).start()
+        try:
+            if not follower.wait_ready(60):
+                raise KafkaError("could not read rdv.config within 60 s")
+            loop = StreamLoop(
+                self.step,
+                consumer=make_consumer(kafka, group_id=self._config.group_id, assignor="range"),
+                producer=make_producer(kafka),
+                admin=make_admin(kafka),
+                config=follower,
+                # Decisions are not on the hot path: waiting a little longer when idle costs nobody anything.
+                settings=LoopSettings(max_batch=self._config.batch_size, max_wait_s=self._config.poll_wait_s),
+                on_ready=self._announce_ready,
+            )
+            loop.run(self._stop)
+        finally:
+            follower.stop()
             connections.close_all()
+
+    def _announce_ready(self) -> None:
+        # Ready means partitions are owned: a decision written now is read at once.
+        print("[decisions] ready", flush=True)
+        self.ready.set()

@@ -1,7 +1,8 @@
 """The status consumer: ``rdv.status`` into the latest WorkerReport per worker (and its version placements).
 
-Reports are taken in batches of what is already fetched; only the newest report of each worker in a batch
-is stored, then the batch's offsets are committed (poison records go to the dead-letter topic first).
+A processing step on the streaming runtime (streaming.runtime), in the ``rdv-status`` group. Reports are
+taken in batches of what is already fetched; only the newest report of each worker in a batch is stored
+before ``process`` returns, and poison stays uncommitted until its dead letter is acknowledged.
 A consumer killed at any moment loses nothing that matters: the next reader stores the same reports again,
 and every worker sends a fresh one within seconds anyway.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,13 +20,12 @@ from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
 from contracts.codec import DecodeError, decode
-from contracts.dead_letter import send_to_dead_letter
-from contracts.kafka import KafkaError, KafkaSettings, Record, TopicPartition, make_admin, make_consumer, make_producer
+from contracts.kafka import KafkaSettings, Record, make_admin, make_consumer, make_producer
 from contracts.messages import WorkerStatus
 from contracts.topics import STATUS_TOPIC
 from contracts.topology import platform_topics
 from controlplane.fleet.services import worker_reports_expire, worker_statuses_store
-from controlplane.kafka import batch_commit
+from streaming import LoopSettings, Step, StepIO, StreamLoop, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -48,67 +48,31 @@ class StatusConsumerSettings:
         return cls(**{"kafka": settings.RDV_KAFKA, **overrides})  # type: ignore[arg-type]
 
 
-class StatusConsumer:
+class StatusStep(Step):
+    """Stores the newest report of each worker in a batch; poison goes to the DLQ."""
+
+    name = "status"
+
     def __init__(self, config: StatusConsumerSettings) -> None:
         self._config = config
-        self._stop = threading.Event()
-        self.ready = threading.Event()
-        self._consumer = make_consumer(config.kafka, group_id=config.group_id)
-        self._producer = make_producer(config.kafka)
+        self._next_sweep = 0.0
         self.stored = 0
         self.dead_letters = 0
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        admin = make_admin(self._config.kafka)
-        try:
-            admin.ensure_topics(platform_topics())
-        finally:
-            admin.close()
-        self._consumer.subscribe([STATUS_TOPIC], on_assign=self._on_assign)
-        next_sweep = 0.0
-        try:
-            while not self._stop.is_set():
-                if time.monotonic() >= next_sweep:
-                    self._sweep()
-                    next_sweep = time.monotonic() + self._config.sweep_interval_s
-                self._flush(self._fetch())
-        finally:
-            self._consumer.close()
-            self._producer.close()
-            connections.close_all()
-
-    def _fetch(self) -> list[Record]:
-        batch: list[Record] = []
-        record = self._consumer.poll(self._config.poll_wait_s)
-        while record is not None:
-            batch.append(record)
-            if len(batch) >= self._config.batch_size:
-                break
-            record = self._consumer.poll(0)
-        return batch
-
-    def _flush(self, batch: list[Record]) -> None:
-        if not batch:
-            return
+    def process(self, records: Sequence[Record], io: StepIO) -> None:
         statuses: list[WorkerStatus] = []
-        for record in batch:
+        for record in records:
             try:
                 status = decode(WorkerStatus, record.value or b"")
             except DecodeError as exc:
-                self._dead_letter(record, str(exc))
+                self._dead_letter(record, str(exc), io)
                 continue
             if record.key is not None and record.key != status.worker.encode():
-                self._dead_letter(record, f"status of {status.worker!r} under the key {record.key!r}")
+                self._dead_letter(record, f"status of {status.worker!r} under the key {record.key!r}", io)
                 continue
             statuses.append(status)
         if statuses:
             self._store(statuses)
-        if self._producer.flush(10.0) > 0:
-            raise KafkaError("dead letters not acknowledged; offsets left uncommitted")
-        batch_commit(self._consumer, batch)
 
     def _store(self, statuses: list[WorkerStatus]) -> None:
         """A database hiccup costs these reports, not the consumer: every worker repeats its state within
@@ -120,18 +84,68 @@ class StatusConsumer:
             log.warning("%d status reports not stored (the next heartbeats replace them): %s", len(statuses), exc)
             connections.close_all()
 
-    def _dead_letter(self, record: Record, error: str) -> None:
-        send_to_dead_letter(self._producer, record, error)
+    def _dead_letter(self, record: Record, error: str, io: StepIO) -> None:
+        io.dead_letter(record, error)
         self.dead_letters += 1
 
-    def _sweep(self) -> None:
+    def next_wakeup(self) -> float | None:
+        return self._next_sweep
+
+    def tick(self, now: float, io: StepIO) -> None:
+        """Forget long-silent workers, every ``sweep_interval_s``."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._config.sweep_interval_s
         close_old_connections()
         forgotten = worker_reports_expire(older_than=timezone.now() - self._config.forget_after)
         if forgotten:
             log.info("forgot %d workers silent for more than %s", forgotten, self._config.forget_after)
 
-    def _on_assign(self, partitions: list[TopicPartition]) -> None:
-        log.info("assigned %d partitions", len(partitions))
-        if not self.ready.is_set():
-            print("[status] ready", flush=True)
-            self.ready.set()
+    def health(self) -> Mapping[str, object]:
+        return {"stored": self.stored, "dead_letters": self.dead_letters}
+
+
+class StatusConsumer:
+    """``manage.py consume_status``: the status step on a loop subscribed to ``rdv.status``."""
+
+    def __init__(self, config: StatusConsumerSettings) -> None:
+        self._config = config
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+        self.step = StatusStep(config)
+
+    @property
+    def stored(self) -> int:
+        return self.step.stored
+
+    @property
+    def dead_letters(self) -> int:
+        return self.step.dead_letters
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        kafka = self._config.kafka
+        admin = make_admin(kafka)
+        try:
+            admin.ensure_topics(platform_topics())
+        finally:
+            admin.close()
+        loop = StreamLoop(
+            self.step,
+            consumer=make_consumer(kafka, group_id=self._config.group_id),
+            producer=make_producer(kafka),
+            source=Subscription((STATUS_TOPIC,)),
+            # Readiness is judged on these reports: a short wait keeps the stored state close to the workers'.
+            settings=LoopSettings(max_batch=self._config.batch_size, max_wait_s=self._config.poll_wait_s),
+            on_ready=self._announce_ready,
+        )
+        try:
+            loop.run(self._stop)
+        finally:
+            connections.close_all()
+
+    def _announce_ready(self) -> None:
+        print("[status] ready", flush=True)
+        self.ready.set()

@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from contracts.codec import DecodeError, decode
@@ -25,6 +26,7 @@ from contracts.kafka import (
     KafkaError,
     KafkaSettings,
     Producer,
+    Record,
     TopicPartition,
     make_admin,
     make_consumer,
@@ -33,6 +35,7 @@ from contracts.kafka import (
 from contracts.messages import ReplyTo, Result
 from contracts.topics import REPLIES_TOPIC
 from contracts.topology import platform_topics
+from streaming import Assignment, LoopSettings, Step, StepIO, StreamLoop
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,9 @@ class ReplyHub:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5.0)
+            self._thread.join(timeout=7.0)
+        else:
+            self.producer.flush(5.0)  # no loop ever owned it
 
     def _choose_partition(self) -> int:
         admin = make_admin(self.settings)
@@ -110,23 +115,31 @@ class ReplyHub:
             # Only replies written from now on can be ours: start at the current end, explicitly,
             # so nothing sent after ``reply_to`` answers can be missed.
             high = consumer.watermarks(REPLIES_TOPIC, partition)[1]
-            consumer.assign([TopicPartition(REPLIES_TOPIC, partition, high)])
         except KafkaError as exc:
             self._failure = f"cannot listen on {REPLIES_TOPIC}: {exc}"
             log.error(self._failure)
             return
+        # The hub's producer rides on the loop, whose every turn serves its delivery callbacks; the loop
+        # owns it from here on and closes it when it stops.
+        loop = StreamLoop(
+            RepliesStep(self._deliver),
+            consumer=consumer,
+            producer=self.producer,
+            source=Assignment((TopicPartition(REPLIES_TOPIC, partition, high),)),
+            settings=LoopSettings(max_wait_s=0.05, stop_flush_s=5.0),
+            on_ready=lambda: self._listening_on(partition),
+        )
+        try:
+            loop.run(self._stop)
+        except Exception as exc:
+            self._failure = f"stopped listening on {REPLIES_TOPIC}[{partition}]: {type(exc).__name__}: {exc}"
+            self._listening.clear()
+            log.exception("gateway: %s", self._failure)
+
+    def _listening_on(self, partition: int) -> None:
         self._partition = partition
         self._listening.set()
         log.info("gateway listens on %s[%d]", REPLIES_TOPIC, partition)
-        try:
-            while not self._stop.is_set():
-                record = consumer.poll(0.05)
-                while record is not None:
-                    self._deliver(record.value)
-                    record = consumer.poll(0)
-                self.producer.poll(0)
-        finally:
-            consumer.close()
 
     def _deliver(self, value: bytes | None) -> None:
         try:
@@ -137,6 +150,19 @@ class ReplyHub:
         waiter = self._waiters.pop(result.request_id, None)
         if waiter is not None:
             waiter.loop.call_soon_threadsafe(_resolve, waiter.future, result)
+
+
+class RepliesStep(Step):
+    """Hands each reply of this process's partition to the hub; nothing is produced or committed."""
+
+    name = "gateway-replies"
+
+    def __init__(self, deliver: Callable[[bytes | None], None]) -> None:
+        self._deliver = deliver
+
+    def process(self, records: Sequence[Record], io: StepIO) -> None:
+        for record in records:
+            self._deliver(record.value)
 
 
 def _resolve(future: asyncio.Future[Result], result: Result) -> None:
@@ -164,5 +190,4 @@ def close_hub() -> None:
     with _hub_lock:
         hub, _hub = _hub, None
     if hub is not None:
-        hub.stop()
-        hub.producer.flush(5.0)
+        hub.stop()  # its loop flushes and closes the producer

@@ -29,9 +29,10 @@ from typing import Any, Literal, Protocol, TextIO
 import msgspec
 
 from contracts.codec import DecodeError, decode
-from contracts.kafka import Admin, Consumer, KafkaSettings, TopicPartition, make_admin, make_consumer
+from contracts.kafka import Admin, Consumer, KafkaSettings, make_admin, make_consumer
 from contracts.messages import Request
 from contracts.topics import service_topics
+from streaming.bounded import ReadStalled, read_ranges
 
 ExportFormat = Literal["jsonl", "parquet"]
 FORMATS: tuple[ExportFormat, ...] = ("jsonl", "parquet")
@@ -267,41 +268,22 @@ def read_range(
     idle_timeout: float = 30.0,
 ) -> Iterator[Request]:
     """The archived requests sent within ``span``; stops when every partition reached its end offset."""
-    wanted = {r.partition: r for r in ranges if r.size > 0}
-    if not wanted:
-        return
-    consumer.assign([TopicPartition(topic, r.partition, r.start) for r in wanted.values()])
-    last_progress = time.monotonic()
-    while wanted:
-        record = consumer.poll(0.5)
-        if record is None:
-            # Offsets past the last record (transaction markers) are never delivered: ask the position.
-            for partition in [p for p, r in wanted.items() if consumer.position(topic, p) >= r.end]:
-                del wanted[partition]
-            if wanted and time.monotonic() - last_progress > idle_timeout:
-                missing = ", ".join(f"{p}@{consumer.position(topic, p)}<{r.end}" for p, r in wanted.items())
-                raise ExportError(f"the archive stopped answering before the end of the range ({missing})")
-            continue
-        last_progress = time.monotonic()
-        bounds = wanted.get(record.partition)
-        if bounds is None:
-            continue  # a partition already done (records fetched before it was finished)
-        if record.offset >= bounds.end:
-            del wanted[record.partition]
-            continue
-        summary.read += 1
-        progress.advance()
-        if record.offset + 1 >= bounds.end:
-            del wanted[record.partition]
-        try:
-            request = decode(Request, record.value or b"")
-        except DecodeError:
-            summary.unreadable += 1
-            continue
-        if request.sent_at in span:
-            yield request
-        else:
-            summary.outside += 1
+    bounds = {r.partition: (r.start, r.end) for r in ranges}
+    try:
+        for record in read_ranges(consumer, topic, bounds, idle_timeout=idle_timeout):
+            summary.read += 1
+            progress.advance()
+            try:
+                request = decode(Request, record.value or b"")
+            except DecodeError:
+                summary.unreadable += 1
+                continue
+            if request.sent_at in span:
+                yield request
+            else:
+                summary.outside += 1
+    except ReadStalled as exc:
+        raise ExportError(f"the archive stopped answering before the end of the range ({exc.missing})") from exc
 
 
 def export_archive(
