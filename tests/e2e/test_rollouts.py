@@ -74,7 +74,7 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(django_db_setup, django_db_blocker, kafka_bootstrap):  # noqa: ANN001, ANN201
+def stack(django_db_setup, django_db_blocker, kafka_bootstrap, celery_worker_process):  # noqa: ANN001, ANN201
     from controlplane.gateway.replies import close_hub
     from controlplane.tenancy.services import tenant_create, token_create
 
