@@ -185,7 +185,8 @@ class ConfluentProducer(Producer):
         return left
 
     def close(self) -> None:
-        self.flush(10.0)
+        with _translated():
+            self._producer.flush(10.0)
 
 
 class ConfluentConsumer(Consumer):
@@ -231,6 +232,7 @@ class ConfluentConsumer(Consumer):
             kwargs["on_assign"] = lambda _c, parts: on_assign([_tp_out(p) for p in parts])
         if on_revoke is not None:
             kwargs["on_revoke"] = lambda _c, parts: on_revoke([_tp_out(p) for p in parts])
+        self._placed = {}
         with _translated():
             self._consumer.subscribe(list(topics), **kwargs)
 
