@@ -43,8 +43,6 @@ _REFUSED = {
     confluent_kafka.KafkaError._AUTHENTICATION,
 }
 
-_STATE = confluent_kafka.KafkaError._STATE
-
 _TRANSIENT = {
     confluent_kafka.KafkaError.NOT_LEADER_FOR_PARTITION,
     confluent_kafka.KafkaError.LEADER_NOT_AVAILABLE,
@@ -219,6 +217,8 @@ class ConfluentConsumer(Consumer):
         # Where assign/seek placed a partition, until poll returns a record of it: librdkafka's
         # position only follows the records returned.
         self._placed: dict[tuple[str, int], int] = {}
+        # Partitions given by assign(), not by a group: seek re-places them (see seek).
+        self._manual = False
 
     def subscribe(
         self,
@@ -233,6 +233,7 @@ class ConfluentConsumer(Consumer):
         if on_revoke is not None:
             kwargs["on_revoke"] = lambda _c, parts: on_revoke([_tp_out(p) for p in parts])
         self._placed = {}
+        self._manual = False
         with _translated():
             self._consumer.subscribe(list(topics), **kwargs)
 
@@ -240,22 +241,21 @@ class ConfluentConsumer(Consumer):
         with _translated():
             self._consumer.assign([_tp_in(p) for p in partitions])
         self._placed = {(p.topic, p.partition): p.offset for p in partitions if p.offset >= BEGINNING}
+        self._manual = True
 
     def seek(self, partition: TopicPartition) -> None:
         self._require_assigned(partition.topic, partition.partition)
         tp = _tp_in(partition)
-        try:
-            with _translated():
-                self._consumer.seek(tp)
-        except KafkaError as exc:
-            # librdkafka refuses (_STATE) to seek a partition whose fetcher has not started yet (right
-            # after assign): place it afresh instead, leaving the other partitions where they are.
-            cause = exc.__cause__
-            if not (isinstance(cause, confluent_kafka.KafkaException) and cause.args[0].code() == _STATE):
-                raise
-            with _translated():
+        with _translated():
+            if self._manual:
+                # librdkafka's seek races a start offset still being looked up (right after an
+                # assign at BEGINNING/END, the answer lands after the seek and wins), and refuses
+                # (_STATE) a partition whose fetcher has not started. Outside a group the partition is
+                # placed afresh instead, the others staying where they are.
                 self._consumer.incremental_unassign([confluent_kafka.TopicPartition(tp.topic, tp.partition)])
                 self._consumer.incremental_assign([tp])
+            else:
+                self._consumer.seek(tp)
         self._placed[(partition.topic, partition.partition)] = partition.offset
 
     def _require_assigned(self, topic: str, partition: int) -> None:

@@ -280,6 +280,20 @@ def test_seek_moves_what_poll_returns_next(settings: KafkaSettings) -> None:
         consumer.close()
 
 
+def test_seek_within_a_group_rereads_from_the_offset(settings: KafkaSettings) -> None:
+    topic = new_topic(settings, partitions=1)
+    write(settings, topic, 0, 4)
+    consumer = make_consumer(settings, group_id=f"rdv-contract-{uuid.uuid4().hex[:8]}")
+    try:
+        consumer.subscribe([topic])
+        assert [r.offset for r in read(consumer, 2, timeout=30)] == [0, 1]
+        consumer.seek(TopicPartition(topic, 0, 0))
+        assert consumer.position(topic, 0) == 0
+        assert [r.offset for r in read(consumer, 4)] == [0, 1, 2, 3]
+    finally:
+        consumer.close()
+
+
 def test_position_is_the_next_offset_poll_returns_and_watermarks_bound_the_partition(
     settings: KafkaSettings,
 ) -> None:
