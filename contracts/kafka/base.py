@@ -110,7 +110,8 @@ class TopicSpec:
 
 
 class KafkaError(RuntimeError):
-    """A broker or client failure, whichever backend raised it."""
+    """A broker or client failure, whichever backend raised it: no exception of either client
+    library leaves the adapter (tests/contracts/kafka/test_adapter_contract.py)."""
 
 
 class KafkaAuthorizationError(KafkaError):
@@ -138,7 +139,8 @@ class AclBinding:
     allow: bool = True
 
 
-# Called with (error or None, the delivered record's topic/partition/offset).
+# Called with (error or None, the delivered record's topic/partition/offset); after a failure the
+# offset is -1, and so is the partition when none was chosen yet.
 DeliveryCallback = Callable[[KafkaError | None, TopicPartition], None]
 AssignCallback = Callable[[list[TopicPartition]], None]
 
@@ -166,7 +168,9 @@ class Producer(ABC):
 
     @abstractmethod
     def flush(self, timeout: float = 10.0) -> int:
-        """Wait for every queued record; returns how many are still undelivered."""
+        """Wait at most ``timeout`` seconds for every queued record, serving the delivery callbacks;
+        returns how many records are still undelivered (neither acknowledged nor failed), so that a
+        caller commits its input only on 0."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -206,7 +210,8 @@ class Consumer(ABC):
 
     @abstractmethod
     def commit(self, offsets: Iterable[TopicPartition]) -> None:
-        """Commit synchronously; each offset is the next one to read."""
+        """Commit synchronously; each offset is the next one to read. KafkaError on a consumer made
+        without a group."""
 
     @abstractmethod
     def assignment(self) -> list[TopicPartition]: ...
@@ -216,7 +221,18 @@ class Consumer(ABC):
         """(low, high): high is the offset the next record written will get."""
 
     @abstractmethod
-    def position(self, topic: str, partition: int) -> int: ...
+    def position(self, topic: str, partition: int) -> int:
+        """The offset of the next record ``poll`` returns from this assigned partition (after an
+        ``assign``/``seek`` to an offset and before any record, that offset); KafkaError when the
+        partition is not assigned."""
+
+    def seek(self, partition: TopicPartition) -> None:
+        """Make ``poll`` continue this assigned partition at ``partition.offset``: an offset,
+        ``BEGINNING`` or ``END``. Records of it fetched but not yet returned are dropped; KafkaError
+        when the partition is not assigned.
+
+        Not abstract so that test doubles of the hot path need not grow it; both backends implement it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot seek")
 
     def committed(self, partitions: Sequence[TopicPartition]) -> list[TopicPartition]:
         """The group's committed position of each partition (offset -1 where nothing is committed).

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import confluent_kafka
@@ -12,6 +13,7 @@ from confluent_kafka import admin as cadmin
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from contracts.kafka.base import (
+    BEGINNING,
     CLUSTER_RESOURCE,
     AclBinding,
     Admin,
@@ -54,6 +56,16 @@ def _error(err: Any) -> KafkaError:
     if isinstance(inner, confluent_kafka.KafkaError) and inner.code() in _REFUSED:
         return KafkaAuthorizationError(str(inner))
     return KafkaError(str(err))
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Around calls into confluent-kafka that serve no caller's callback: its exceptions leave as
+    the adapter's."""
+    try:
+        yield
+    except confluent_kafka.KafkaException as exc:
+        raise _error(exc) from exc
 
 
 class _LoginWatch:
@@ -109,7 +121,10 @@ class ConfluentProducer(Producer):
         }
         self._login = _LoginWatch()
         config.setdefault("error_cb", self._login)
-        self._producer = confluent_kafka.Producer(config)
+        with _translated():
+            self._producer = confluent_kafka.Producer(config)
+        # How many delivery callbacks ran: librdkafka's poll counts events, one per batch of reports.
+        self._served = 0
 
     def produce(
         self,
@@ -129,28 +144,35 @@ class ConfluentProducer(Producer):
         if on_delivery is not None:
 
             def delivered(err: Any, msg: Any) -> None:
-                on_delivery(
-                    None if err is None else _error(err),
-                    TopicPartition(msg.topic(), msg.partition(), msg.offset()),
-                )
+                self._served += 1
+                if err is None:
+                    on_delivery(None, TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+                else:
+                    partition = msg.partition()
+                    where = TopicPartition(msg.topic(), -1 if partition is None or partition < 0 else partition, -1)
+                    on_delivery(_error(err), where)
 
             kwargs["on_delivery"] = delivered
         try:
-            self._producer.produce(topic, value, **kwargs)
+            with _translated():
+                self._producer.produce(topic, value, **kwargs)
         except BufferError:
             # Local queue full: serve callbacks to make room, then try once more.
             self._producer.poll(0.5)
-            self._producer.produce(topic, value, **kwargs)
-        except confluent_kafka.KafkaException as exc:
-            raise _error(exc) from exc
+            try:
+                with _translated():
+                    self._producer.produce(topic, value, **kwargs)
+            except BufferError as exc:
+                raise KafkaError(f"the local queue is full: {exc}") from exc
 
     def poll(self, timeout: float = 0.0) -> int:
+        before = self._served
         try:
-            served = self._producer.poll(timeout)
+            self._producer.poll(timeout)
         except confluent_kafka.KafkaException as exc:  # a fatal error (an idempotent producer refused)
             raise _error(exc) from exc
         self._login.raise_failure()
-        return served
+        return self._served - before
 
     def flush(self, timeout: float = 10.0) -> int:
         try:
@@ -161,7 +183,8 @@ class ConfluentProducer(Producer):
         return left
 
     def close(self) -> None:
-        self._producer.flush(10.0)
+        with _translated():
+            self._producer.flush(10.0)
 
 
 class ConfluentConsumer(Consumer):
@@ -188,7 +211,14 @@ class ConfluentConsumer(Consumer):
         }
         self._login = _LoginWatch()
         config.setdefault("error_cb", self._login)
-        self._consumer = confluent_kafka.Consumer(config)
+        self._grouped = group_id is not None
+        with _translated():
+            self._consumer = confluent_kafka.Consumer(config)
+        # Where assign/seek placed a partition, until poll returns a record of it: librdkafka's
+        # position only follows the records returned.
+        self._placed: dict[tuple[str, int], int] = {}
+        # Partitions given by assign(), not by a group: seek re-places them (see seek).
+        self._manual = False
 
     def subscribe(
         self,
@@ -202,10 +232,37 @@ class ConfluentConsumer(Consumer):
             kwargs["on_assign"] = lambda _c, parts: on_assign([_tp_out(p) for p in parts])
         if on_revoke is not None:
             kwargs["on_revoke"] = lambda _c, parts: on_revoke([_tp_out(p) for p in parts])
-        self._consumer.subscribe(list(topics), **kwargs)
+        self._placed = {}
+        self._manual = False
+        with _translated():
+            self._consumer.subscribe(list(topics), **kwargs)
 
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
-        self._consumer.assign([_tp_in(p) for p in partitions])
+        with _translated():
+            self._consumer.assign([_tp_in(p) for p in partitions])
+        self._placed = {(p.topic, p.partition): p.offset for p in partitions if p.offset >= BEGINNING}
+        self._manual = True
+
+    def seek(self, partition: TopicPartition) -> None:
+        self._require_assigned(partition.topic, partition.partition)
+        tp = _tp_in(partition)
+        with _translated():
+            if self._manual:
+                # librdkafka's seek races a start offset still being looked up (right after an
+                # assign at BEGINNING/END, the answer lands after the seek and wins), and refuses
+                # (_STATE) a partition whose fetcher has not started. Outside a group the partition is
+                # placed afresh instead, the others staying where they are.
+                self._consumer.incremental_unassign([confluent_kafka.TopicPartition(tp.topic, tp.partition)])
+                self._consumer.incremental_assign([tp])
+            else:
+                self._consumer.seek(tp)
+        self._placed[(partition.topic, partition.partition)] = partition.offset
+
+    def _require_assigned(self, topic: str, partition: int) -> None:
+        with _translated():
+            assigned = self._consumer.assignment()
+        if not any(tp.topic == topic and tp.partition == partition for tp in assigned):
+            raise KafkaError(f"{topic} [{partition}] is not assigned to this consumer")
 
     def poll(self, timeout: float) -> Record | None:
         msg = self._consumer.poll(timeout)
@@ -218,6 +275,8 @@ class ConfluentConsumer(Consumer):
                 raise _error(err)
             log.warning("kafka consumer: %s", err)
             return None
+        if self._placed:
+            self._placed.pop((msg.topic(), msg.partition()), None)
         return Record(
             topic=msg.topic(),
             partition=msg.partition(),
@@ -239,6 +298,7 @@ class ConfluentConsumer(Consumer):
         if max_records > 1:
             messages += self._consumer.consume(max_records - 1, 0)
         records = []
+        placed = self._placed
         for msg in messages:
             err = msg.error()
             if err is not None:
@@ -246,6 +306,8 @@ class ConfluentConsumer(Consumer):
                     raise _error(err)
                 log.warning("kafka consumer: %s", err)
                 continue
+            if placed:
+                placed.pop((msg.topic(), msg.partition()), None)
             records.append(
                 Record(
                     topic=msg.topic(),
@@ -262,13 +324,16 @@ class ConfluentConsumer(Consumer):
         parts = [_tp_in(tp) for tp in offsets]
         if not parts:
             return
+        if not self._grouped:
+            raise KafkaError("a consumer without a group cannot commit")
         try:
             self._consumer.commit(offsets=parts, asynchronous=False)
         except confluent_kafka.KafkaException as exc:
             raise _error(exc) from exc
 
     def assignment(self) -> list[TopicPartition]:
-        return [_tp_out(p) for p in self._consumer.assignment()]
+        with _translated():
+            return [_tp_out(p) for p in self._consumer.assignment()]
 
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
         # Right after a topic is created its leader may not be known yet: retry for a while.
@@ -286,7 +351,15 @@ class ConfluentConsumer(Consumer):
                 time.sleep(0.1)
 
     def position(self, topic: str, partition: int) -> int:
-        [tp] = self._consumer.position([confluent_kafka.TopicPartition(topic, partition)])
+        self._require_assigned(topic, partition)
+        placed = self._placed.get((topic, partition))
+        if placed is not None:
+            if placed >= 0:
+                return placed
+            low, high = self.watermarks(topic, partition)
+            return low if placed == BEGINNING else high
+        with _translated():
+            [tp] = self._consumer.position([confluent_kafka.TopicPartition(topic, partition)])
         return tp.offset
 
     def committed(self, partitions: Sequence[TopicPartition]) -> list[TopicPartition]:
@@ -312,13 +385,15 @@ class ConfluentConsumer(Consumer):
         return out
 
     def close(self) -> None:
-        self._consumer.close()
+        with _translated():
+            self._consumer.close()
 
 
 class ConfluentAdmin(Admin):
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
-        self._admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, **security_config(settings)})
+        with _translated():
+            self._admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, **security_config(settings)})
 
     def ensure_topics(self, topics: Sequence[TopicSpec]) -> list[str]:
         missing = [t for t in topics if self.partition_count(t.name) is None]
@@ -344,6 +419,8 @@ class ConfluentAdmin(Admin):
         except confluent_kafka.KafkaException as exc:
             raise _error(exc) from exc
         found = metadata.topics.get(topic)
+        if found is not None and found.error is not None and found.error.code() in _REFUSED:
+            raise _error(found.error)
         if found is None or found.error is not None:
             return None
         return len(found.partitions)

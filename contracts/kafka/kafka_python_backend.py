@@ -7,7 +7,7 @@ import logging
 import queue
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import kafka
@@ -55,10 +55,27 @@ REJOIN_STALL_S = 10.0
 _REFUSED = (kafka.errors.AuthorizationError, kafka.errors.SaslAuthenticationFailedError)
 
 
-def _error(exc: Exception) -> KafkaError:
+# What kafka-python raises besides its own errors: asserts and ValueErrors on arguments it refuses
+# (an unknown partition, a seek to a partition not assigned).
+_LIBRARY_ERRORS = (kafka.errors.KafkaError, AssertionError, ValueError)
+
+
+def _error(exc: BaseException) -> KafkaError:
+    if isinstance(exc, KafkaError):
+        return exc
     if isinstance(exc, _REFUSED):
         return KafkaAuthorizationError(str(exc))
-    return KafkaError(str(exc))
+    return KafkaError(f"{type(exc).__name__}: {exc}" if isinstance(exc, AssertionError | ValueError) else str(exc))
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Around calls into kafka-python only (never around a caller's callback): its exceptions leave
+    as the adapter's."""
+    try:
+        yield
+    except _LIBRARY_ERRORS as exc:
+        raise _error(exc) from exc
 
 
 def security_config(settings: KafkaSettings) -> dict[str, Any]:
@@ -75,17 +92,21 @@ def security_config(settings: KafkaSettings) -> dict[str, Any]:
 
 class KafkaPythonProducer(Producer):
     def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
-        self._producer = kafka.KafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
-            **security_config(settings),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=settings.linger_ms,
-            **overrides,
-        )
-        # Futures complete on kafka-python's I/O thread; callbacks are queued and run in poll().
-        self._completed: queue.SimpleQueue[tuple[DeliveryCallback, KafkaError | None, TopicPartition]]
+        with _translated():
+            self._producer = kafka.KafkaProducer(
+                bootstrap_servers=settings.bootstrap_servers,
+                **security_config(settings),
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=settings.linger_ms,
+                **overrides,
+            )
+        # Futures complete on kafka-python's I/O thread; every record's outcome is queued and its
+        # callback (if any) runs in poll(), on the caller's thread.
+        self._completed: queue.SimpleQueue[tuple[DeliveryCallback | None, KafkaError | None, TopicPartition]]
         self._completed = queue.SimpleQueue()
+        # Records produced whose outcome poll() has not served yet (only the caller's thread counts).
+        self._undelivered = 0
 
     def produce(
         self,
@@ -97,12 +118,9 @@ class KafkaPythonProducer(Producer):
         on_delivery: DeliveryCallback | None = None,
         timestamp_ms: int | None = None,
     ) -> None:
-        try:
+        with _translated():
             future = self._producer.send(topic, value=value, key=key, partition=partition, timestamp_ms=timestamp_ms)
-        except kafka.errors.KafkaError as exc:
-            raise _error(exc) from exc
-        if on_delivery is None:
-            return
+        self._undelivered += 1
         done = self._completed
 
         def ok(meta: Any) -> None:
@@ -118,24 +136,36 @@ class KafkaPythonProducer(Producer):
     def poll(self, timeout: float = 0.0) -> int:
         served = 0
         block = timeout > 0
+        deadline = time.monotonic() + timeout
         while True:
+            wait = max(0.0, deadline - time.monotonic())
             try:
-                callback, err, tp = self._completed.get(block=block, timeout=timeout if block else None)
+                callback, err, tp = self._completed.get(block=block, timeout=wait if block else None)
             except queue.Empty:
                 return served
+            self._undelivered -= 1
+            if callback is None:
+                # A record without a callback: its outcome is only counted; wait on for one that has.
+                block = block and served == 0 and time.monotonic() < deadline
+                continue
             callback(err, tp)
             served += 1
             block = False
 
     def flush(self, timeout: float = 10.0) -> int:
-        with contextlib.suppress(kafka.errors.KafkaTimeoutError):
-            self._producer.flush(timeout=timeout)
+        try:
+            with _translated():
+                self._producer.flush(timeout=timeout)
+        except KafkaError as exc:
+            if not isinstance(exc.__cause__, kafka.errors.KafkaTimeoutError):
+                raise
         self.poll(0)
-        return 0
+        return self._undelivered
 
     def close(self) -> None:
         self.flush()
-        self._producer.close(timeout=10)
+        with _translated():
+            self._producer.close(timeout=10)
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -174,7 +204,8 @@ class KafkaPythonConsumer(Consumer):
             "metadata_max_age_ms": 5000,
             **overrides,
         }
-        self._consumer = kafka.KafkaConsumer(**self._options)
+        with _translated():
+            self._consumer = kafka.KafkaConsumer(**self._options)
         # When the last revoke left this member without partitions and no assignment followed yet.
         self._revoked_at: float | None = None
         self._buffer: deque[Record] = deque()
@@ -214,7 +245,8 @@ class KafkaPythonConsumer(Consumer):
         self._on_assign, self._on_revoke = on_assign, on_revoke
         self._topics = set(topics)
         self._rejoins_left = 5
-        self._consumer.subscribe(topics=list(topics), listener=_Listener(self._events))
+        with _translated():
+            self._consumer.subscribe(topics=list(topics), listener=_Listener(self._events))
 
     def _check_assignment(self, parts: list[TopicPartition]) -> None:
         """kafka-python's group leader assigns nothing for a topic it had no metadata for when the group
@@ -240,15 +272,33 @@ class KafkaPythonConsumer(Consumer):
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
         self._buffer.clear()
         self._assigned_topics = {p.topic for p in partitions}
-        parts = [KTopicPartition(p.topic, p.partition) for p in partitions]
-        self._consumer.assign(parts)
-        for p, kp in zip(partitions, parts, strict=True):
+        with _translated():
+            self._consumer.assign([KTopicPartition(p.topic, p.partition) for p in partitions])
+        for p in partitions:
+            if p.offset >= 0 or p.offset in (BEGINNING, END):
+                self._place(p)
+
+    def seek(self, partition: TopicPartition) -> None:
+        self._require_assigned(partition.topic, partition.partition)
+        where = (partition.topic, partition.partition)
+        self._buffer = deque(r for r in self._buffer if (r.topic, r.partition) != where)
+        self._place(partition)
+
+    def _place(self, p: TopicPartition) -> None:
+        kp = KTopicPartition(p.topic, p.partition)
+        with _translated():
             if p.offset == BEGINNING:
                 self._consumer.seek_to_beginning(kp)
             elif p.offset == END:
                 self._consumer.seek_to_end(kp)
-            elif p.offset >= 0:
+            else:
                 self._consumer.seek(kp, p.offset)
+
+    def _require_assigned(self, topic: str, partition: int) -> None:
+        with _translated():
+            assigned = self._consumer.assignment()
+        if KTopicPartition(topic, partition) not in assigned:
+            raise KafkaError(f"{topic} [{partition}] is not assigned to this consumer")
 
     def _restart_if_stalled(self) -> None:
         """Start over as a new group member when a rebalance never completes.
@@ -267,8 +317,9 @@ class KafkaPythonConsumer(Consumer):
         log.warning("kafka-python: no partitions %.0f s after a revoke; rejoining as a new member", stalled)
         with contextlib.suppress(Exception):
             self._consumer.close(autocommit=False)
-        self._consumer = kafka.KafkaConsumer(**self._options)
-        self._consumer.subscribe(topics=sorted(self._topics), listener=_Listener(self._events))
+        with _translated():
+            self._consumer = kafka.KafkaConsumer(**self._options)
+            self._consumer.subscribe(topics=sorted(self._topics), listener=_Listener(self._events))
         self._revoked_at = time.monotonic()
         self._rejoins_left = 5
 
@@ -278,10 +329,8 @@ class KafkaPythonConsumer(Consumer):
         if self._uncovered and not self._buffer:
             self._rejoin_if_uncovered()
         if not self._buffer:
-            try:
+            with _translated():
                 batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=500)
-            except _REFUSED as exc:
-                raise _error(exc) from exc
             self._raise_if_refused()
             # A rebalance inside that poll: apply it while the buffer is empty, so none of the
             # records just fetched (already under the new assignment) are dropped.
@@ -312,18 +361,20 @@ class KafkaPythonConsumer(Consumer):
         parts = {KTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(tp.offset, "", -1) for tp in offsets}
         if not parts:
             return
-        try:
+        if self._options["group_id"] is None:
+            raise KafkaError("a consumer without a group cannot commit")
+        with _translated():
             self._consumer.commit(offsets=parts)
-        except kafka.errors.KafkaError as exc:
-            raise _error(exc) from exc
 
     def assignment(self) -> list[TopicPartition]:
-        return [TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()]
+        with _translated():
+            return [TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()]
 
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
         tp = KTopicPartition(topic, partition)
-        low = self._consumer.beginning_offsets([tp])[tp]
-        high = self._consumer.end_offsets([tp])[tp]
+        with _translated():
+            low = self._consumer.beginning_offsets([tp])[tp]
+            high = self._consumer.end_offsets([tp])[tp]
         return low, high
 
     def committed(self, partitions: Sequence[TopicPartition]) -> list[TopicPartition]:
@@ -337,27 +388,34 @@ class KafkaPythonConsumer(Consumer):
         return out
 
     def position(self, topic: str, partition: int) -> int:
-        return self._consumer.position(KTopicPartition(topic, partition))
+        # Records fetched but not returned yet are ahead of kafka-python's position: the next one is it.
+        for record in self._buffer:
+            if record.topic == topic and record.partition == partition:
+                return record.offset
+        self._require_assigned(topic, partition)
+        with _translated():
+            return self._consumer.position(KTopicPartition(topic, partition))
 
     def offsets_for_times(self, topic: str, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
         query = {KTopicPartition(topic, p): timestamp_ms for p in partitions}
-        try:
+        with _translated():
             found = self._consumer.offsets_for_times(query)
-        except kafka.errors.KafkaError as exc:
-            raise KafkaError(str(exc)) from exc
         return {tp.partition: (None if hit is None else hit.offset) for tp, hit in found.items()}
 
     def close(self) -> None:
-        self._consumer.close(autocommit=False)
+        with _translated():
+            self._consumer.close(autocommit=False)
 
 
 class KafkaPythonAdmin(Admin):
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
-        self._admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **security_config(settings))
+        with _translated():
+            self._admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **security_config(settings))
 
     def ensure_topics(self, topics: Sequence[TopicSpec]) -> list[str]:
-        existing = set(self._admin.list_topics())
+        with _translated():
+            existing = set(self._admin.list_topics())
         missing = [t for t in topics if t.name not in existing]
         if not missing:
             return []
@@ -369,20 +427,28 @@ class KafkaPythonAdmin(Admin):
             }
             for t in missing
         }
-        with contextlib.suppress(kafka.errors.TopicAlreadyExistsError):
+        with _translated(), contextlib.suppress(kafka.errors.TopicAlreadyExistsError):
             self._admin.create_topics(spec, wait_for_metadata=True)
         return [t.name for t in missing]
 
     def partition_count(self, topic: str) -> int | None:
-        for described in self._admin.describe_topics([topic]):
-            if described.get("name") == topic and not described.get("error_code"):
-                return len(described["partitions"])
+        with _translated():
+            described = self._admin.describe_topics([topic])
+        for found in described:
+            if found.get("name") != topic:
+                continue
+            code = found.get("error_code")
+            if not code:
+                return len(found["partitions"])
+            error = kafka.errors.for_code(code)
+            if issubclass(error, _REFUSED):
+                raise KafkaAuthorizationError(f"describing {topic}: {error.__name__}")
         return None
 
     def delete_topics(self, names: Sequence[str]) -> None:
         if not names:
             return
-        with contextlib.suppress(kafka.errors.UnknownTopicOrPartitionError):
+        with _translated(), contextlib.suppress(kafka.errors.UnknownTopicOrPartitionError):
             self._admin.delete_topics(list(names))
 
     def create_acls(self, bindings: Sequence[AclBinding]) -> None:
@@ -458,7 +524,8 @@ class KafkaPythonAdmin(Admin):
             raise (KafkaAuthorizationError if refused else KafkaError)(f"SCRAM credential of {user}: {message}")
 
     def close(self) -> None:
-        self._admin.close()
+        with _translated():
+            self._admin.close()
 
 
 def _acl_out(binding: AclBinding, kind: type) -> Any:
