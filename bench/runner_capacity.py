@@ -121,7 +121,8 @@ def _validate_in_process(version: Any, dataset: Dataset, example: dict[str, floa
     """
     from django.utils import timezone
 
-    from model_runner.smoke import SmokeRequest, smoke_test
+    from contracts.smoke import SmokeRequest
+    from model_runner.smoke import smoke_test
 
     outcome = smoke_test(
         SmokeRequest(

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from contracts.smoke import example_problem
 from model_runner.loading import RowError
-from model_runner.smoke import example_problem, output_problem
+from model_runner.smoke import output_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 
