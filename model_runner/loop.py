@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from contracts.codec import encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
@@ -28,7 +27,7 @@ from contracts.kafka import (
 from contracts.messages import Score
 from contracts.provenance import Refused, RepliesPartitions, admit_request
 from contracts.status import StatusReporter
-from contracts.topics import parse_service_topic, service_topics
+from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
 from model_runner.hosting import HostedModels, HostedVersion
 from model_runner.isolation import IsolatedCalls, effective_timeout_ms
@@ -41,6 +40,7 @@ from model_runner.scoring import (
     ServiceKey,
     error_scores,
     score_version,
+    scores_records,
     split_expired,
 )
 from model_runner.settings import RunnerSettings
@@ -236,21 +236,10 @@ class RunnerLoop:
         self.stats["dead_lettered"] += 1
 
     def _emit(self, items: Sequence[Inbound], scores: Sequence[Score]) -> None:
-        scores_topic_of: dict[str, str] = {}
-        for item, score in zip(items, scores, strict=True):
-            topic = scores_topic_of.get(item.topic)
-            if topic is None:
-                named = parse_service_topic(item.topic)
-                assert named is not None  # only requests topics are subscribed
-                topic = scores_topic_of[item.topic] = service_topics(named.tenant, named.service).scores
-            # Same partition number as the request: the rendezvous relies on co-partitioning.
-            self._producer.produce(
-                topic,
-                encode(score),
-                key=score.request_id.encode(),
-                partition=item.partition,
-                on_delivery=self._delivered,
-            )
+        # One ScoreBatch record per (scores topic, partition) of this scoring call, to the partition
+        # number of its requests (scoring.scores_records); no key: the partition is explicit.
+        for record in scores_records(items, scores):
+            self._producer.produce(record.topic, record.value, partition=record.partition, on_delivery=self._delivered)
         self.stats["scores"] += len(scores)
 
     def _delivered(self, error: KafkaError | None, _tp: TopicPartition) -> None:

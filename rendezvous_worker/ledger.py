@@ -3,6 +3,9 @@
 Kafka commits one offset per partition, meaning "everything before this is done". Records finish out
 of order (a fast request behind a slow one), so the committable offset is the lowest unfinished one.
 
+A scores record (a ScoreBatch) carries the scores of many requests: it is opened once per score and
+done once every one of them is (a count per offset), so no request's score is committed before it.
+
 A score is only done once its request is committed too. Requests and scores are separate partitions,
 committed separately: a score committed while its request is not would be missing when another
 instance re-reads the request after a crash, and that instance would decide differently.
@@ -18,7 +21,8 @@ RecordRef = tuple[str, int, int]  # topic, partition, offset
 
 @dataclass(slots=True)
 class _PartitionLedger:
-    open_offsets: set[int] = field(default_factory=set)
+    # Offset -> how many pieces of work (a request, or each score of a batch) are still unfinished.
+    open_offsets: dict[int, int] = field(default_factory=dict)
     next_offset: int = -1
     committed: int = -1
 
@@ -29,9 +33,10 @@ class OffsetLedger:
         # Records that finish once another record is committed: (that record, this record).
         self._waiting: list[tuple[RecordRef, RecordRef]] = []
 
-    def opened(self, topic: str, partition: int, offset: int) -> None:
+    def opened(self, topic: str, partition: int, offset: int, count: int = 1) -> None:
+        """A record with ``count`` pieces of work, each finished by its own ``finished`` call."""
         ledger = self._partitions.setdefault((topic, partition), _PartitionLedger())
-        ledger.open_offsets.add(offset)
+        ledger.open_offsets[offset] = ledger.open_offsets.get(offset, 0) + count
         ledger.next_offset = max(ledger.next_offset, offset + 1)
 
     def seen_done(self, topic: str, partition: int, offset: int) -> None:
@@ -42,7 +47,11 @@ class OffsetLedger:
     def finished(self, topic: str, partition: int, offset: int) -> None:
         ledger = self._partitions.get((topic, partition))
         if ledger is not None:
-            ledger.open_offsets.discard(offset)
+            left = ledger.open_offsets.get(offset, 0) - 1
+            if left > 0:
+                ledger.open_offsets[offset] = left
+            else:
+                ledger.open_offsets.pop(offset, None)
 
     def finished_after(self, topic: str, partition: int, offset: int, *, after: RecordRef) -> None:
         """Finished, but committable only once ``after`` (the score's request) has been committed."""

@@ -8,6 +8,7 @@ rule (deadline, grace, orphans, stale replays) testable with plain numbers.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,9 @@ RecordRef = tuple[str, int, int]  # topic, partition, offset
 # clients, and a score on one tenant's topic must never meet another tenant's request of the same id.
 PendingKey = tuple[str, str]  # stream, request_id
 ConfigLookup = Callable[[str, str], ServiceConfig | None]
+# Grace periods end on a shared tick of this many seconds, so the Decisions of requests answered close
+# together are closed in one ``on_tick`` and leave as one DecisionBatch per partition (DESIGN.md §3).
+CLOSE_TICK_S = 0.05
 
 
 @dataclass(slots=True)
@@ -48,6 +52,33 @@ class Record:
 
     decision: Decision
     partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionBatchRecord:
+    """Decision records closed together, for one partition of one service's decisions topic."""
+
+    tenant: str
+    service: str
+    partition: int
+    decisions: list[Decision]
+
+
+def batch_decisions(records: list[Record]) -> list[DecisionBatchRecord]:
+    """Decision records as one batch per (service, partition), in order of first appearance."""
+    batches: dict[tuple[str, str, int], DecisionBatchRecord] = {}
+    for record in records:
+        key = (record.decision.tenant, record.decision.service, record.partition)
+        batch = batches.get(key)
+        if batch is None:
+            batch = batches[key] = DecisionBatchRecord(*key, [])
+        batch.decisions.append(record.decision)
+    return list(batches.values())
+
+
+def close_tick(at: float) -> float:
+    """``at`` rounded up to the next CLOSE_TICK_S boundary."""
+    return math.ceil(at / CLOSE_TICK_S - 1e-9) * CLOSE_TICK_S
 
 
 @dataclass(slots=True)
@@ -161,6 +192,14 @@ class Rendezvous:
         heapq.heappush(self._timers, (decide_at, key, "deadline"))
         return self._try_decide(entry, now, at_deadline=False)
 
+    def on_scores(self, scores: list[Score], ref: RecordRef, now: float) -> list[Outcome]:
+        """The scores of one record (a ScoreBatch), each as ``on_score``: the record is finished once
+        every one of them is (the worker opens it once per score)."""
+        outcomes: list[Outcome] = []
+        for score in scores:
+            outcomes.extend(self.on_score(score, ref, now))
+        return outcomes
+
     def on_score(self, score: Score, ref: RecordRef, now: float) -> list[Outcome]:
         pending_key = (stream_of(ref[0]), score.request_id)
         entry = self._pending.get(pending_key)
@@ -235,7 +274,7 @@ class Rendezvous:
                 verdict = Verdict(verdict.status, "demoted", verdict.score)
         entry.result = self._result(entry.request, entry.config, verdict)
         grace_s = (entry.config.grace_ms if entry.config is not None else 1000) / 1000.0
-        close_at = max(now, entry.request.deadline_at) + grace_s
+        close_at = close_tick(max(now, entry.request.deadline_at) + grace_s)
         heapq.heappush(self._timers, (close_at, entry.key, "grace"))
         refs, entry.refs = entry.refs, []
         return [Answer(entry.result, entry.request, entry.partition, refs)]

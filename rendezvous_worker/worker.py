@@ -26,19 +26,22 @@ from contracts.kafka import (
     make_consumer,
     make_producer,
 )
-from contracts.messages import Request, Score
-from contracts.provenance import Refused, RepliesPartitions, admit_request, admit_score
+from contracts.messages import DecisionBatch, Request, Score
+from contracts.provenance import Refused, RepliesPartitions, admit_request, admit_scores
 from contracts.status import StatusReporter
 from contracts.topics import service_topics
 from contracts.topology import platform_topics, service_topic_specs
 from rendezvous_worker.ledger import OffsetLedger
-from rendezvous_worker.rendezvous import Answer, Finished, Outcome, Rendezvous, stream_of
+from rendezvous_worker.rendezvous import Answer, Finished, Outcome, Rendezvous, batch_decisions, stream_of
 from rendezvous_worker.rendezvous import Record as DecisionRecord
 from rendezvous_worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
 MAX_POLL_WAIT_S = 0.05
+# Records handled between two looks at the clock while draining what is fetched: a full fetch buffer
+# (thousands of records at 3,000 req/s) must not hold a deadline timer back (the timer rule below).
+DRAIN_CHECK_EVERY = 64
 
 
 def subscribed_topics(services: dict[tuple[str, str], ServiceConfig]) -> list[str]:
@@ -110,7 +113,9 @@ class RendezvousWorker:
                 self._producer.poll(0)
                 self._status.tick()
                 if time.monotonic() - last_commit >= self._settings.commit_interval_s:
-                    self._commit()
+                    # Never a synchronous commit here: the loop would stop for a coordinator round
+                    # trip (p99 27 ms) and the deadline timers due meanwhile fire that much late.
+                    self._commit(wait=False)
                     last_commit = time.monotonic()
         finally:
             self._shutdown()
@@ -151,11 +156,20 @@ class RendezvousWorker:
             admin.close()
 
     def _poll_once(self) -> None:
+        """The timer rule: nothing the loop does between two ``on_tick`` calls may take longer than the
+        deadline slack (10 ms). The poll waits at most until the next timer; the drain of what is
+        already fetched stops once a timer is due; commits never wait (see ``run``)."""
         wakeup = self._rendezvous.next_wakeup()
         wait = MAX_POLL_WAIT_S if wakeup is None else max(0.0, min(MAX_POLL_WAIT_S, wakeup - time.time()))
         record = self._consumer.poll(wait) if self._topics else self._idle(wait)
+        handled = 0
         while record is not None:
             self._handle(record)
+            handled += 1
+            if handled % DRAIN_CHECK_EVERY == 0:
+                wakeup = self._rendezvous.next_wakeup()
+                if wakeup is not None and time.time() >= wakeup:
+                    break
             record = self._consumer.poll(0)
         self._carry_out(self._rendezvous.on_tick(time.time()))
 
@@ -168,37 +182,44 @@ class RendezvousWorker:
         tenant or service, a ``reply_to`` other than an existing replies partition) go to the DLQ."""
         ref = (record.topic, record.partition, record.offset)
         now = time.time()
-        self._ledger.opened(*ref)
         assert self._replies is not None
-        admitted: Request | Score | Refused
+        admitted: Request | list[Score] | Refused
         if record.topic.endswith(".requests"):
             admitted = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
         else:
-            admitted = admit_score(record.value, record.topic)
+            # A ScoreBatch (or a single Score from a runner not yet upgraded), refused whole if any
+            # of its scores names another tenant or service.
+            admitted = admit_scores(record.value, record.topic)
         if isinstance(admitted, Refused):
             send_to_dead_letter(self._producer, record, admitted.reason)
-            self._ledger.finished(*ref)
+            self._ledger.seen_done(*ref)
             return
         if isinstance(admitted, Request):
+            self._ledger.opened(*ref)
             self._carry_out(self._rendezvous.on_request(admitted, ref, now))
+        elif admitted:
+            # Open once per score: each is finished on its own (its request's Result delivered, or late).
+            self._ledger.opened(*ref, count=len(admitted))
+            self._carry_out(self._rendezvous.on_scores(admitted, ref, now))
         else:
-            self._carry_out(self._rendezvous.on_score(admitted, ref, now))
+            self._ledger.seen_done(*ref)  # an empty batch: nothing to do
 
     def _carry_out(self, outcomes: list[Outcome]) -> None:
+        decisions: list[DecisionRecord] = []
         for outcome in outcomes:
             if isinstance(outcome, Answer):
                 self._answer(outcome)
             elif isinstance(outcome, DecisionRecord):
-                topics = service_topics(outcome.decision.tenant, outcome.decision.service)
-                self._producer.produce(
-                    topics.decisions,
-                    encode(outcome.decision),
-                    key=outcome.decision.request_id.encode(),
-                    partition=outcome.partition,
-                )
+                decisions.append(outcome)
             elif isinstance(outcome, Finished):
                 for ref in outcome.refs:
                     self._ledger.finished(*ref)
+        # The Decisions closed together leave as one DecisionBatch record per partition; no key.
+        for batch in batch_decisions(decisions):
+            topics = service_topics(batch.tenant, batch.service)
+            self._producer.produce(
+                topics.decisions, encode(DecisionBatch(decisions=batch.decisions)), partition=batch.partition
+            )
 
     def _answer(self, answer: Answer) -> None:
         payload = encode(answer.result)
@@ -229,12 +250,16 @@ class RendezvousWorker:
         self._producer.produce(topics.results, payload, key=key, partition=answer.partition, on_delivery=delivered)
         self.answered += 1
 
-    def _commit(self) -> None:
+    def _commit(self, *, wait: bool = True) -> None:
         moves = self._ledger.committable()
         if not moves:
             return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in moves.items()]
         try:
-            self._consumer.commit([TopicPartition(t, p, o) for (t, p), o in moves.items()])
+            if wait:
+                self._consumer.commit(offsets)
+            else:
+                self._consumer.commit_nowait(offsets)
         except KafkaError as exc:
             # A rebalance took the partition away; its new owner re-reads from the last commit.
             log.warning("commit failed: %s", exc)

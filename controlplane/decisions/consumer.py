@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, close_old_connections, connections
 from django.utils import timezone
 
-from contracts.codec import DecodeError, decode
+from contracts.codec import DecodeError, decode_decisions
 from contracts.dead_letter import send_to_dead_letter
 from contracts.follower import ConfigFollower
 from contracts.kafka import (
@@ -151,17 +151,20 @@ class DecisionsConsumer:
         decoded: list[tuple[Record, Decision]] = []
         for record in batch:
             try:
-                decision = decode(Decision, record.value or b"")
+                # A DecisionBatch (what rendezvous workers write, *changed (runtime)*) or a single Decision.
+                decisions = decode_decisions(record.value or b"")
             except DecodeError as exc:
                 self._dead_letter(record, str(exc))
                 continue
-            problem = wrong_topic(record, decision)
+            # Refused whole: one decision naming another service sends the entire record to the DLQ.
+            problem = next(filter(None, (wrong_topic(record, d) for d in decisions)), None)
             if problem is not None:
                 self._dead_letter(record, problem)
                 continue
-            if decision.decided_at <= 0:
-                decision = msgspec.structs.replace(decision, decided_at=record.timestamp_ms / 1000.0)
-            decoded.append((record, decision))
+            for decision in decisions:
+                if decision.decided_at <= 0:
+                    decision = msgspec.structs.replace(decision, decided_at=record.timestamp_ms / 1000.0)
+                decoded.append((record, decision))
         self._store(decoded)
         if self._producer.flush(10.0) > 0:
             raise KafkaError("dead letters not acknowledged; offsets left uncommitted")
@@ -177,13 +180,17 @@ class DecisionsConsumer:
             return
         except (DataError, IntegrityError) as exc:
             log.warning("batch of %d decisions not storable (%s); storing one by one", len(decoded), exc)
-        # One record the database refuses must not block its partition forever: it goes to the DLQ.
+        # One record the database refuses must not block its partition forever: it goes to the DLQ
+        # (once, though a DecisionBatch may hold several refused decisions).
         # Any other database error (unreachable, …) propagates: nothing is committed, all is re-read.
+        dead: set[tuple[str, int, int]] = set()
         for record, decision in decoded:
             try:
                 self.stored += decisions_store(decisions=[decision])
             except (DataError, IntegrityError) as exc:
-                self._dead_letter(record, f"not storable: {exc}")
+                if (record.topic, record.partition, record.offset) not in dead:
+                    dead.add((record.topic, record.partition, record.offset))
+                    self._dead_letter(record, f"not storable: {exc}")
 
     def _dead_letter(self, record: Record, error: str) -> None:
         send_to_dead_letter(self._producer, record, error)

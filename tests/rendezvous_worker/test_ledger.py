@@ -30,3 +30,18 @@ def test_a_score_is_committable_only_once_its_request_is():
     assert ledger.committable() == {("req", 0): 10, ("sc", 0): 20}
     ledger.finished("req", 0, 10)
     assert ledger.committable() == {("req", 0): 12, ("sc", 0): 21}
+
+
+def test_a_scores_batch_is_committable_only_once_every_score_in_it_is_done():
+    """One ScoreBatch record carries scores of several requests: committing it when the first request
+    is answered would lose the others' scores if the worker crashed before answering them."""
+    ledger = OffsetLedger()
+    ledger.opened("req", 0, 10)
+    ledger.opened("req", 0, 11)
+    ledger.opened("sc", 0, 20, count=2)  # the scores of requests 10 and 11
+    ledger.finished("req", 0, 10)
+    ledger.finished_after("sc", 0, 20, after=("req", 0, 10))
+    assert ledger.committable() == {("req", 0): 11, ("sc", 0): 20}
+    ledger.finished("req", 0, 11)
+    ledger.finished_after("sc", 0, 20, after=("req", 0, 11))
+    assert ledger.committable() == {("req", 0): 12, ("sc", 0): 21}
