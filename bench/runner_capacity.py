@@ -307,15 +307,15 @@ class Traffic:
         return request_id, sent_at
 
     def read(self, seconds: float) -> list[tuple[float, Any]]:
-        from contracts.codec import decode
-        from contracts.messages import Score
+        from contracts.codec import decode_scores
 
         got = []
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             record = self.consumer.poll(min(0.05, max(0.0, deadline - time.monotonic())))
             if record is not None and record.value is not None:
-                got.append((time.time(), decode(Score, record.value)))
+                now = time.time()
+                got += [(now, score) for score in decode_scores(record.value)]  # a ScoreBatch
         self.scores += got
         return got
 

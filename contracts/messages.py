@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -50,6 +51,76 @@ class Score(msgspec.Struct, kw_only=True):
     scored_at: float = 0.0
 
 
+class BatchedScore(msgspec.Struct, kw_only=True):
+    """One request's part of a ScoreBatch: what differs from request to request."""
+
+    request_id: str
+    status: ScoreStatus
+    output: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class ScoreBatch(msgspec.Struct, kw_only=True):
+    """The scores of one version's scoring call for the requests of one partition, in one record
+    (DESIGN.md §3, *changed (runtime)*): what every Score of a call shares is written once.
+
+    A runner scores a version's micro-batch in one call, so its scores share the call's
+    ``latency_ms`` and ``scored_at``; one record per (version, partition) per micro-batch instead of
+    one per request is what cut the scores topic's records (and the broker's work) by the batch size.
+    """
+
+    tenant: str
+    service: str
+    model: str
+    version: int
+    role: str
+    runner: str
+    latency_ms: float
+    scored_at: float
+    scores: list[BatchedScore]
+
+    def unpack(self) -> list[Score]:
+        """The Scores it carries, in order, as single Score records would have carried them."""
+        return [
+            Score(
+                request_id=item.request_id,
+                tenant=self.tenant,
+                service=self.service,
+                model=self.model,
+                version=self.version,
+                role=self.role,
+                status=item.status,
+                output=item.output,
+                error=item.error,
+                latency_ms=self.latency_ms,
+                runner=self.runner,
+                scored_at=self.scored_at,
+            )
+            for item in self.scores
+        ]
+
+
+def pack_scores(scores: Sequence[Score]) -> list[ScoreBatch]:
+    """Scores as few ScoreBatches as they fit in, in order: one per run of shared fields (a scoring
+    call's scores all share them, so a call gives one batch). Lossless: unpacking gives them back."""
+    batches: list[ScoreBatch] = []
+    shared: tuple[Any, ...] | None = None
+    for score in scores:
+        key = (score.tenant, score.service, score.model, score.version, score.role, score.runner,
+               score.latency_ms, score.scored_at)
+        if key != shared:
+            shared = key
+            batches.append(ScoreBatch(
+                tenant=score.tenant, service=score.service, model=score.model, version=score.version,
+                role=score.role, runner=score.runner, latency_ms=score.latency_ms, scored_at=score.scored_at,
+                scores=[],
+            ))
+        batches[-1].scores.append(
+            BatchedScore(request_id=score.request_id, status=score.status, output=score.output, error=score.error)
+        )
+    return batches
+
+
 class Result(msgspec.Struct, kw_only=True):
     request_id: str
     tenant: str
@@ -91,6 +162,14 @@ class Decision(msgspec.Struct, kw_only=True):
     config_revision: int
     candidates: list[Candidate] = []
     decided_at: float = 0.0
+
+
+class DecisionBatch(msgspec.Struct, kw_only=True):
+    """The Decisions one rendezvous worker closed together for one partition of a decisions topic, in
+    one record (DESIGN.md §3, *changed (runtime)*): grace periods end on a shared 50 ms tick, so at
+    thousands of requests a second one record carries dozens of them."""
+
+    decisions: list[Decision]
 
 
 class DeadLetter(msgspec.Struct, kw_only=True):

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from contracts.codec import DecodeError, decode
+from contracts.codec import DecodeError, decode, decode_scores
 from contracts.messages import ReplyTo, Request, Score
 from contracts.topics import REPLIES_TOPIC, ServiceTopic, parse_service_topic
 from contracts.topology import REPLIES_PARTITIONS
@@ -124,6 +124,23 @@ def admit_score(value: bytes | None, topic: str) -> Score | Refused:
         return Refused(str(exc))
     problem = score_problem(score, topic)
     return score if problem is None else Refused(problem)
+
+
+def admit_scores(value: bytes | None, topic: str) -> list[Score] | Refused:
+    """The Scores a record of ``topic`` holds (a ScoreBatch or a single Score), or why the record is
+    refused, whole: every score must agree with the topic, so one naming another tenant or service
+    sends the entire record to the DLQ and none of its scores is used. Never raises, whatever the bytes."""
+    if value is None:
+        return Refused("empty record (tombstone) on a scores topic")
+    try:
+        scores = decode_scores(value)
+    except DecodeError as exc:
+        return Refused(str(exc))
+    for score in scores:
+        problem = score_problem(score, topic)
+        if problem is not None:
+            return Refused(problem)
+    return scores
 
 
 class RepliesPartitions:

@@ -14,14 +14,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from contracts.codec import encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.kafka import Record, TopicPartition, TopicSpec
 from contracts.keys import ServiceKey
 from contracts.messages import Score
 from contracts.provenance import Refused, RepliesPartitions, admit_request
 from contracts.status import StatusReporter
-from contracts.topics import ServiceTopics, parse_service_topic, service_topics
+from contracts.topics import ServiceTopics, service_topics
 from contracts.topology import service_topic_specs
 from model_runner.hosting import HostedModels, HostedVersion
 from model_runner.isolation import IsolatedCalls, effective_timeout_ms
@@ -32,6 +31,7 @@ from model_runner.scoring import (
     PendingScores,
     error_scores,
     score_version,
+    scores_records,
     split_expired,
 )
 from model_runner.settings import RunnerSettings
@@ -154,17 +154,11 @@ class ScoringStep(Step):
         return Inbound(request=request, partition=record.partition, offset=record.offset, topic=record.topic)
 
     def _emit(self, items: Sequence[Inbound], scores: Sequence[Score], io: StepIO) -> None:
-        scores_topic_of: dict[str, str] = {}
-        for item, score in zip(items, scores, strict=True):
-            topic = scores_topic_of.get(item.topic)
-            if topic is None:
-                named = parse_service_topic(item.topic)
-                assert named is not None  # only requests topics are subscribed
-                topic = scores_topic_of[item.topic] = service_topics(named.tenant, named.service).scores
-            # Same partition number as the request: the rendezvous relies on co-partitioning.
-            io.produce(
-                topic, encode(score), key=score.request_id.encode(), partition=item.partition, after=(_ref(item),)
-            )
+        # One ScoreBatch record per (scores topic, partition) of this scoring call, to the partition
+        # number of its requests (the rendezvous relies on co-partitioning); no key: the partition is
+        # explicit. Its requests are committed only once it is acknowledged.
+        for record in scores_records(items, scores):
+            io.produce(record.topic, record.value, partition=record.partition, after=map(_ref, record.items))
         self.stats["scores"] += len(scores)
 
     def _scores(

@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.codec import encode
 from contracts.config import DeploymentSpec
-from contracts.messages import Request, Score
+from contracts.messages import Request, Score, ScoreBatch, pack_scores
+from contracts.topics import parse_service_topic, service_topics
 from model_runner.isolation import IsolationError
 from model_runner.loading import LoadedModel, Prediction, Row, RowError
 
@@ -107,6 +109,64 @@ def score_version(
             fields = {"status": "ok", "output": prediction}
         scores.append(_score(item.request, spec, runner_id, latency_ms=latency_ms, scored_at=now, **fields))
     return scores
+
+
+# Under the broker's default message.max.bytes (1 MiB) with room for the record's overhead: a batch of
+# large outputs is split in halves until every part fits, as single Score records always did.
+MAX_SCORES_RECORD_BYTES = 900_000
+
+
+@dataclass(frozen=True, slots=True)
+class ScoresRecord:
+    """One record for a scores topic: a ScoreBatch, encoded, for one partition."""
+
+    topic: str
+    partition: int
+    value: bytes
+    count: int  # how many scores it carries
+    # The requests it answers (in order): they stay uncommitted until this record is acknowledged.
+    items: tuple[Inbound, ...] = ()
+
+
+def scores_topic_of(requests_topic: str) -> str:
+    named = parse_service_topic(requests_topic)
+    if named is None or named.kind != "requests":
+        raise ValueError(f"{requests_topic!r} is not a requests topic")
+    return service_topics(named.tenant, named.service).scores
+
+
+def scores_records(items: Sequence[Inbound], scores: Sequence[Score]) -> list[ScoresRecord]:
+    """A scoring call's scores as records: one ScoreBatch per (scores topic, partition), each to the
+    same partition number as its requests (the rendezvous relies on co-partitioning), instead of one
+    record per request (DESIGN.md §3, *changed (runtime)*). ``scores[i]`` is ``items[i]``'s."""
+    groups: dict[tuple[str, int], list[tuple[Inbound, Score]]] = {}
+    for item, score in zip(items, scores, strict=True):
+        groups.setdefault((item.topic, item.partition), []).append((item, score))
+    records: list[ScoresRecord] = []
+    topics: dict[str, str] = {}
+    for (requests_topic, partition), group in groups.items():
+        topic = topics.get(requests_topic)
+        if topic is None:
+            topic = topics[requests_topic] = scores_topic_of(requests_topic)
+        start = 0  # batches keep the scores' order, so each record answers the next ``count`` requests
+        for batch in pack_scores([score for _, score in group]):
+            for value, count in _encoded(batch):
+                sources = tuple(item for item, _ in group[start : start + count])
+                records.append(ScoresRecord(topic, partition, value, count, sources))
+                start += count
+    return records
+
+
+def _encoded(batch: ScoreBatch) -> list[tuple[bytes, int]]:
+    value = encode(batch)
+    if len(value) <= MAX_SCORES_RECORD_BYTES or len(batch.scores) == 1:
+        return [(value, len(batch.scores))]
+    half = len(batch.scores) // 2
+    first = ScoreBatch(**{f: getattr(batch, f) for f in batch.__struct_fields__ if f != "scores"},
+                       scores=batch.scores[:half])
+    second = ScoreBatch(**{f: getattr(batch, f) for f in batch.__struct_fields__ if f != "scores"},
+                        scores=batch.scores[half:])
+    return _encoded(first) + _encoded(second)
 
 
 @dataclass(slots=True)

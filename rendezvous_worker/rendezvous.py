@@ -8,6 +8,8 @@ rule (deadline, grace, orphans, stale replays) testable with plain numbers.
 from __future__ import annotations
 
 import heapq
+import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +32,9 @@ RecordRef = tuple[str, int, int]  # topic, partition, offset
 # clients, and a score on one tenant's topic must never meet another tenant's request of the same id.
 PendingKey = tuple[str, str]  # stream, request_id
 ConfigLookup = Callable[[str, str], ServiceConfig | None]
+# Grace periods end on a shared tick of this many seconds, so the Decisions of requests answered close
+# together are closed in one ``on_tick`` and leave as one DecisionBatch per partition (DESIGN.md §3).
+CLOSE_TICK_S = 0.05
 
 
 @dataclass(slots=True)
@@ -48,6 +53,33 @@ class Record:
 
     decision: Decision
     partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionBatchRecord:
+    """Decision records closed together, for one partition of one service's decisions topic."""
+
+    tenant: str
+    service: str
+    partition: int
+    decisions: list[Decision]
+
+
+def batch_decisions(records: list[Record]) -> list[DecisionBatchRecord]:
+    """Decision records as one batch per (service, partition), in order of first appearance."""
+    batches: dict[tuple[str, str, int], DecisionBatchRecord] = {}
+    for record in records:
+        key = (record.decision.tenant, record.decision.service, record.partition)
+        batch = batches.get(key)
+        if batch is None:
+            batch = batches[key] = DecisionBatchRecord(*key, [])
+        batch.decisions.append(record.decision)
+    return list(batches.values())
+
+
+def close_tick(at: float) -> float:
+    """``at`` rounded up to the next CLOSE_TICK_S boundary."""
+    return math.ceil(at / CLOSE_TICK_S - 1e-9) * CLOSE_TICK_S
 
 
 @dataclass(slots=True)
@@ -106,7 +138,9 @@ class Rendezvous:
         self._tables: dict[tuple[str, str], tuple[ServiceConfig, RouteTable]] = {}
         self._pending: dict[PendingKey, _Pending] = {}
         # (when, (stream, request_id), kind): deadlines, ends of grace periods, orphan expiries.
-        self._timers: list[tuple[float, PendingKey, str]] = []
+        # The counter orders timers of the same time (grace periods share close ticks) without comparing keys.
+        self._timers: list[tuple[float, int, PendingKey, str]] = []
+        self._timer_seq = itertools.count()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -122,6 +156,9 @@ class Rendezvous:
         if cached is None or cached[0] is not config:
             cached = self._tables[key] = (config, RouteTable.of(config))
         return cached[1]
+
+    def _at(self, when: float, key: PendingKey, kind: str) -> None:
+        heapq.heappush(self._timers, (when, next(self._timer_seq), key, kind))
 
     def next_wakeup(self) -> float | None:
         return self._timers[0][0] if self._timers else None
@@ -158,8 +195,16 @@ class Rendezvous:
             assigned_at = self._assigned_at.get((entry.stream, entry.partition), float("-inf"))
             catching_up = now - assigned_at < self._replay_window_s
             decide_at = now + self._replay_settle_s if catching_up else now
-        heapq.heappush(self._timers, (decide_at, key, "deadline"))
+        self._at(decide_at, key, "deadline")
         return self._try_decide(entry, now, at_deadline=False)
+
+    def on_scores(self, scores: list[Score], ref: RecordRef, now: float) -> list[Outcome]:
+        """The scores of one record (a ScoreBatch), each as ``on_score``: the record is finished once
+        every one of them is (the worker opens it once per score)."""
+        outcomes: list[Outcome] = []
+        for score in scores:
+            outcomes.extend(self.on_score(score, ref, now))
+        return outcomes
 
     def on_score(self, score: Score, ref: RecordRef, now: float) -> list[Outcome]:
         pending_key = (stream_of(ref[0]), score.request_id)
@@ -169,7 +214,7 @@ class Rendezvous:
             entry = self._pending[pending_key] = _Pending(
                 score.request_id, stream=pending_key[0], partition=ref[1], first_seen=now
             )
-            heapq.heappush(self._timers, (now + self._orphan_ttl_s, pending_key, "orphan"))
+            self._at(now + self._orphan_ttl_s, pending_key, "orphan")
         key = (score.model, score.version)
         entry.scores.setdefault(key, score)
         if entry.result is not None:
@@ -184,7 +229,7 @@ class Rendezvous:
     def on_tick(self, now: float) -> list[Outcome]:
         outcomes: list[Outcome] = []
         while self._timers and self._timers[0][0] <= now:
-            _, key, kind = heapq.heappop(self._timers)
+            _, _, key, kind = heapq.heappop(self._timers)
             entry = self._pending.get(key)
             if entry is None:
                 continue
@@ -235,8 +280,8 @@ class Rendezvous:
                 verdict = Verdict(verdict.status, "demoted", verdict.score)
         entry.result = self._result(entry.request, entry.config, verdict)
         grace_s = (entry.config.grace_ms if entry.config is not None else 1000) / 1000.0
-        close_at = max(now, entry.request.deadline_at) + grace_s
-        heapq.heappush(self._timers, (close_at, entry.key, "grace"))
+        close_at = close_tick(max(now, entry.request.deadline_at) + grace_s)
+        self._at(close_at, entry.key, "grace")
         refs, entry.refs = entry.refs, []
         return [Answer(entry.result, entry.request, entry.partition, refs)]
 

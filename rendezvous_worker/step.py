@@ -17,12 +17,12 @@ from contracts.codec import encode
 from contracts.config import ServiceConfig
 from contracts.kafka import KafkaError, Record, TopicPartition, TopicSpec
 from contracts.keys import ServiceKey
-from contracts.messages import Request, Score
-from contracts.provenance import Refused, RepliesPartitions, admit_request, admit_score
+from contracts.messages import DecisionBatch, Request, Score
+from contracts.provenance import Refused, RepliesPartitions, admit_request, admit_scores
 from contracts.status import StatusReporter
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
-from rendezvous_worker.rendezvous import Answer, Finished, Outcome, Rendezvous, stream_of
+from rendezvous_worker.rendezvous import Answer, Finished, Outcome, Rendezvous, batch_decisions, stream_of
 from rendezvous_worker.rendezvous import Record as DecisionRecord
 from streaming import RecordRef, Step, StepIO
 
@@ -65,20 +65,25 @@ class RendezvousStep(Step):
         now = time.time()
         rendezvous = self._rendezvous
         for record in records:
-            admitted: Request | Score | Refused
+            admitted: Request | list[Score] | Refused
             if record.topic.endswith(".requests"):
                 admitted = admit_request(record.value, record.topic, replies_partitions=self._replies.count)
             else:
-                admitted = admit_score(record.value, record.topic)
+                # A ScoreBatch (or a single Score from a runner not yet upgraded), refused whole if any
+                # of its scores names another tenant or service.
+                admitted = admit_scores(record.value, record.topic)
             if isinstance(admitted, Refused):
                 io.dead_letter(record, admitted.reason)
                 continue
             ref = RecordRef(record.topic, record.partition, record.offset)
-            io.hold(ref)
             if isinstance(admitted, Request):
+                io.hold(ref)
                 self._carry_out(rendezvous.on_request(admitted, ref, now), io)
-            else:
-                self._carry_out(rendezvous.on_score(admitted, ref, now), io)
+            elif admitted:
+                # Held once per score: each is released on its own (its request answered, or late).
+                for _ in admitted:
+                    io.hold(ref)
+                self._carry_out(rendezvous.on_scores(admitted, ref, now), io)
 
     def tick(self, now: float, io: StepIO) -> None:
         self._carry_out(self._rendezvous.on_tick(now), io)
@@ -88,20 +93,22 @@ class RendezvousStep(Step):
         return self._rendezvous.next_wakeup()
 
     def _carry_out(self, outcomes: list[Outcome], io: StepIO) -> None:
+        decisions: list[DecisionRecord] = []
         for outcome in outcomes:
             if isinstance(outcome, Answer):
                 self._answer(outcome, io)
             elif isinstance(outcome, DecisionRecord):
-                decision = outcome.decision
-                io.produce(
-                    service_topics(decision.tenant, decision.service).decisions,
-                    encode(decision),
-                    key=decision.request_id.encode(),
-                    partition=outcome.partition,
-                )
+                decisions.append(outcome)
             elif isinstance(outcome, Finished):
                 for ref in outcome.refs:
                     io.release(ref)  # type: ignore[arg-type]
+        # The Decisions closed together leave as one DecisionBatch record per partition; no key.
+        for batch in batch_decisions(decisions):
+            io.produce(
+                service_topics(batch.tenant, batch.service).decisions,
+                encode(DecisionBatch(decisions=batch.decisions)),
+                partition=batch.partition,
+            )
 
     def _answer(self, answer: Answer, io: StepIO) -> None:
         payload = encode(answer.result)

@@ -54,7 +54,8 @@ class RendezvousWorker:
                 producer=producer,
                 admin=admin,
                 config=self._follower,
-                settings=LoopSettings(commit_interval_s=settings.commit_interval_s),
+                # Deadlines are timers: they run between slices of a batch (the timer rule, DESIGN.md §4).
+                settings=LoopSettings(commit_interval_s=settings.commit_interval_s, timer_slice=64),
                 on_ready=lambda: print(f"[rendezvous {settings.instance_id}] ready", flush=True),
             )
             loop.run(self._stop)

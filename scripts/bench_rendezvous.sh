@@ -25,6 +25,7 @@ while read -r pid args; do
     *"-m model_runner"*) name=runner ;;
     *"-m rendezvous_worker"*) name=rendezvous ;;
     *uvicorn*) name=gateway ;;
+    *consume_decisions*) name=decisions ;;
     *) continue ;;
   esac
   n=0; while [[ ",$watch" == *",$name$n="* ]]; do n=$((n + 1)); done

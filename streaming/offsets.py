@@ -88,6 +88,18 @@ class OffsetTracker:
                 out.append(TopicPartition(key.topic, key.partition, position))
         return out
 
+    def positions(self) -> list[TopicPartition]:
+        """Every known partition's committable position, moved or not (what an asynchronous commit,
+        whose outcome is not awaited, sends: one that failed is then repaired by the next)."""
+        if self._waiting:
+            self._release_waiting()
+        out = []
+        for key in self._next:
+            position = self.position(key)
+            if position is not None:
+                out.append(TopicPartition(key.topic, key.partition, position))
+        return out
+
     def committed(self, offsets: Iterable[TopicPartition]) -> None:
         for tp in offsets:
             self._committed[PartitionRef(tp.topic, tp.partition)] = tp.offset

@@ -56,6 +56,9 @@ class LoopSettings:
     # Commit at least this often while positions move, and after this many records.
     commit_interval_s: float = 1.0
     commit_every_records: int = 5000
+    # Records handed to the step at a time when it keeps timers: between two slices its due timers
+    # run (a deadline must not wait for a whole batch); None hands the batch over whole.
+    timer_slice: int | None = None
     # How long a rebalance waits for the revoked partitions' deliveries before committing them.
     revoke_flush_s: float = 2.0
     # How long a graceful stop waits for every delivery.
@@ -196,7 +199,16 @@ class StreamLoop:
         seen = self.offsets.seen
         for record in records:
             seen(record.topic, record.partition, record.offset)
-        self.step.process(records, self.io)
+        size = self._settings.timer_slice
+        if size is None or len(records) <= size:
+            self.step.process(records, self.io)
+        else:
+            # The timer rule: nothing between two ticks of a due timer takes longer than one slice.
+            for start in range(0, len(records), size):
+                self.step.process(records[start : start + size], self.io)
+                wakeup = self.step.next_wakeup()
+                if wakeup is not None and time.time() >= wakeup:
+                    self.step.tick(time.time(), self.io)
         self._uncommitted += len(records)
         self.metrics.batch(self.name, len(records), time.perf_counter() - started)
 
@@ -267,7 +279,15 @@ class StreamLoop:
         if not offsets:
             return
         try:
-            self._consumer.commit(offsets)
+            if force:
+                # On revoke and at stop the positions must land before the partitions move on.
+                self._consumer.commit(offsets)
+            else:
+                # Periodic commits never wait: a synchronous one stops the loop for a coordinator round
+                # trip (measured p99 27 ms) and every timer due meanwhile fires that much late. Every
+                # position goes, moved or not, so one that did not land is repaired by the next.
+                offsets = self.offsets.positions()
+                self._consumer.commit_nowait(offsets)
         except KafkaError as exc:  # e.g. a rebalance in progress; the next commit catches up
             self.metrics.commit_failures += 1
             log.warning("%s: commit failed: %s", self.name, exc)

@@ -213,6 +213,17 @@ class Consumer(ABC):
         """Commit synchronously; each offset is the next one to read. KafkaError on a consumer made
         without a group."""
 
+    def commit_nowait(self, offsets: Iterable[TopicPartition]) -> None:
+        """Send a commit and return at once; a failure is logged when a later ``poll`` learns of it.
+
+        For the periodic commits of a loop that also keeps timers (the rendezvous' deadlines): a
+        synchronous commit waits for the group coordinator, measured p50 6.6 / p99 27 ms on the bench
+        broker, and every timer due meanwhile fires that much late. A failed commit is harmless: the
+        next one carries the same or later offsets, and a crash re-reads from the last one that landed.
+        Commits that must land before going on (on revoke, at shutdown) stay synchronous (``commit``).
+        Not abstract so that test doubles need not grow it; both backends implement it."""
+        self.commit(offsets)
+
     @abstractmethod
     def assignment(self) -> list[TopicPartition]: ...
 

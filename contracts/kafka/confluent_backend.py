@@ -187,6 +187,12 @@ class ConfluentProducer(Producer):
             self._producer.flush(10.0)
 
 
+def _commit_failed(err: Any, partitions: list[Any]) -> None:
+    """Served in ``poll``: the outcome of a ``commit_nowait`` (synchronous commits raise instead)."""
+    if err is not None:
+        log.warning("kafka consumer: commit of %d partitions failed: %s", len(partitions), err)
+
+
 class ConfluentConsumer(Consumer):
     def __init__(
         self,
@@ -207,6 +213,7 @@ class ConfluentConsumer(Consumer):
             "fetch.wait.max.ms": settings.fetch_wait_ms,
             "partition.assignment.strategy": assignor,
             "topic.metadata.refresh.interval.ms": 5000,
+            "on_commit": _commit_failed,
             **overrides,
         }
         self._login = _LoginWatch()
@@ -328,6 +335,17 @@ class ConfluentConsumer(Consumer):
             raise KafkaError("a consumer without a group cannot commit")
         try:
             self._consumer.commit(offsets=parts, asynchronous=False)
+        except confluent_kafka.KafkaException as exc:
+            raise _error(exc) from exc
+
+    def commit_nowait(self, offsets: Iterable[TopicPartition]) -> None:
+        parts = [_tp_in(tp) for tp in offsets]
+        if not parts:
+            return
+        if not self._grouped:
+            raise KafkaError("a consumer without a group cannot commit")
+        try:
+            self._consumer.commit(offsets=parts, asynchronous=True)
         except confluent_kafka.KafkaException as exc:
             raise _error(exc) from exc
 

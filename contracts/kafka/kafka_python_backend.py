@@ -366,6 +366,15 @@ class KafkaPythonConsumer(Consumer):
         with _translated():
             self._consumer.commit(offsets=parts)
 
+    def commit_nowait(self, offsets: Iterable[TopicPartition]) -> None:
+        parts = {KTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(tp.offset, "", -1) for tp in offsets}
+        if not parts:
+            return
+        try:
+            self._consumer.commit_async(offsets=parts, callback=_commit_done)
+        except kafka.errors.KafkaError as exc:
+            raise _error(exc) from exc
+
     def assignment(self) -> list[TopicPartition]:
         with _translated():
             return [TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()]
@@ -551,3 +560,9 @@ def _acl_in(acl: Any) -> AclBinding:
         pattern=pattern.pattern_type.name.lower(),
         allow=acl.permission_type == kadmin.ACLPermissionType.ALLOW,
     )
+
+
+def _commit_done(offsets: Any, response: Any) -> None:
+    """Served in ``poll``: the outcome of a ``commit_nowait``; ``response`` is an exception on failure."""
+    if isinstance(response, Exception):
+        log.warning("kafka consumer: commit of %d partitions failed: %s", len(offsets), response)

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, close_old_connections, connections
 from django.utils import timezone
 
-from contracts.codec import DecodeError, decode
+from contracts.codec import DecodeError, decode_decisions
 from contracts.config import ServiceConfig
 from contracts.kafka import KafkaError, KafkaSettings, Record, TopicSpec, make_admin, make_consumer, make_producer
 from contracts.keys import ServiceKey
@@ -94,17 +94,20 @@ class DecisionsStep(Step):
         decoded: list[tuple[Record, Decision]] = []
         for record in records:
             try:
-                decision = decode(Decision, record.value or b"")
+                # A DecisionBatch (what rendezvous workers write, *changed (runtime)*) or a single Decision.
+                decisions = decode_decisions(record.value or b"")
             except DecodeError as exc:
                 self._dead_letter(record, str(exc), io)
                 continue
-            problem = wrong_topic(record, decision)
+            # Refused whole: one decision naming another service sends the entire record to the DLQ.
+            problem = next(filter(None, (wrong_topic(record, d) for d in decisions)), None)
             if problem is not None:
                 self._dead_letter(record, problem, io)
                 continue
-            if decision.decided_at <= 0:
-                decision = msgspec.structs.replace(decision, decided_at=record.timestamp_ms / 1000.0)
-            decoded.append((record, decision))
+            for decision in decisions:
+                if decision.decided_at <= 0:
+                    decision = msgspec.structs.replace(decision, decided_at=record.timestamp_ms / 1000.0)
+                decoded.append((record, decision))
         self._store(decoded, io)
 
     def _store(self, decoded: list[tuple[Record, Decision]], io: StepIO) -> None:
@@ -119,11 +122,14 @@ class DecisionsStep(Step):
             log.warning("batch of %d decisions not storable (%s); storing one by one", len(decoded), exc)
         # One record the database refuses must not block its partition forever: it goes to the DLQ.
         # Any other database error (unreachable, …) propagates: the loop stops uncommitted, all is re-read.
+        dead: set[tuple[str, int, int]] = set()  # once per record, though a batch may hold several refused
         for record, decision in decoded:
             try:
                 self.stored += decisions_store(decisions=[decision])
             except (DataError, IntegrityError) as exc:
-                self._dead_letter(record, f"not storable: {exc}", io)
+                if (record.topic, record.partition, record.offset) not in dead:
+                    dead.add((record.topic, record.partition, record.offset))
+                    self._dead_letter(record, f"not storable: {exc}", io)
 
     def _dead_letter(self, record: Record, error: str, io: StepIO) -> None:
         io.dead_letter(record, error)

@@ -23,7 +23,7 @@ import redis
 import skops.io
 from sklearn.linear_model import LinearRegression
 
-from contracts.codec import decode
+from contracts.codec import decode, decode_scores
 from contracts.kafka import TopicPartition, make_consumer
 from contracts.messages import Request, Score
 from contracts.topics import service_topics
@@ -139,9 +139,9 @@ def _read(platform, topic: str, request_ids: set[str], kind: type, expected: int
         while len(found) < expected and time.monotonic() < deadline:
             record = consumer.poll(0.2)
             if record is not None and record.value is not None:
-                message = decode(kind, record.value)
-                if message.request_id in request_ids:
-                    found.append(message)
+                # A scores record is a ScoreBatch: the scores of one call for one partition.
+                messages = decode_scores(record.value) if kind is Score else [decode(kind, record.value)]
+                found += [m for m in messages if m.request_id in request_ids]
     finally:
         consumer.close()
     assert len(found) == expected, f"{len(found)} of {expected} on {topic}"

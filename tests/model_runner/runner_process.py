@@ -56,20 +56,24 @@ def read_all(
     start: list[TopicPartition] | None = None,
     timeout: float = 60.0,
     accept=lambda record: True,  # noqa: ANN001
+    count=lambda record: 1,  # noqa: ANN001
 ) -> list:
-    """Records of every partition (from ``start`` or the beginning) until ``until`` accepted ones arrived."""
+    """Records of every partition (from ``start`` or the beginning) until ``until`` accepted ones arrived
+    (``count``: how many each record is worth, e.g. the scores of a ScoreBatch)."""
     consumer = make_consumer(settings)
     consumer.assign(start or [TopicPartition(topic, p, -2) for p in range(partitions)])
     found = []
+    arrived = 0
     deadline = time.monotonic() + timeout
     try:
-        while len(found) < until and time.monotonic() < deadline:
+        while arrived < until and time.monotonic() < deadline:
             record = consumer.poll(0.2)
             if record is not None and accept(record):
                 found.append(record)
+                arrived += count(record)
     finally:
         consumer.close()
-    assert len(found) >= until, f"{len(found)} of {until} records arrived on {topic}:\n{runner.output()}"
+    assert arrived >= until, f"{arrived} of {until} arrived on {topic}:\n{runner.output()}"
     return found
 
 

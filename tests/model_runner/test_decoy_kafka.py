@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from contracts.codec import decode
+from contracts.codec import decode, decode_scores
 from contracts.config import ServiceConfig
 from contracts.kafka import make_admin, make_producer
-from contracts.messages import DeadLetter, Request, Score
+from contracts.messages import DeadLetter, Request
 from contracts.topics import DLQ_TOPIC, service_topics
 from contracts.topology import platform_topics, service_topic_specs
 from controlplane.ops.archive_export import TimeRange, export_archive
@@ -101,8 +101,9 @@ def test_decoy_archives_byte_identical_requests_and_the_export_reads_them_back(
         [audit_copy] = read_all(settings, audit.archive, PARTITIONS, until=1, runner=runner)
         assert audit_copy.value == audit_raw
 
-        score_records = read_all(settings, iris.scores, PARTITIONS, until=2 * len(sent), runner=runner)
-        scores = [decode(Score, r.value) for r in score_records]
+        score_records = read_all(settings, iris.scores, PARTITIONS, until=2 * len(sent), runner=runner,
+                                 count=lambda r: len(decode_scores(r.value)))
+        scores = [s for r in score_records for s in decode_scores(r.value)]
         by_role = {(s.request_id, s.role): s for s in scores}
         assert {s.model for s in scores} == {"iris-lr", "iris-base"}  # the decoy never scores
         for request_id in sent:

@@ -10,10 +10,10 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from contracts.codec import decode, encode
+from contracts.codec import decode, decode_scores, encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.kafka import Admin, Consumer, Producer, Record, TopicPartition, TopicSpec
-from contracts.messages import DeadLetter, ReplyTo, Request, Score
+from contracts.messages import DeadLetter, ReplyTo, Request
 from contracts.provenance import RepliesPartitions
 from contracts.topics import DLQ_TOPIC, REPLIES_TOPIC, service_topics
 from model_runner.hosting import HostedModels
@@ -226,7 +226,7 @@ def test_scores_keep_the_partition_and_poison_goes_to_the_dead_letter_topic() ->
 
     _run_until(loop, lambda: len([s for s in producer.sent if s[0] != DLQ_TOPIC]) == 4)
 
-    scores = [(t, p, decode(Score, v)) for t, p, v in producer.sent if t != DLQ_TOPIC]
+    scores = [(t, p, s) for t, p, v in producer.sent if t != DLQ_TOPIC for s in decode_scores(v)]
     assert {(p, s.request_id, s.model) for _t, p, s in scores} == {
         (3, "r0", "a"),
         (3, "r0", "b"),
@@ -263,7 +263,7 @@ def test_requests_whose_body_disagrees_with_their_topic_are_dead_lettered_unscor
     )
     _run_until(loop, lambda: any(t != DLQ_TOPIC for t, _p, _v in producer.sent))
 
-    scored = [decode(Score, v).request_id for t, _p, v in producer.sent if t != DLQ_TOPIC]
+    scored = [s.request_id for t, _p, v in producer.sent if t != DLQ_TOPIC for s in decode_scores(v)]
     letters = [decode(DeadLetter, v) for t, _p, v in producer.sent if t == DLQ_TOPIC]
     assert scored == ["fine"]
     assert [letter.offset for letter in letters] == [0, 1, 2, 3, 4]
@@ -287,7 +287,7 @@ def test_requests_wait_for_a_loading_version_and_their_offset_waits_with_them() 
 
     gate.set()
     producer.hold_acks = True
-    _run_until(loop, lambda: len(producer.sent) == 3)
+    _run_until(loop, lambda: sum(len(decode_scores(v)) for _t, _p, v in producer.sent) == 3)  # one ScoreBatch
     loop._commit(force=True)
     assert all(tp.offset == 0 for batch in consumer.commits for tp in batch), "scores not acknowledged yet"
 
@@ -355,7 +355,7 @@ def test_a_hung_model_costs_its_timeout_once_and_never_holds_up_the_champion() -
     finally:
         sleeper.release.set()
 
-    scores = [decode(Score, value) for _t, _p, value in producer.sent]
+    scores = [s for _t, _p, value in producer.sent for s in decode_scores(value)]
     assert [(s.request_id, s.model, s.status) for s in scores] == [
         ("r0", "a", "ok"),  # the champion first, before the challenger's call is even started
         ("r0", "sleepy", "error"),

@@ -20,7 +20,7 @@ import skops.io
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
-from contracts.codec import decode, encode
+from contracts.codec import decode_scores, encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.kafka import KafkaSettings, Producer, TopicPartition, make_admin, make_consumer, make_producer
 from contracts.messages import Request, Score
@@ -118,8 +118,8 @@ class _ScoreReader:
         while not wanted <= self.arrived.keys() and time.monotonic() < deadline:
             record = self._consumer.poll(0.05)
             if record is not None and record.value is not None:
-                score = decode(Score, record.value)
-                self.arrived.setdefault((score.request_id, score.model), (time.time(), score))
+                for score in decode_scores(record.value):
+                    self.arrived.setdefault((score.request_id, score.model), (time.time(), score))
         missing = wanted - self.arrived.keys()
         assert not missing, f"scores missing: {sorted(missing)}\n{runner.output()}"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.codec import decode, encode
+from contracts.codec import decode, decode_scores, encode
 from contracts.config import ServiceConfig
 from contracts.kafka import KafkaSettings, TopicPartition, make_admin, make_consumer, make_producer
 from contracts.messages import DeadLetter, Request, Score
@@ -168,7 +168,7 @@ def _collect_scores(
         while len(found) < expected and time.monotonic() < deadline:
             record = consumer.poll(0.2)
             if record is not None and record.value is not None:
-                found.append((record.partition, decode(Score, record.value)))
+                found.extend((record.partition, score) for score in decode_scores(record.value))
     finally:
         consumer.close()
     assert len(found) >= expected, f"{len(found)} of {expected} scores arrived:\n{runner.output()}"

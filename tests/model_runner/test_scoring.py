@@ -6,10 +6,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from contracts.codec import decode_scores
 from contracts.config import DeploymentSpec
 from contracts.messages import Request
+from model_runner import scoring
 from model_runner.loading import LoadedModel, Prediction, RowError
-from model_runner.scoring import Inbound, PendingScores, score_version, split_expired
+from model_runner.scoring import Inbound, PendingScores, error_scores, score_version, scores_records, split_expired
 from tests.model_runner.factories import SavedModel
 
 SPEC = DeploymentSpec(
@@ -96,3 +98,23 @@ def test_pending_requests_split_at_their_deadline_and_revoked_partitions_are_dro
 
     assert (live, expired, dropped) == ([fresh], [stale], [stale])
     assert len(pending) == 1
+
+
+def test_a_calls_scores_leave_as_one_record_per_partition_on_the_same_partition_numbers() -> None:
+    """DESIGN.md §3 (*changed (runtime)*): one ScoreBatch per (version, partition) per micro-batch."""
+    items = [_item("a", partition=2), _item("b", partition=0), _item("c", partition=2)]
+    scores = score_version(items, SPEC, _Recording(), runner_id="runner-1")
+    records = scores_records(items, scores)
+    assert [(r.topic, r.partition, r.count) for r in records] == [
+        ("rdv.acme.churn.scores", 2, 2), ("rdv.acme.churn.scores", 0, 1)
+    ]
+    assert [s for r in records for s in decode_scores(r.value)] == [scores[0], scores[2], scores[1]]
+
+
+def test_a_batch_too_big_for_one_record_is_split_and_loses_nothing(monkeypatch) -> None:
+    items = [_item(f"r{i}", partition=1) for i in range(9)]
+    scores = error_scores(items, SPEC, "x" * 400, runner_id="runner-1")
+    monkeypatch.setattr(scoring, "MAX_SCORES_RECORD_BYTES", 1500)
+    records = scores_records(items, scores)
+    assert len(records) > 1 and all(len(r.value) <= 1500 for r in records)
+    assert [s for r in records for s in decode_scores(r.value)] == scores

@@ -1,10 +1,11 @@
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.codec import encode
-from contracts.messages import Request, Score
-from contracts.provenance import admit_request, admit_score
-from rendezvous_worker.rendezvous import Answer, Finished, Record, Rendezvous
+from contracts.messages import Request
+from contracts.provenance import Refused, admit_request, admit_scores
+from rendezvous_worker.rendezvous import Answer, Finished, Record, Rendezvous, batch_decisions, close_tick
 from tests.contracts.test_provenance import bodies
 from tests.rendezvous_worker.builders import config, deployment, request, score
 
@@ -152,9 +153,9 @@ def test_no_record_content_makes_the_rendezvous_raise_or_answer_for_another_serv
                 latest_deadline = max(latest_deadline, admitted.deadline_at)
                 outcomes += rdv.on_request(admitted, (REQ_REF[0], 2, offset), now)
         else:
-            admitted = admit_score(value, scores_ref(0)[0])
-            if isinstance(admitted, Score):
-                outcomes += rdv.on_score(admitted, (scores_ref(0)[0], 2, offset), now)
+            admitted = admit_scores(value, scores_ref(0)[0])  # a ScoreBatch or a single Score
+            if not isinstance(admitted, Refused):
+                outcomes += rdv.on_scores(admitted, (scores_ref(0)[0], 2, offset), now)
         outcomes += rdv.on_tick(now)
     # Past every deadline (a far-off deadline keeps its request until then), then past the grace periods.
     end = max(now, latest_deadline) + 10_000.0
@@ -165,3 +166,32 @@ def test_no_record_content_makes_the_rendezvous_raise_or_answer_for_another_serv
             assert (message.tenant, message.service) == ("acme", "fraud")
             assert encode(message)
     assert len(rdv) == 0, "everything is closed or expired in the end"
+
+
+def test_a_batch_of_scores_answers_each_of_its_requests_and_each_answer_holds_the_batch_record():
+    rdv = make()
+    other_ref = ("rdv.acme.fraud.requests", 2, 11)
+    rdv.on_request(request(), REQ_REF, now=1000.001)
+    rdv.on_request(request("r2"), other_ref, now=1000.002)
+    batch = [score("m", 1), score("m", 1, request_id="r2")]
+    answers = rdv.on_scores(batch, scores_ref(7), now=1000.011)
+    assert [a.result.request_id for a in answers] == ["r1", "r2"]
+    assert [a.refs for a in answers] == [[REQ_REF, scores_ref(7)], [other_ref, scores_ref(7)]]
+
+
+def test_decisions_closed_together_leave_as_one_batch_per_partition():
+    """Grace periods end on a shared tick, so requests answered close together close in one on_tick."""
+    rdv = make()
+    for i, (offset, at) in enumerate([(10, 1000.001), (11, 1000.004), (12, 1000.03)]):
+        rdv.on_request(request(f"r{i}"), ("rdv.acme.fraud.requests", 2 if i < 2 else 3, offset), now=at)
+        rdv.on_score(score("m", 1, request_id=f"r{i}"), scores_ref(offset), now=at + 0.005)
+    closed = rdv.on_tick(1001.2)
+    assert len(closed) == 3 and all(isinstance(r, Record) for r in closed)
+    batches = batch_decisions(closed)
+    assert [(b.partition, [d.request_id for d in b.decisions]) for b in batches] == [(2, ["r0", "r1"]), (3, ["r2"])]
+
+
+def test_grace_periods_end_on_the_shared_close_tick():
+    assert close_tick(1000.0) == pytest.approx(1000.0)
+    assert close_tick(1000.001) == pytest.approx(1000.05)
+    assert close_tick(1000.05) == pytest.approx(1000.05)

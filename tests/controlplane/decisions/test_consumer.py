@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from contracts import DLQ_TOPIC, Decision, encode, service_topics
 from contracts.kafka import Producer, TopicPartition, make_consumer, make_producer
+from contracts.messages import DecisionBatch
 from controlplane.decisions import consumer as consumer_module
 from controlplane.decisions.consumer import DecisionsConsumer, DecisionsConsumerSettings
 from controlplane.decisions.models import DecisionRecord
@@ -207,3 +208,33 @@ def test_a_batch_that_could_not_be_stored_is_read_again_by_the_next_consumer(
     finally:
         running.stop()
     assert running.error is None
+
+
+def test_a_batch_of_decisions_is_stored_whole_and_a_batch_smuggling_another_services_is_refused_whole(
+    consumer_config: DecisionsConsumerSettings, producer: Producer
+) -> None:
+    """Rendezvous workers write DecisionBatch records (DESIGN.md §3, *changed (runtime)*)."""
+    tenant, other_tenant = TenantFactory(), TenantFactory()
+    service, other_service = _service(tenant), _service(other_tenant)
+    topic = service_topics(tenant.slug, service.slug).decisions
+    dlq_start = _dlq_ends()
+    batched = [decision_for(service) for _ in range(3)]
+    mixed = [decision_for(service), decision_for(other_service)]
+    _send(
+        producer,
+        topic,
+        (b"mixed", encode(DecisionBatch(decisions=mixed))),
+        (b"batched", encode(DecisionBatch(decisions=batched))),
+    )
+
+    running = ConsumerThread(consumer_config).start()
+    try:
+        _wait_for(lambda: DecisionRecord.objects.filter(service=service).count() == 3)
+        [dead] = _dead_letters_of(topic, dlq_start, count=1)
+    finally:
+        running.stop()
+
+    assert running.error is None
+    stored = set(DecisionRecord.objects.filter(service=service).values_list("request_id", flat=True))
+    assert stored == {d.request_id for d in batched}, "nothing of the smuggling batch is stored"
+    assert dead["key"] == "mixed" and f"on {topic} (expected" in dead["error"]

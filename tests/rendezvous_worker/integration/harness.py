@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts.codec import decode, encode
+from contracts.codec import decode, decode_decisions, encode
 from contracts.config import DeploymentSpec, ServiceConfig
 from contracts.kafka import (
     Consumer,
@@ -193,10 +193,10 @@ class Collector:
                         Received(result, record.partition, record.timestamp_ms / 1000.0, received_at)
                     )
                 elif record.topic == self._topics.decisions:
-                    decision = decode(Decision, record.value)
-                    self._inbox.decisions[decision.request_id].append(
-                        Received(decision, record.partition, record.timestamp_ms / 1000.0, received_at)
-                    )
+                    for decision in decode_decisions(record.value):  # a DecisionBatch
+                        self._inbox.decisions[decision.request_id].append(
+                            Received(decision, record.partition, record.timestamp_ms / 1000.0, received_at)
+                        )
                 else:
                     self._inbox.dead_letters.append(decode(DeadLetter, record.value))
                 self._changed.notify_all()
