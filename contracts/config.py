@@ -6,7 +6,9 @@ from typing import Any
 
 import msgspec
 
+from contracts.formats import Format
 from contracts.keys import ModelVersion
+from contracts.roles import Role
 from contracts.state import RedisProvider
 
 DEFAULT_POOL = "default"
@@ -15,13 +17,13 @@ DEFAULT_POOL = "default"
 class DeploymentSpec(msgspec.Struct, kw_only=True, frozen=True):
     model: str
     version: int
-    role: str
+    role: Role
     weight: int = 0
     rank: int = 0
     pool: str = DEFAULT_POOL
     # A canary answers only when marked as the last resort, after every fallback.
     last_resort: bool = False
-    format: str
+    format: Format
     sha256: str
     # http(s): the control plane's grant endpoint, where a runner POSTs its pool token for a short-lived
     # signed download URL (DESIGN.md §6, Artifact access); file:// (tests, the validator): read directly.

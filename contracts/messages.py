@@ -7,8 +7,13 @@ from typing import Any, Literal
 
 import msgspec
 
+from contracts.roles import Role
+
 ScoreStatus = Literal["ok", "error"]
 ResultStatus = Literal["ok", "timeout", "error"]
+# Why a Result is what it is (DESIGN.md §3): the champion answered, a fallback did, the best score at the
+# deadline, nothing by the deadline, or an earlier entry was demoted (rendezvous_worker.health).
+ResultReason = Literal["champion", "fallback", "deadline", "timeout", "demoted"]
 
 
 class ReplyTo(msgspec.Struct, kw_only=True, frozen=True):
@@ -41,7 +46,7 @@ class Score(msgspec.Struct, kw_only=True):
     service: str
     model: str
     version: int
-    role: str
+    role: Role
     status: ScoreStatus
     output: dict[str, Any] | None = None
     error: str | None = None
@@ -73,7 +78,7 @@ class ScoreBatch(msgspec.Struct, kw_only=True):
     service: str
     model: str
     version: int
-    role: str
+    role: Role
     runner: str
     latency_ms: float
     scored_at: float
@@ -129,7 +134,7 @@ class Result(msgspec.Struct, kw_only=True):
     output: dict[str, Any] | None = None
     model: str | None = None
     version: int | None = None
-    reason: str
+    reason: ResultReason
     latency_ms: float
     config_revision: int
 
@@ -137,7 +142,7 @@ class Result(msgspec.Struct, kw_only=True):
 class Candidate(msgspec.Struct, kw_only=True):
     model: str
     version: int
-    role: str
+    role: Role
     status: ScoreStatus | Literal["missing"]
     output: dict[str, Any] | None = None
     error: str | None = None
@@ -157,7 +162,7 @@ class Decision(msgspec.Struct, kw_only=True):
     output: dict[str, Any] | None = None
     model: str | None = None
     version: int | None = None
-    reason: str
+    reason: ResultReason
     latency_ms: float
     config_revision: int
     candidates: list[Candidate] = []

@@ -15,12 +15,12 @@ from typing import Any
 
 from contracts.codec import encode
 from contracts.config import DeploymentSpec
+from contracts.keys import ServiceKey
 from contracts.messages import Request, Score, ScoreBatch, pack_scores
 from contracts.topics import parse_service_topic, service_topics
 from model_runner.isolation import IsolationError
 from model_runner.loading import LoadedModel, Prediction, Row, RowError
 
-ServiceKey = tuple[str, str]
 Predict = Callable[[list[Row]], list[Prediction]]
 MODEL_LOADING = "model loading"
 

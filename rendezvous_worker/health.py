@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-VersionRef = tuple[str, str, str, int]  # tenant, service, model, version
+from contracts.keys import ServiceVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +33,11 @@ class _Window:
 class HealthBoard:
     def __init__(self, rules: DemotionRules | None = None) -> None:
         self._rules = rules or DemotionRules()
-        self._windows: dict[VersionRef, _Window] = {}
+        self._windows: dict[ServiceVersion, _Window] = {}
         # Judged when an outcome arrives (once per closed decision), read on every request.
-        self._reasons: dict[VersionRef, str] = {}
+        self._reasons: dict[ServiceVersion, str] = {}
 
-    def record(self, ref: VersionRef, *, ok: bool, latency_ms: float, deadline_ms: float) -> None:
+    def record(self, ref: ServiceVersion, *, ok: bool, latency_ms: float, deadline_ms: float) -> None:
         window = self._windows.setdefault(ref, _Window())
         window.outcomes.append((ok, latency_ms))
         window.errors += 0 if ok else 1
@@ -50,7 +50,7 @@ class HealthBoard:
         else:
             self._reasons[ref] = reason
 
-    def why_demoted(self, ref: VersionRef, deadline_ms: float) -> str | None:
+    def why_demoted(self, ref: ServiceVersion, deadline_ms: float) -> str | None:
         """The reason a version is demoted now, or None while it is healthy (or barely seen)."""
         window = self._windows.get(ref)
         if window is None or len(window.outcomes) < self._rules.min_samples:
@@ -64,7 +64,7 @@ class HealthBoard:
             return f"median latency {median:.0f} ms is past the {deadline_ms:.0f} ms deadline"
         return None
 
-    def demoted(self, refs: Iterable[VersionRef]) -> dict[VersionRef, str]:
+    def demoted(self, refs: Iterable[ServiceVersion]) -> dict[ServiceVersion, str]:
         if not self._reasons:
             return {}
         return {ref: self._reasons[ref] for ref in refs if ref in self._reasons}

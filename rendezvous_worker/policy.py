@@ -11,9 +11,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from contracts.config import DeploymentSpec, ServiceConfig
-from contracts.messages import Candidate, Request, Score
+from contracts.keys import ModelVersion
+from contracts.messages import Candidate, Request, ResultReason, Score
 
-VersionKey = tuple[str, int]
 BUCKETS = 10_000
 
 
@@ -67,7 +67,7 @@ def preference_list(config: ServiceConfig, key: str) -> tuple[DeploymentSpec, ..
     return RouteTable.of(config).preference(key)
 
 
-def demote_last(preference: Sequence[DeploymentSpec], demoted: Collection[VersionKey]) -> tuple[DeploymentSpec, ...]:
+def demote_last(preference: Sequence[DeploymentSpec], demoted: Collection[ModelVersion]) -> tuple[DeploymentSpec, ...]:
     """Demoted versions go to the end of the list: still a last resort, never waited for first."""
     healthy = tuple(d for d in preference if d.key not in demoted)
     return healthy + tuple(d for d in preference if d.key in demoted)
@@ -76,13 +76,13 @@ def demote_last(preference: Sequence[DeploymentSpec], demoted: Collection[Versio
 @dataclass(frozen=True, slots=True)
 class Verdict:
     status: str  # ok | timeout
-    reason: str  # champion | fallback | deadline | timeout
+    reason: ResultReason
     score: Score | None
 
 
 def decide(
     preference: Sequence[DeploymentSpec],
-    scores: Mapping[VersionKey, Score],
+    scores: Mapping[ModelVersion, Score],
     *,
     at_deadline: bool,
 ) -> Verdict | None:
@@ -120,13 +120,13 @@ def result_latency_ms(request: Request, verdict: Verdict) -> float:
 
 def candidates_of(
     config: ServiceConfig | None,
-    scores: Mapping[VersionKey, Score],
-    late: frozenset[VersionKey],
-    demoted: Mapping[VersionKey, str] | None = None,
+    scores: Mapping[ModelVersion, Score],
+    late: frozenset[ModelVersion],
+    demoted: Mapping[ModelVersion, str] | None = None,
 ) -> list[Candidate]:
     """Every scoring deployment of the service and every score seen, for the decision record."""
     demoted = demoted or {}
-    seen: dict[VersionKey, Candidate] = {}
+    seen: dict[ModelVersion, Candidate] = {}
     for key, score in scores.items():
         seen[key] = Candidate(
             model=score.model,

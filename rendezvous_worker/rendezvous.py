@@ -14,20 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from contracts.config import DeploymentSpec, ServiceConfig
+from contracts.keys import ModelVersion, ServiceVersion
 from contracts.messages import Decision, Request, Result, Score
 from rendezvous_worker.health import HealthBoard
 from rendezvous_worker.policy import (
     RouteTable,
     Verdict,
-    VersionKey,
     candidates_of,
     decide,
     demote_last,
     result_latency_ms,
     routing_key,
 )
+from streaming.offsets import RecordRef
 
-RecordRef = tuple[str, int, int]  # topic, partition, offset
 # A request is known by its stream (so its tenant and service) and its id: request ids are chosen by
 # clients, and a score on one tenant's topic must never meet another tenant's request of the same id.
 PendingKey = tuple[str, str]  # stream, request_id
@@ -105,9 +105,9 @@ class _Pending:
     partition: int = -1
     config: ServiceConfig | None = None
     preference: tuple[DeploymentSpec, ...] = ()
-    scores: dict[VersionKey, Score] = field(default_factory=dict)
-    demoted: dict[VersionKey, str] = field(default_factory=dict)
-    late: set[VersionKey] = field(default_factory=set)
+    scores: dict[ModelVersion, Score] = field(default_factory=dict)
+    demoted: dict[ModelVersion, str] = field(default_factory=dict)
+    late: set[ModelVersion] = field(default_factory=set)
     refs: list[RecordRef] = field(default_factory=list)
     result: Result | None = None
     first_seen: float = 0.0
@@ -181,9 +181,10 @@ class Rendezvous:
         entry.config = config
         if config is not None:
             preference = self._route_table(config).preference(routing_key(request))
-            demoted = self._health.demoted([(request.tenant, request.service, *d.key) for d in preference])
+            versions = [ServiceVersion(request.tenant, request.service, *d.key) for d in preference]
+            demoted = self._health.demoted(versions)
             if demoted:
-                entry.demoted = {ref[2:]: why for ref, why in demoted.items()}
+                entry.demoted = {ModelVersion(ref.model, ref.version): why for ref, why in demoted.items()}
                 preference = demote_last(preference, entry.demoted)
             entry.preference = preference
         entry.refs.append(ref)
@@ -314,7 +315,7 @@ class Rendezvous:
         return Record(decision, entry.partition)
 
     @staticmethod
-    def _late(entry: _Pending) -> frozenset[VersionKey]:
+    def _late(entry: _Pending) -> frozenset[ModelVersion]:
         """Scores that came after the answer, or were produced after the deadline (so never used)."""
         assert entry.request is not None
         deadline_at = entry.request.deadline_at
@@ -325,7 +326,7 @@ class Rendezvous:
         request = entry.request
         assert request is not None
         for deployment in entry.preference:
-            ref = (request.tenant, request.service, *deployment.key)
+            ref = ServiceVersion(request.tenant, request.service, *deployment.key)
             score = entry.scores.get(deployment.key)
             if score is None:
                 self._health.record(
