@@ -328,24 +328,19 @@ class ConfluentConsumer(Consumer):
         return records
 
     def commit(self, offsets: Iterable[TopicPartition]) -> None:
-        parts = [_tp_in(tp) for tp in offsets]
-        if not parts:
-            return
-        if not self._grouped:
-            raise KafkaError("a consumer without a group cannot commit")
-        try:
-            self._consumer.commit(offsets=parts, asynchronous=False)
-        except confluent_kafka.KafkaException as exc:
-            raise _error(exc) from exc
+        self._commit(offsets, asynchronous=False)
 
     def commit_nowait(self, offsets: Iterable[TopicPartition]) -> None:
+        self._commit(offsets, asynchronous=True)
+
+    def _commit(self, offsets: Iterable[TopicPartition], *, asynchronous: bool) -> None:
         parts = [_tp_in(tp) for tp in offsets]
         if not parts:
             return
         if not self._grouped:
             raise KafkaError("a consumer without a group cannot commit")
         try:
-            self._consumer.commit(offsets=parts, asynchronous=True)
+            self._consumer.commit(offsets=parts, asynchronous=asynchronous)
         except confluent_kafka.KafkaException as exc:
             raise _error(exc) from exc
 

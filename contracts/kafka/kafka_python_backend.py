@@ -358,22 +358,22 @@ class KafkaPythonConsumer(Consumer):
             raise KafkaAuthorizationError(f"Topic authorization failed: {', '.join(sorted(refused))}")
 
     def commit(self, offsets: Iterable[TopicPartition]) -> None:
-        parts = {KTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(tp.offset, "", -1) for tp in offsets}
-        if not parts:
-            return
-        if self._options["group_id"] is None:
-            raise KafkaError("a consumer without a group cannot commit")
-        with _translated():
-            self._consumer.commit(offsets=parts)
+        parts = self._commit_parts(offsets)
+        if parts:
+            with _translated():
+                self._consumer.commit(offsets=parts)
 
     def commit_nowait(self, offsets: Iterable[TopicPartition]) -> None:
+        parts = self._commit_parts(offsets)
+        if parts:
+            with _translated():
+                self._consumer.commit_async(offsets=parts, callback=_commit_done)
+
+    def _commit_parts(self, offsets: Iterable[TopicPartition]) -> dict[KTopicPartition, OffsetAndMetadata]:
         parts = {KTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(tp.offset, "", -1) for tp in offsets}
-        if not parts:
-            return
-        try:
-            self._consumer.commit_async(offsets=parts, callback=_commit_done)
-        except kafka.errors.KafkaError as exc:
-            raise _error(exc) from exc
+        if parts and self._options["group_id"] is None:
+            raise KafkaError("a consumer without a group cannot commit")
+        return parts
 
     def assignment(self) -> list[TopicPartition]:
         with _translated():

@@ -11,7 +11,6 @@ partition reads the batch again, and storing is idempotent. A failed store stops
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,8 +27,9 @@ from contracts.keys import ServiceKey
 from contracts.messages import Decision
 from contracts.topics import service_topics
 from contracts.topology import platform_topics, service_topic_specs
+from controlplane.consuming import ConsumerProcess, StoringStep
 from controlplane.decisions.services import decisions_expire, decisions_store
-from streaming import LoopSettings, Step, StepIO, StreamLoop
+from streaming import LoopSettings, StepIO, StreamLoop
 from streaming.follower import ConfigFollower
 
 log = logging.getLogger(__name__)
@@ -76,16 +76,14 @@ def wrong_topic(record: Record, decision: Decision) -> str | None:
     return None
 
 
-class DecisionsStep(Step):
+class DecisionsStep(StoringStep):
     """Stores each batch of decisions; poison (and what the database refuses) goes to the DLQ."""
 
     name = "decisions"
 
     def __init__(self, config: DecisionsConsumerSettings) -> None:
+        super().__init__(config.sweep_interval_s)
         self._config = config
-        self._next_sweep = 0.0
-        self.stored = 0
-        self.dead_letters = 0
 
     def wanted_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
         return decisions_topic_specs(services)
@@ -97,12 +95,12 @@ class DecisionsStep(Step):
                 # A DecisionBatch (what rendezvous workers write, *changed (runtime)*) or a single Decision.
                 decisions = decode_decisions(record.value or b"")
             except DecodeError as exc:
-                self._dead_letter(record, str(exc), io)
+                self.dead_letter(record, str(exc), io)
                 continue
             # Refused whole: one decision naming another service sends the entire record to the DLQ.
             problem = next(filter(None, (wrong_topic(record, d) for d in decisions)), None)
             if problem is not None:
-                self._dead_letter(record, problem, io)
+                self.dead_letter(record, problem, io)
                 continue
             for decision in decisions:
                 if decision.decided_at <= 0:
@@ -129,48 +127,20 @@ class DecisionsStep(Step):
             except (DataError, IntegrityError) as exc:
                 if (record.topic, record.partition, record.offset) not in dead:
                     dead.add((record.topic, record.partition, record.offset))
-                    self._dead_letter(record, f"not storable: {exc}", io)
+                    self.dead_letter(record, f"not storable: {exc}", io)
 
-    def _dead_letter(self, record: Record, error: str, io: StepIO) -> None:
-        io.dead_letter(record, error)
-        self.dead_letters += 1
-
-    def next_wakeup(self) -> float | None:
-        return self._next_sweep
-
-    def tick(self, now: float, io: StepIO) -> None:
-        """The retention sweep, every ``sweep_interval_s``."""
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + self._config.sweep_interval_s
-        close_old_connections()
+    def sweep(self) -> None:
         expired = decisions_expire(older_than=timezone.now() - self._config.retention)
         if expired:
             log.info("retention: %d decision records older than %s deleted", expired, self._config.retention)
 
-    def health(self) -> Mapping[str, object]:
-        return {"stored": self.stored, "dead_letters": self.dead_letters}
 
-
-class DecisionsConsumer:
+class DecisionsConsumer(ConsumerProcess):
     """``manage.py consume_decisions``: the decisions step on a loop that follows the config."""
 
     def __init__(self, config: DecisionsConsumerSettings) -> None:
+        super().__init__(DecisionsStep(config))
         self._config = config
-        self._stop = threading.Event()
-        self.ready = threading.Event()
-        self.step = DecisionsStep(config)
-
-    @property
-    def stored(self) -> int:
-        return self.step.stored
-
-    @property
-    def dead_letters(self) -> int:
-        return self.step.dead_letters
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def run(self) -> None:
         kafka = self._config.kafka
@@ -192,14 +162,9 @@ class DecisionsConsumer:
                 config=follower,
                 # Decisions are not on the hot path: waiting a little longer when idle costs nobody anything.
                 settings=LoopSettings(max_batch=self._config.batch_size, max_wait_s=self._config.poll_wait_s),
-                on_ready=self._announce_ready,
+                on_ready=self.announce_ready,
             )
-            loop.run(self._stop)
+            self.run_loop(loop)
         finally:
             follower.stop()
             connections.close_all()
-
-    def _announce_ready(self) -> None:
-        # Ready means partitions are owned: a decision written now is read at once.
-        print("[decisions] ready", flush=True)
-        self.ready.set()

@@ -10,8 +10,7 @@ and every worker sends a fresh one within seconds anyway.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,8 +23,9 @@ from contracts.kafka import KafkaSettings, Record, make_admin, make_consumer, ma
 from contracts.messages import WorkerStatus
 from contracts.topics import STATUS_TOPIC
 from contracts.topology import platform_topics
+from controlplane.consuming import ConsumerProcess, StoringStep
 from controlplane.fleet.services import worker_reports_expire, worker_statuses_store
-from streaming import LoopSettings, Step, StepIO, StreamLoop, Subscription
+from streaming import LoopSettings, StepIO, StreamLoop, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +48,14 @@ class StatusConsumerSettings:
         return cls(**{"kafka": settings.RDV_KAFKA, **overrides})  # type: ignore[arg-type]
 
 
-class StatusStep(Step):
+class StatusStep(StoringStep):
     """Stores the newest report of each worker in a batch; poison goes to the DLQ."""
 
     name = "status"
 
     def __init__(self, config: StatusConsumerSettings) -> None:
+        super().__init__(config.sweep_interval_s)
         self._config = config
-        self._next_sweep = 0.0
-        self.stored = 0
-        self.dead_letters = 0
 
     def process(self, records: Sequence[Record], io: StepIO) -> None:
         statuses: list[WorkerStatus] = []
@@ -65,10 +63,10 @@ class StatusStep(Step):
             try:
                 status = decode(WorkerStatus, record.value or b"")
             except DecodeError as exc:
-                self._dead_letter(record, str(exc), io)
+                self.dead_letter(record, str(exc), io)
                 continue
             if record.key is not None and record.key != status.worker.encode():
-                self._dead_letter(record, f"status of {status.worker!r} under the key {record.key!r}", io)
+                self.dead_letter(record, f"status of {status.worker!r} under the key {record.key!r}", io)
                 continue
             statuses.append(status)
         if statuses:
@@ -84,46 +82,18 @@ class StatusStep(Step):
             log.warning("%d status reports not stored (the next heartbeats replace them): %s", len(statuses), exc)
             connections.close_all()
 
-    def _dead_letter(self, record: Record, error: str, io: StepIO) -> None:
-        io.dead_letter(record, error)
-        self.dead_letters += 1
-
-    def next_wakeup(self) -> float | None:
-        return self._next_sweep
-
-    def tick(self, now: float, io: StepIO) -> None:
-        """Forget long-silent workers, every ``sweep_interval_s``."""
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + self._config.sweep_interval_s
-        close_old_connections()
+    def sweep(self) -> None:
         forgotten = worker_reports_expire(older_than=timezone.now() - self._config.forget_after)
         if forgotten:
             log.info("forgot %d workers silent for more than %s", forgotten, self._config.forget_after)
 
-    def health(self) -> Mapping[str, object]:
-        return {"stored": self.stored, "dead_letters": self.dead_letters}
 
-
-class StatusConsumer:
+class StatusConsumer(ConsumerProcess):
     """``manage.py consume_status``: the status step on a loop subscribed to ``rdv.status``."""
 
     def __init__(self, config: StatusConsumerSettings) -> None:
+        super().__init__(StatusStep(config))
         self._config = config
-        self._stop = threading.Event()
-        self.ready = threading.Event()
-        self.step = StatusStep(config)
-
-    @property
-    def stored(self) -> int:
-        return self.step.stored
-
-    @property
-    def dead_letters(self) -> int:
-        return self.step.dead_letters
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def run(self) -> None:
         kafka = self._config.kafka
@@ -139,13 +109,9 @@ class StatusConsumer:
             source=Subscription((STATUS_TOPIC,)),
             # Readiness is judged on these reports: a short wait keeps the stored state close to the workers'.
             settings=LoopSettings(max_batch=self._config.batch_size, max_wait_s=self._config.poll_wait_s),
-            on_ready=self._announce_ready,
+            on_ready=self.announce_ready,
         )
         try:
-            loop.run(self._stop)
+            self.run_loop(loop)
         finally:
             connections.close_all()
-
-    def _announce_ready(self) -> None:
-        print("[status] ready", flush=True)
-        self.ready.set()

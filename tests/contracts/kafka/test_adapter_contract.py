@@ -240,6 +240,24 @@ def test_committed_reads_the_groups_position(settings: KafkaSettings) -> None:
         consumer.close()
 
 
+def test_commit_nowait_returns_at_once_and_lands(settings: KafkaSettings) -> None:
+    topic = new_topic(settings, partitions=1)
+    group = f"rdv-contract-{uuid.uuid4().hex[:8]}"
+    consumer = make_consumer(settings, group_id=group)
+    try:
+        consumer.commit_nowait([TopicPartition(topic, 0, 4)])
+        consumer.commit_nowait([])  # nothing to commit is not an error
+        wait_for(lambda: consumer.poll(0.05) is None and consumer.committed([TopicPartition(topic, 0)])[0].offset == 4)
+    finally:
+        consumer.close()
+    loose = make_consumer(settings, group_id=None)
+    try:
+        with pytest.raises(KafkaError):
+            loose.commit_nowait([TopicPartition(topic, 0, 1)])
+    finally:
+        loose.close()
+
+
 def test_poll_batch_drains_what_is_fetched_and_waits_only_for_the_first_record(settings: KafkaSettings) -> None:
     topic = new_topic(settings, partitions=1)
     consumer = make_consumer(settings, group_id=None)
