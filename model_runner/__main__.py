@@ -25,6 +25,7 @@ from model_runner.state import InternalState
 from model_runner.status import runner_status_reporter
 from streaming import LoopSettings, StreamLoop
 from streaming.follower import ConfigFollower
+from streaming.health import HealthFile
 
 log = logging.getLogger("model_runner")
 
@@ -94,6 +95,11 @@ def main() -> int:
         trust = " (trusted)" if settings.trusted else ""
         print(f"[runner {settings.runner_id}] pool={settings.pool}{trust} ready", flush=True)
 
+    # A liveness probe reads it: rewritten every few seconds by the scoring loop, with every loop's state.
+    health_file = None
+    if settings.health_file is not None:
+        health_file = HealthFile(settings.health_file, identity={"runner": settings.runner_id, "pool": settings.pool})
+        health_file.add("config", follower.health)
     loop = StreamLoop(
         scoring,
         consumer=make_consumer(settings.kafka, group_id=settings.group_id, assignor="range"),
@@ -102,11 +108,12 @@ def main() -> int:
         config=follower,
         settings=LoopSettings(max_batch=settings.max_batch, commit_interval_s=COMMIT_INTERVAL_S),
         on_ready=ready,
+        health_file=health_file,
     )
 
     # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.
     side_failed = threading.Event()
-    side_threads = start_side_loops(settings, follower, drift_windows, stop, side_failed)
+    side_threads = start_side_loops(settings, follower, drift_windows, stop, side_failed, health_file)
 
     failed = False
     try:

@@ -9,7 +9,6 @@ it is acknowledged; one waiting for a loading version is held until that version
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +40,6 @@ from streaming import RecordRef, Step, StepIO
 log = logging.getLogger(__name__)
 
 _ROLE_PRIORITY = {"champion": 0, "fallback": 1, "canary": 2, "challenger": 3}
-HEALTH_INTERVAL_S = 5.0
 STATS_INTERVAL_S = 60.0
 
 
@@ -74,7 +72,6 @@ class ScoringStep(Step):
         self._status = status
         self._pending = PendingScores()
         self._topic_services: dict[str, ServiceKey] = {}
-        self._next_health = 0.0
         self._next_stats = time.monotonic() + STATS_INTERVAL_S
         self.stats = {"records": 0, "scores": 0, "expired": 0, "dead_lettered": 0}
 
@@ -188,9 +185,6 @@ class ScoringStep(Step):
         if self._status is not None:
             self._status.tick()
         clock = time.monotonic()
-        if clock >= self._next_health:
-            self._next_health = clock + HEALTH_INTERVAL_S
-            self._write_health()
         if clock >= self._next_stats:
             self._next_stats = clock + STATS_INTERVAL_S
             log.info("stats %s pending=%d", self.stats, len(self._pending))
@@ -229,20 +223,4 @@ class ScoringStep(Step):
         self._calls.close()
 
     def health(self) -> dict[str, object]:
-        return {"pending": len(self._pending), **self.stats}
-
-    def _write_health(self) -> None:
-        path = self._settings.health_file
-        if path is None:
-            return
-        status = {
-            "runner": self._settings.runner_id,
-            "pool": self._settings.pool,
-            "at": time.time(),
-            "subscribed": sorted(self._topic_services),
-            "pending": len(self._pending),
-            **self.stats,
-        }
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(status))
-        tmp.replace(path)
+        return {"pending": len(self._pending), "routed": sorted(self._topic_services), **self.stats}

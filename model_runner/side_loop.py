@@ -27,6 +27,7 @@ from model_runner.drift_windows import WindowSettings
 from model_runner.settings import RunnerSettings
 from streaming import LoopSettings, StepIO, StreamLoop
 from streaming.follower import ConfigFollower
+from streaming.health import HealthFile
 from streaming.step import Step
 from streaming.threads import start_loop
 
@@ -165,6 +166,12 @@ def start_side_loops(
     windows: WindowSettings,
     stop: threading.Event,
     failed: threading.Event,
+    health_file: HealthFile | None = None,
 ) -> list[threading.Thread]:
-    """Each side loop on its own thread; if one dies the whole runner stops (``streaming.threads``)."""
-    return [start_loop(loop, stop, failed) for loop in make_side_loops(settings, follower, windows)]
+    """Each side loop on its own thread; if one dies the whole runner stops (``streaming.threads``).
+    Their state goes into the runner's health file (written by the scoring loop) when there is one."""
+    loops = make_side_loops(settings, follower, windows)
+    if health_file is not None:
+        for loop in loops:
+            health_file.add_loop(loop.name, loop.report)
+    return [start_loop(loop, stop, failed) for loop in loops]

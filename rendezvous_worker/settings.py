@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from contracts.environment import PRODUCTION, DevDefaultError, environment_of, refuse_dev_defaults
 from contracts.kafka import KafkaSettings
@@ -25,6 +26,8 @@ class WorkerSettings:
     session_timeout_ms: int | None = None
     # Seconds between heartbeats on rdv.status (a report also leaves after every config change).
     status_interval_s: float = 3.0
+    # Rewritten with the loop's and the follower's state every few seconds when set (a liveness probe reads it).
+    health_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -45,6 +48,11 @@ class WorkerSettings:
                 stale_after_s=read_float(env, "RDV_STALE_AFTER_S"),
                 session_timeout_ms=read_optional_int(env, "RDV_CONSUMER_SESSION_TIMEOUT_MS"),
                 status_interval_s=read_float(env, "RDV_STATUS_INTERVAL_S"),
+                health_file=_path_or_none(read_optional_str(env, "RDV_RENDEZVOUS_HEALTH_FILE")),
             )
         except ValueError as exc:
             raise SystemExit(f"rendezvous worker: bad setting: {exc}") from exc
+
+
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value) if value else None

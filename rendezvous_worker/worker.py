@@ -14,6 +14,7 @@ from rendezvous_worker.settings import WorkerSettings
 from rendezvous_worker.step import RendezvousStep
 from streaming import LoopSettings, StreamLoop
 from streaming.follower import ConfigFollower
+from streaming.health import HealthFile
 
 
 class RendezvousWorker:
@@ -43,6 +44,10 @@ class RendezvousWorker:
             rendezvous = Rendezvous(
                 self._follower.get, orphan_ttl_s=settings.orphan_ttl_s, stale_after_s=settings.stale_after_s
             )
+            health_file = None
+            if settings.health_file is not None:
+                health_file = HealthFile(settings.health_file, identity={"rendezvous": settings.instance_id})
+                health_file.add("config", self._follower.health)
             loop = StreamLoop(
                 RendezvousStep(rendezvous, replies, status),
                 consumer=make_consumer(
@@ -57,6 +62,7 @@ class RendezvousWorker:
                 # Deadlines are timers: they run between slices of a batch (the timer rule, DESIGN.md §4).
                 settings=LoopSettings(commit_interval_s=settings.commit_interval_s, timer_slice=64),
                 on_ready=lambda: print(f"[rendezvous {settings.instance_id}] ready", flush=True),
+                health_file=health_file,
             )
             loop.run(self._stop)
         finally:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(slots=True)
@@ -45,3 +48,47 @@ class LoopHealth:
             "failure": self.failure,
             "since_last_turn_s": None if self.last_turn is None else round(time.monotonic() - self.last_turn, 3),
         }
+
+
+Report = Callable[[], Mapping[str, object]]
+
+
+class HealthFile:
+    """A one-line JSON status of a process's loops, rewritten every ``interval_s`` from the loop that
+    owns it: a liveness probe reads ``alive`` and how old ``at`` is (a stuck loop stops rewriting it)."""
+
+    def __init__(self, path: Path, *, identity: Mapping[str, object], interval_s: float = 5.0) -> None:
+        self._path = path
+        self._identity = dict(identity)
+        self._interval_s = interval_s
+        self._next = 0.0
+        self._loops: dict[str, Report] = {}
+        self._others: dict[str, Report] = {}
+
+    def add_loop(self, name: str, report: Report) -> None:
+        """A loop's report; the process is alive only while every loop's ``alive`` is true."""
+        self._loops[name] = report
+
+    def add(self, name: str, report: Report) -> None:
+        """Anything else worth a look (the config follower, …)."""
+        self._others[name] = report
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self._interval_s
+        self.write()
+
+    def write(self) -> None:
+        loops = {name: dict(report()) for name, report in self._loops.items()}
+        status = {
+            **self._identity,
+            "at": time.time(),
+            "alive": all(bool(loop.get("alive")) for loop in loops.values()),
+            "loops": loops,
+            **{name: dict(report()) for name, report in self._others.items()},
+        }
+        tmp = self._path.with_suffix(self._path.suffix + ".tmp")
+        tmp.write_text(json.dumps(status, default=str))
+        tmp.replace(self._path)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from contracts.config import ServiceConfig
 from contracts.kafka import Admin, Consumer, KafkaError, Producer, Record, TopicPartition, TopicSpec
 from contracts.keys import ServiceKey
-from streaming.health import LoopHealth
+from streaming.health import HealthFile, LoopHealth
 from streaming.io import StepIO
 from streaming.metrics import LoopMetrics
 from streaming.offsets import OffsetTracker, PartitionRef
@@ -95,6 +95,7 @@ class StreamLoop:
         config: ConfigView | None = None,
         settings: LoopSettings | None = None,
         on_ready: Callable[[], None] | None = None,
+        health_file: HealthFile | None = None,
     ) -> None:
         self.step = step
         self.name = step.name
@@ -116,6 +117,9 @@ class StreamLoop:
         self._uncommitted = 0
         self._last_commit = time.monotonic()
         self.health = LoopHealth(self.name)
+        self._health_file = health_file
+        if health_file is not None:
+            health_file.add_loop(self.name, self.report)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -187,6 +191,8 @@ class StreamLoop:
         self._raise_on_delivery_failure()
         self._commit()
         self.health.turned()
+        if self._health_file is not None:
+            self._health_file.tick()
 
     def _wait(self) -> float:
         wakeup = self.step.next_wakeup()

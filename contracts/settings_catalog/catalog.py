@@ -147,6 +147,9 @@ def _rendezvous() -> list[Setting]:
         Setting("RDV_ORPHAN_TTL_S", "float", 30.0,
                 "how long scores for a request the worker never saw are kept waiting for it (seconds)",
                 only, section, minimum=0),
+        Setting("RDV_RENDEZVOUS_HEALTH_FILE", "str", None,
+                "rewritten with a one-line JSON status (its loop alive, ready, last turn; the config follower) "
+                "every few seconds when set (for a liveness probe)", only, section, default_doc="(none)"),
         Setting("RDV_STALE_AFTER_S", "float", 60.0,
                 "a request older than this when it arrives is answered at once, not waited for (seconds)",
                 only, section, minimum=0),

@@ -4,10 +4,12 @@ keeps a step's timers, follows the config and stops when the config stops being 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +30,7 @@ from contracts.messages import DeadLetter
 from contracts.topics import DLQ_TOPIC
 from contracts.topology import platform_topics
 from streaming import LoopSettings, Step, StepIO, StreamLoop, Subscription, ref_of
+from streaming.health import HealthFile
 from streaming.runtime import ConfigView
 from tests.kafka_auth import kafka_settings
 
@@ -159,6 +162,26 @@ def test_every_record_is_processed_and_committed_once_its_output_is_acknowledged
     assert _committed(settings, group, source) == 200
     assert loop.metrics.records == 200
     assert loop.metrics.batches < 200, "records are handed over in batches"
+
+
+def test_the_loop_keeps_its_health_file_current(
+    settings: KafkaSettings, topics: tuple[str, str], tmp_path: Path
+) -> None:
+    source, out = topics
+    _produce(settings, source, [b"a", b"b"])
+    path = tmp_path / "health.json"
+    step = Echo(out)
+
+    def written() -> dict:
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    loop = _loop(
+        settings, step, _group(), source, health_file=HealthFile(path, identity={"worker": "w1"}, interval_s=0.05)
+    )
+    _run_until(loop, lambda: written().get("loops", {}).get("echo", {}).get("records") == 2)
+    status = written()
+    assert status["alive"] is True and status["worker"] == "w1"
+    assert status["loops"]["echo"]["ready"] is False  # no on_ready was asked for
 
 
 def test_a_held_record_is_read_again_by_the_next_member(settings: KafkaSettings, topics: tuple[str, str]) -> None:
