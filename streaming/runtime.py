@@ -173,11 +173,11 @@ class StreamLoop:
             self._config.check()
             if self._config.generation != self._generation:
                 self._follow_config()
-        if self._on_ready is not None and (self._assigned or not self._topics):
+        if self.health.ready_at is None and (self._assigned or not self._topics):
             # Ready means partitions are owned: a record sent now is read at once.
-            self._on_ready()
-            self._on_ready = None
             self.health.ready()
+            if self._on_ready is not None:
+                self._on_ready()
         wait = self._wait()
         if self._topics:
             records = self._consumer.poll_batch(self._settings.max_batch, wait)

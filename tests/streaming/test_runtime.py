@@ -181,7 +181,7 @@ def test_the_loop_keeps_its_health_file_current(
     _run_until(loop, lambda: written().get("loops", {}).get("echo", {}).get("records") == 2)
     status = written()
     assert status["alive"] is True and status["worker"] == "w1"
-    assert status["loops"]["echo"]["ready"] is False  # no on_ready was asked for
+    assert status["loops"]["echo"]["ready"] is True  # it owns its partitions
 
 
 def test_a_held_record_is_read_again_by_the_next_member(settings: KafkaSettings, topics: tuple[str, str]) -> None:
