@@ -11,7 +11,7 @@ BENCH_KAFKA_PORT=39192 BENCH_HTTP_PORT=8177
 # shellcheck source=scripts/bench_env.sh
 source scripts/bench_env.sh
 RUNS="${RDV_BENCH_RUNS:-3}"
-RATES="${RDV_BENCH_RATES:-250,500,1000,1500,2000,2500}"
+RATES="${RDV_BENCH_RATES:-250,500,1000,1500,2000,2500,3000}"
 RUNNERS="${RDV_BENCH_RUNNERS:-1}"
 RENDEZVOUS="${RDV_BENCH_RENDEZVOUS:-1}"
 $PY manage.py rdv_bench_seed | tail -1
@@ -26,6 +26,7 @@ while read -r pid args; do
     *"-m rendezvous_worker"*) name=rendezvous ;;
     *uvicorn*) name=gateway ;;
     *consume_decisions*) name=decisions ;;
+    *consume_status*) name=status ;;
     *) continue ;;
   esac
   n=0; while [[ ",$watch" == *",$name$n="* ]]; do n=$((n + 1)); done
