@@ -4,7 +4,9 @@ that should answer never does?
 Services from ``manage.py rdv_bench_seed`` (both with a 100 ms deadline):
 - ``late``: the champion is deployed in a pool no runner serves; a fallback in the default pool
   scores. Until the champion is demoted (DemotionRules: 20 misses) the fallback answers at the
-  deadline (reason ``deadline``); after that it answers at once (reason ``demoted``).
+  deadline (reason ``deadline``); after that it answers at once (reason ``demoted``). The rendezvous
+  remembers the demotion, so run *n* > 1 drives ``late-n``, a copy whose champion is not demoted yet
+  (the seed creates ``late-2`` and ``late-3``); its figures are reported as ``late``.
 - ``mute``: nothing scores; every answer is a ``timeout`` sent by the deadline timer.
 
 Reports, per service: the share of answers within the deadline and within deadline + 10 ms, the
@@ -27,12 +29,22 @@ from bench.stats import median, percentile
 from contracts.kafka import KafkaSettings
 
 DEADLINE_REASONS = {"deadline", "timeout"}
+# Services whose deadline path lasts one run (a demotion ends it): run n > 1 drives ``<service>-<n>``.
+FRESH_PER_RUN = {"late"}
 
 
-def measure(settings: KafkaSettings, *, tenant: str, service: str, rate: float, seconds: float) -> dict[str, Any]:
+def service_for_run(service: str, run: int) -> str:
+    return f"{service}-{run}" if service in FRESH_PER_RUN and run > 1 else service
+
+
+def measure(settings: KafkaSettings, *, tenant: str, service: str, rate: float, seconds: float,
+            driven: str | None = None) -> dict[str, Any]:
+    """``driven``: the service actually loaded (a fresh copy of ``service``), reported as ``service``."""
     # No warm-up: the first requests are the only ones of ``late`` that reach the deadline path.
-    load = kafka_load.run(settings, tenant=tenant, service=service, rate=rate, seconds=seconds, warmup=0.0)
+    load = kafka_load.run(settings, tenant=tenant, service=driven or service, rate=rate, seconds=seconds, warmup=0.0)
     report = load.summary()
+    report["service"] = f"{tenant}/{service}"
+    report["driven"] = f"{tenant}/{driven or service}"
     by_reason: dict[str, list[float]] = {}
     for latency_ms, answer in load.samples():
         by_reason.setdefault(answer.reason, []).append(latency_ms)
@@ -77,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ndeadline adherence at {args.rate:.0f} req/s for {args.seconds:.0f} s, {args.runs} run(s)", flush=True)
     for number in range(1, args.runs + 1):
         for service in services:
-            report = measure(settings, tenant=args.tenant, service=service, rate=args.rate, seconds=args.seconds)
+            report = measure(settings, tenant=args.tenant, service=service, rate=args.rate, seconds=args.seconds,
+                             driven=service_for_run(service, number))
             runs[service].append(report)
             print(f"run {number} {_line(report)}", flush=True)
             time.sleep(1.0)

@@ -91,6 +91,23 @@ def raw_reference(settings: KafkaSettings, rate: float, seconds: float, warmup: 
     return raw
 
 
+def latency_pair(settings: KafkaSettings, *, tenant: str, service: str, rate: float, seconds: float,
+                 warmup: float) -> dict[str, Any]:
+    """Kafka-direct through the platform and the raw three-hop pipeline at the same low rate, one right
+    after the other on the same broker: the latency Rendezvous adds below saturation (issue 15: p50 at
+    most 1.5x, p99 at most 2x the raw pipeline's at 200 req/s)."""
+    load = kafka_load.run(settings, tenant=tenant, service=service, rate=rate, seconds=seconds, warmup=warmup)
+    ours = {**load.summary(), "loadavg": load_average()}
+    raw = raw_pipeline.run(settings, rate=rate, seconds=seconds, warmup=warmup, stages=2)
+    raw["loadavg"] = load_average()
+    pair = {"rate": rate, "rendezvous": ours, "raw": raw,
+            "ratio_p50": ours["p50_ms"] / raw["p50_ms"], "ratio_p99": ours["p99_ms"] / raw["p99_ms"]}
+    print(f"  at {rate:.0f} req/s: Kafka-direct p50 {ours['p50_ms']:.1f} / p99 {ours['p99_ms']:.1f} ms "
+          f"[{ours['loadavg']}], raw 3-hop p50 {raw['p50_ms']:.1f} / p99 {raw['p99_ms']:.1f} ms [{raw['loadavg']}]: "
+          f"ratio {pair['ratio_p50']:.2f} / {pair['ratio_p99']:.2f}", flush=True)
+    return pair
+
+
 def prewarm(settings: KafkaSettings, *, tenant: str, service: str, rate: float, seconds: float) -> None:
     """Unmeasured load through the whole platform before the first step.
 
@@ -121,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between steps")
     parser.add_argument("--runs", type=int, default=1, help="whole sweeps; the report takes medians")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw pipeline reference")
+    parser.add_argument("--latency-rate", type=float, default=200.0,
+                        help="per sweep, Kafka-direct and the raw pipeline at this rate, for their latency ratio "
+                             "(0: skip)")
     parser.add_argument("--watch", help="name=pid,… processes whose CPU use is reported per step")
     parser.add_argument("--out", default="bench/results")
     args = parser.parse_args(argv)
@@ -146,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_raw:
             for rate in {highest, failing} - {None, 0.0}:
                 raw[str(int(rate))] = raw_reference(settings, rate, args.seconds, args.warmup)
-        runs.append({"steps": steps, "highest": highest, "failing": failing, "raw": raw})
+        pair = None
+        if not args.no_raw and args.latency_rate > 0:
+            pair = latency_pair(settings, tenant=args.tenant, service=args.service, rate=args.latency_rate,
+                                seconds=args.seconds, warmup=args.warmup)
+        runs.append({"steps": steps, "highest": highest, "failing": failing, "raw": raw, "latency_pair": pair})
 
     highest = median([r["highest"] for r in runs])
     report = {
@@ -187,6 +211,22 @@ def main(argv: list[str] | None = None) -> int:
                                 "raw_p50_ms": p50, "raw_p99_ms": p99}
         print(f"at the highest sustained rate: rendezvous p50 {ours_p50:.1f} / p99 {ours_p99:.1f} ms, "
               f"raw 3-hop p50 {p50:.1f} / p99 {p99:.1f} ms, ratio {ours_p50 / p50:.2f} / {ours_p99 / p99:.2f}")
+    pairs = [r["latency_pair"] for r in runs if r.get("latency_pair")]
+    if pairs:
+        low = {
+            "rate": pairs[0]["rate"],
+            "rendezvous_p50_ms": median([p["rendezvous"]["p50_ms"] for p in pairs]),
+            "rendezvous_p99_ms": median([p["rendezvous"]["p99_ms"] for p in pairs]),
+            "raw_p50_ms": median([p["raw"]["p50_ms"] for p in pairs]),
+            "raw_p99_ms": median([p["raw"]["p99_ms"] for p in pairs]),
+            "ratio_p50_each": [round(p["ratio_p50"], 2) for p in pairs],
+            "ratio_p99_each": [round(p["ratio_p99"], 2) for p in pairs],
+        }
+        report["latency_pair"] = low
+        print(f"at {low['rate']:.0f} req/s (medians of {len(pairs)}): Kafka-direct p50 "
+              f"{low['rendezvous_p50_ms']:.1f} / p99 {low['rendezvous_p99_ms']:.1f} ms, raw 3-hop p50 "
+              f"{low['raw_p50_ms']:.1f} / p99 {low['raw_p99_ms']:.1f} ms; ratios per sweep "
+              f"p50 {low['ratio_p50_each']}, p99 {low['ratio_p99_each']}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"throughput-{int(time.time())}.json").write_text(json.dumps(report, indent=2))

@@ -23,7 +23,7 @@ from model_runner.settings import RunnerSettings, SettingsError
 from model_runner.side_loop import start_side_loops
 from model_runner.state import InternalState
 from model_runner.status import runner_status_reporter
-from streaming import LoopSettings, StreamLoop
+from streaming import LoopSettings, StreamLoop, collector
 from streaming.follower import ConfigFollower
 from streaming.health import HealthFile
 
@@ -95,6 +95,7 @@ def main() -> int:
         trust = " (trusted)" if settings.trusted else ""
         print(f"[runner {settings.runner_id}] pool={settings.pool}{trust} ready", flush=True)
 
+    collector.tune()  # after the warm-up imports: what is loaded now stays out of the collector's sight
     # A liveness probe reads it: rewritten every few seconds by the scoring loop, with every loop's state.
     health_file = None
     if settings.health_file is not None:

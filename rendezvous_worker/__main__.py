@@ -10,6 +10,7 @@ import sys
 from contracts.settings_catalog import read_str
 from rendezvous_worker.settings import WorkerSettings
 from rendezvous_worker.worker import RendezvousWorker
+from streaming import collector
 
 
 def main() -> int:
@@ -18,6 +19,7 @@ def main() -> int:
         format="%(asctime)s %(levelname)s rendezvous %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    collector.tune()
     worker = RendezvousWorker(WorkerSettings.from_env())
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: worker.stop())

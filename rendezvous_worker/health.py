@@ -8,6 +8,7 @@ Pure and clock-free, like the policy.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ class DemotionRules:
 class _Window:
     outcomes: deque[tuple[bool, float]] = field(default_factory=deque)
     errors: int = 0
+    # The window's latencies, kept sorted: the median is read on every outcome.
+    latencies: list[float] = field(default_factory=list)
 
 
 class HealthBoard:
@@ -38,12 +41,16 @@ class HealthBoard:
         self._reasons: dict[ServiceVersion, str] = {}
 
     def record(self, ref: ServiceVersion, *, ok: bool, latency_ms: float, deadline_ms: float) -> None:
-        window = self._windows.setdefault(ref, _Window())
+        window = self._windows.get(ref)
+        if window is None:
+            window = self._windows[ref] = _Window()
         window.outcomes.append((ok, latency_ms))
+        insort(window.latencies, latency_ms)
         window.errors += 0 if ok else 1
         if len(window.outcomes) > self._rules.window:
-            old_ok, _ = window.outcomes.popleft()
+            old_ok, old_latency = window.outcomes.popleft()
             window.errors -= 0 if old_ok else 1
+            del window.latencies[bisect_left(window.latencies, old_latency)]
         reason = self.why_demoted(ref, deadline_ms)
         if reason is None:
             self._reasons.pop(ref, None)
@@ -58,8 +65,7 @@ class HealthBoard:
         error_rate = window.errors / len(window.outcomes)
         if error_rate > self._rules.max_error_rate:
             return f"error rate {error_rate:.0%} over its last {len(window.outcomes)} requests"
-        latencies = sorted(latency for _, latency in window.outcomes)
-        median = latencies[len(latencies) // 2]
+        median = window.latencies[len(window.latencies) // 2]
         if median > deadline_ms * self._rules.max_latency_share:
             return f"median latency {median:.0f} ms is past the {deadline_ms:.0f} ms deadline"
         return None

@@ -81,8 +81,7 @@ class RendezvousStep(Step):
                 self._carry_out(rendezvous.on_request(admitted, ref, now), io)
             elif admitted:
                 # Held once per score: each is released on its own (its request answered, or late).
-                for _ in admitted:
-                    io.hold(ref)
+                io.hold(ref, len(admitted))
                 self._carry_out(rendezvous.on_scores(admitted, ref, now), io)
 
     def tick(self, now: float, io: StepIO) -> None:

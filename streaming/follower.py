@@ -136,7 +136,8 @@ class ConfigFollower(ConfigView):
 
     def _run(self) -> None:
         try:
-            consumer = make_consumer(self._settings, group_id=None)
+            # Off the hot path: a config record still ends a held fetch at once.
+            consumer = make_consumer(self._settings.background(), group_id=None)
             # The follower only reads; the runtime wants a producer for steps that write (this one does not).
             producer = make_producer(self._settings)
         except Exception as exc:

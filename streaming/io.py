@@ -72,8 +72,9 @@ class StepIO:
         self.produce(DLQ_TOPIC, encode(dead_letter_for(record, reason)), key=record.key, after=(ref_of(record),))
         self.metrics.dead_lettered += 1
 
-    def hold(self, ref: RecordRef) -> None:
-        self.offsets.hold(ref)
+    def hold(self, ref: RecordRef, times: int = 1) -> None:
+        """Keep ``ref`` uncommitted until it is released as many times."""
+        self.offsets.hold(ref, times)
 
     def release(self, ref: RecordRef) -> None:
         self.offsets.release(ref)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import NamedTuple
 
-from contracts.kafka import TopicPartition
+from contracts.kafka import Record, TopicPartition
 
 
 class PartitionRef(NamedTuple):
@@ -45,23 +45,38 @@ class OffsetTracker:
         self._waiting: list[tuple[RecordRef, RecordRef]] = []
 
     def seen(self, topic: str, partition: int, offset: int) -> None:
-        key = PartitionRef(topic, partition)
-        if offset + 1 > self._next.get(key, -1):
-            self._next[key] = offset + 1
+        key = (topic, partition)
+        if offset + 1 > self._next.get(key, -1):  # type: ignore[call-overload]  # a plain tuple finds a PartitionRef
+            self._next[PartitionRef(topic, partition)] = offset + 1
 
-    def hold(self, ref: RecordRef) -> None:
-        holds = self._holds.setdefault(ref.partition_ref, {})
-        holds[ref.offset] = holds.get(ref.offset, 0) + 1
+    def seen_all(self, records: Iterable[Record]) -> None:
+        """``seen`` for each of a batch of records, in the order read (within a partition, offsets grow)."""
+        newest: dict[tuple[str, int], int] = {}
+        for record in records:
+            newest[(record.topic, record.partition)] = record.offset
+        for (topic, partition), offset in newest.items():
+            self.seen(topic, partition, offset)
+
+    def hold(self, ref: RecordRef, times: int = 1) -> None:
+        # Keyed by PartitionRef; looked up by a plain (topic, partition) tuple, which is equal and hashes alike.
+        holds = self._holds.get((ref[0], ref[1]))  # type: ignore[call-overload]
+        if holds is None:
+            holds = self._holds[PartitionRef(ref[0], ref[1])] = {}
+        offset = ref[2]
+        holds[offset] = holds.get(offset, 0) + times
 
     def release(self, ref: RecordRef) -> None:
-        holds = self._holds.get(ref.partition_ref)
-        if not holds or ref.offset not in holds:
+        holds = self._holds.get((ref[0], ref[1]))  # type: ignore[call-overload]
+        if not holds:
             return
-        left = holds[ref.offset] - 1
-        if left > 0:
-            holds[ref.offset] = left
+        offset = ref[2]
+        left = holds.get(offset)
+        if left is None:
+            return
+        if left > 1:
+            holds[offset] = left - 1
         else:
-            del holds[ref.offset]
+            del holds[offset]
 
     def release_after(self, ref: RecordRef, *, after: RecordRef) -> None:
         """Release one hold of ``ref`` once ``after`` is committable (its partition's position passed it)."""
@@ -117,12 +132,19 @@ class OffsetTracker:
         ]
 
     def _release_waiting(self) -> None:
-        # Releasing one hold may move a position that another waiting hold depends on: repeat.
+        # Releasing one hold may move a position that another waiting hold depends on: repeat. Within
+        # a pass each partition's position is computed once: a release only ever moves one forward, so
+        # a position read earlier in the pass is at worst too low, and the next pass catches up.
         while True:
             waiting: list[tuple[RecordRef, RecordRef]] = []
+            positions: dict[tuple[str, int], int | None] = {}
             for after, ref in self._waiting:
-                position = self.position(after.partition_ref)
-                if position is not None and position > after.offset:
+                key = (after[0], after[1])
+                if key in positions:
+                    position = positions[key]
+                else:
+                    position = positions[key] = self.position(PartitionRef(*key))
+                if position is not None and position > after[2]:
                     self.release(ref)
                 else:
                     waiting.append((after, ref))

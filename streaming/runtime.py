@@ -53,6 +53,10 @@ class LoopSettings:
     max_batch: int = 500
     # The longest a poll waits for a first record (a step's timer may shorten it).
     max_wait_s: float = 0.05
+    # Once a record is there, keep polling up to this long for more (never past the step's next timer)
+    # before handing the batch over: for steps off the hot path whose cost is per batch (a database
+    # transaction), not per record. 0 hands over what is fetched at once.
+    gather_s: float = 0.0
     # Commit at least this often while positions move, and after this many records.
     commit_interval_s: float = 1.0
     commit_every_records: int = 5000
@@ -181,6 +185,8 @@ class StreamLoop:
         wait = self._wait()
         if self._topics:
             records = self._consumer.poll_batch(self._settings.max_batch, wait)
+            if records and self._settings.gather_s > 0:
+                records = self._gather(records, stop)
         else:
             stop.wait(wait)
             records = []
@@ -194,6 +200,19 @@ class StreamLoop:
         if self._health_file is not None:
             self._health_file.tick()
 
+    def _gather(self, records: list[Record], stop: threading.Event) -> list[Record]:
+        until = time.monotonic() + self._settings.gather_s
+        wakeup = self.step.next_wakeup()
+        if wakeup is not None:
+            until = min(until, time.monotonic() + max(0.0, wakeup - time.time()))
+        while len(records) < self._settings.max_batch and not stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            wanted = self._settings.max_batch - len(records)
+            records.extend(self._consumer.poll_batch(wanted, min(left, self._settings.max_wait_s)))
+        return records
+
     def _wait(self) -> float:
         wakeup = self.step.next_wakeup()
         if wakeup is None:
@@ -202,9 +221,7 @@ class StreamLoop:
 
     def _process(self, records: Sequence[Record]) -> None:
         started = time.perf_counter()
-        seen = self.offsets.seen
-        for record in records:
-            seen(record.topic, record.partition, record.offset)
+        self.offsets.seen_all(records)
         size = self._settings.timer_slice
         if size is None or len(records) <= size:
             self.step.process(records, self.io)

@@ -27,12 +27,17 @@ SASL_MECHANISMS: tuple[SaslMechanism, ...] = ("SCRAM-SHA-512", "SCRAM-SHA-256", 
 SCRAM_MECHANISMS: tuple[SaslMechanism, ...] = ("SCRAM-SHA-512", "SCRAM-SHA-256")
 
 
+# Each empty fetch costs the broker a request (on the bench broker, ~8 idle consumers at 100 ms kept
+# its request threads at 20 % of a core with nothing to do; 500 ms, 13 %: docs/benchmarks.md).
+BACKGROUND_FETCH_WAIT_MS = 500
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaSettings:
     bootstrap_servers: str = "127.0.0.1:9092"
     client: ClientName = "confluent"
     replication_factor: int = 1
-    linger_ms: float = 0.0
+    linger_ms: float = 1.0
     # How long a broker may hold a fetch open when there is no data. Data ends the wait at once
     # (fetch.min.bytes is 1), so this costs no latency: measured p50 1.86 ms at 10 ms, 1.96 ms at
     # 100 ms through three hops, while 10 ms made an idle broker answer 100 empty fetches a second
@@ -63,6 +68,12 @@ class KafkaSettings:
     @property
     def uses_sasl(self) -> bool:
         return self.security_protocol.startswith("SASL_")
+
+    def background(self) -> KafkaSettings:
+        """The settings of a consumer off the hot path (the config follower, the decisions and status
+        consumers), which idles most of the time: its broker may hold an empty fetch for
+        BACKGROUND_FETCH_WAIT_MS, since data still ends the wait at once (*changed (runtime)*)."""
+        return replace(self, fetch_wait_ms=max(self.fetch_wait_ms, BACKGROUND_FETCH_WAIT_MS))
 
     def as_user(self, username: str, password: str) -> KafkaSettings:
         """The same connection as another principal (a worker's own user, a tenant's)."""

@@ -136,34 +136,52 @@ class ConfluentProducer(Producer):
         on_delivery: DeliveryCallback | None = None,
         timestamp_ms: int | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"key": key}
-        if partition is not None:
-            kwargs["partition"] = partition
-        if timestamp_ms is not None:
-            kwargs["timestamp"] = timestamp_ms
-        if on_delivery is not None:
-
-            def delivered(err: Any, msg: Any) -> None:
-                self._served += 1
-                if err is None:
-                    on_delivery(None, TopicPartition(msg.topic(), msg.partition(), msg.offset()))
-                else:
-                    partition = msg.partition()
-                    where = TopicPartition(msg.topic(), -1 if partition is None or partition < 0 else partition, -1)
-                    on_delivery(_error(err), where)
-
-            kwargs["on_delivery"] = delivered
+        # The hot path of every loop: no context manager, no keyword dict.
+        callback = None if on_delivery is None else self._delivery(on_delivery)
+        produce = self._producer.produce
         try:
-            with _translated():
-                self._producer.produce(topic, value, **kwargs)
-        except BufferError:
-            # Local queue full: serve callbacks to make room, then try once more.
-            self._producer.poll(0.5)
             try:
-                with _translated():
-                    self._producer.produce(topic, value, **kwargs)
-            except BufferError as exc:
-                raise KafkaError(f"the local queue is full: {exc}") from exc
+                self._produce(produce, topic, value, key, partition, timestamp_ms, callback)
+            except BufferError:
+                # Local queue full: serve callbacks to make room, then try once more.
+                self._producer.poll(0.5)
+                try:
+                    self._produce(produce, topic, value, key, partition, timestamp_ms, callback)
+                except BufferError as exc:
+                    raise KafkaError(f"the local queue is full: {exc}") from exc
+        except confluent_kafka.KafkaException as exc:
+            raise _error(exc) from exc
+
+    @staticmethod
+    def _produce(
+        produce: Any,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        partition: int | None,
+        timestamp_ms: int | None,
+        callback: Any,
+    ) -> None:
+        if timestamp_ms is None:
+            if partition is None:
+                produce(topic, value, key, on_delivery=callback)
+            else:
+                produce(topic, value, key, partition, on_delivery=callback)
+        else:
+            produce(topic, value, key, -1 if partition is None else partition, on_delivery=callback,
+                    timestamp=timestamp_ms)
+
+    def _delivery(self, on_delivery: DeliveryCallback) -> Any:
+        def delivered(err: Any, msg: Any) -> None:
+            self._served += 1
+            if err is None:
+                on_delivery(None, TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+            else:
+                partition = msg.partition()
+                where = TopicPartition(msg.topic(), -1 if partition is None or partition < 0 else partition, -1)
+                on_delivery(_error(err), where)
+
+        return delivered
 
     def poll(self, timeout: float = 0.0) -> int:
         before = self._served

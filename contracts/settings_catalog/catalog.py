@@ -51,9 +51,9 @@ def _kafka() -> list[Setting]:
             _KAFKA_USERS, section, secret=True,
         ),
         Setting(
-            "RDV_KAFKA_LINGER_MS", "float", 0.0,
-            "producer linger: 0 gives the lowest latency below saturation; 2 sustains 1,500 req/s with three "
-            "models per request on 2 cores where 0 does not (docs/benchmarks.md §2)",
+            "RDV_KAFKA_LINGER_MS", "float", 1.0,
+            "producer linger (*changed (runtime)*: 1, was 0): records produced within this many ms leave in one "
+            "request; the broker's CPU follows its request rate, not its record count (docs/benchmarks.md)",
             _KAFKA_USERS, section, minimum=0,
         ),
         Setting(

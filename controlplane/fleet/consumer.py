@@ -104,7 +104,7 @@ class StatusConsumer(ConsumerProcess):
             admin.close()
         loop = StreamLoop(
             self.step,
-            consumer=make_consumer(kafka, group_id=self._config.group_id),
+            consumer=make_consumer(kafka.background(), group_id=self._config.group_id),
             producer=make_producer(kafka),
             source=Subscription((STATUS_TOPIC,)),
             # Readiness is judged on these reports: a short wait keeps the stored state close to the workers'.

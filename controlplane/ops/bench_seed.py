@@ -3,7 +3,8 @@
 - ``three``: three models score every request (champion, fallback rank 1, challenger), deadline
   200 ms; measures the highest sustained throughput with the full fan-out (bench/throughput.py).
 - ``late``: the champion sits in a pool no runner serves, so it never scores; a fallback in the
-  default pool answers. Deadline 100 ms; measures deadline adherence (bench/deadline.py).
+  default pool answers. Deadline 100 ms; measures deadline adherence (bench/deadline.py). ``late-2``
+  and ``late-3`` are the same, for the second and third runs (see LATE_RUNS).
 - ``mute``: every deployment in that unserved pool, deadline 100 ms: each answer is a timeout
   decided by the deadline timer alone, however long the benchmark runs.
 
@@ -40,6 +41,26 @@ VERSIONS: dict[int, dict[str, Any]] = {
     3: {"kind": "forest", "n_estimators": 20},
 }
 
+# ``late`` loses its deadline path after one run: the rendezvous demotes the champion that never answers
+# (after 20 misses, DemotionRules) and from then on the fallback answers at once. So each run of
+# ``bench.deadline`` gets a service whose champion is not demoted yet: ``late``, then ``late-2``, ...
+LATE_RUNS = 3
+
+
+def _late(number: int) -> dict[str, Any]:
+    return {
+        "name": "Champion always late" + (f" (run {number})" if number > 1 else ""),
+        "deadline_ms": 100,
+        # One partition each: three of these are read by the runner and the rendezvous during every
+        # benchmark, and a fetch costs the broker per partition it names.
+        "partitions": 1,
+        "routing": [
+            {"model": MODEL, "version": 1, "role": "champion", "weight": 100, "rank": 0, "pool": UNSERVED_POOL},
+            {"model": MODEL, "version": 2, "role": "fallback", "weight": 0, "rank": 1, "pool": "default"},
+        ],
+    }
+
+
 SERVICES: dict[str, dict[str, Any]] = {
     "three": {
         "name": "Three models per request",
@@ -50,16 +71,8 @@ SERVICES: dict[str, dict[str, Any]] = {
             {"model": MODEL, "version": 3, "role": "challenger", "weight": 0, "rank": 0, "pool": "default"},
         ],
     },
-    "late": {
-        "name": "Champion always late",
-        "deadline_ms": 100,
-        "routing": [
-            {"model": MODEL, "version": 1, "role": "champion", "weight": 100, "rank": 0, "pool": UNSERVED_POOL},
-            {"model": MODEL, "version": 2, "role": "fallback", "weight": 0, "rank": 1, "pool": "default"},
-        ],
-    },
-    # Nothing ever scores: every answer is a timeout decided by the deadline timer alone. ``late``
-    # stops exercising that timer once its champion is demoted (after 20 misses, DemotionRules).
+    **{("late" if n == 1 else f"late-{n}"): _late(n) for n in range(1, LATE_RUNS + 1)},
+    # Nothing ever scores: every answer is a timeout decided by the deadline timer alone.
     "mute": {
         "name": "Nobody answers",
         "deadline_ms": 100,
@@ -102,6 +115,7 @@ def _service_ensure(tenant: Tenant, slug: str, spec: dict[str, Any], say: Say) -
             name=spec["name"],
             input_schema=INPUT_SCHEMA,
             deadline_ms=spec["deadline_ms"],
+            partitions=spec.get("partitions", 4),
             actor="rdv_bench_seed",
         )
         say(f"service {slug}: created with its topics")

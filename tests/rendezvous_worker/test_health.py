@@ -31,6 +31,21 @@ def test_median_latency_past_the_deadline_demotes():
     assert "past the 100 ms deadline" in board.why_demoted(REF, deadline_ms=100)
 
 
+def test_the_median_is_of_the_window_only_and_promotes_back_once_slow_answers_leave_it():
+    board = HealthBoard(RULES)
+    for latency in (250, 300, 260, 400, 270, 280, 900, 265, 255, 310):
+        board.record(REF, ok=True, latency_ms=latency, deadline_ms=100)
+    assert "median latency 280 ms" in board.why_demoted(REF, deadline_ms=100)
+    for latency in (5, 7, 6, 9):
+        board.record(REF, ok=True, latency_ms=latency, deadline_ms=100)
+    # Window of 10: six slow answers left, four fast ones in: the median (index 5 of 10 sorted) is slow.
+    assert "median latency 265 ms" in board.why_demoted(REF, deadline_ms=100)
+    board.record(REF, ok=True, latency_ms=8, deadline_ms=100)
+    assert "median latency" in board.why_demoted(REF, deadline_ms=100)
+    board.record(REF, ok=True, latency_ms=4, deadline_ms=100)
+    assert board.why_demoted(REF, deadline_ms=100) is None
+
+
 def test_a_failing_champion_is_demoted_and_the_fallback_answers_without_waiting():
     champion, fallback = deployment("m", 1, "champion"), deployment("m", 2, "fallback", rank=1)
     cfg = config(champion, fallback, grace_ms=0)

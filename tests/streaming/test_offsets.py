@@ -3,7 +3,7 @@ the newest record seen; a hold may wait for another record to be committable."""
 
 from __future__ import annotations
 
-from contracts.kafka import TopicPartition
+from contracts.kafka import Record, TopicPartition
 from streaming.offsets import OffsetTracker, PartitionRef, RecordRef
 
 REQ = RecordRef("rdv.t.s.requests", 0, 0)
@@ -84,3 +84,37 @@ def test_committable_of_some_partitions_only() -> None:
     tracker.seen("a", 0, 0)
     tracker.seen("a", 1, 0)
     assert tracker.committable([PartitionRef("a", 1)]) == [TopicPartition("a", 1, 1)]
+
+
+def test_a_hold_may_be_taken_several_times_at_once() -> None:
+    tracker = OffsetTracker()
+    tracker.seen("a", 0, 0)
+    ref = RecordRef("a", 0, 0)
+    tracker.hold(ref, 3)  # e.g. a ScoreBatch record, held once per score it carries
+    for _ in range(2):
+        tracker.release(ref)
+        assert _positions(tracker) == {("a", 0): 0}
+    tracker.release(ref)
+    assert _positions(tracker) == {("a", 0): 1}
+
+
+def test_seen_all_takes_each_partitions_newest_record_of_a_batch() -> None:
+    tracker = OffsetTracker()
+    batch = [Record(topic, partition, offset, None, b"", 0)
+             for topic, partition, offset in [("a", 0, 3), ("a", 1, 9), ("a", 0, 4), ("b", 0, 0)]]
+    tracker.seen_all(batch)
+    assert _positions(tracker) == {("a", 0): 5, ("a", 1): 10, ("b", 0): 1}
+
+
+def test_waiting_holds_chained_across_partitions_are_released_in_one_commit() -> None:
+    # score1 waits for REQ; REQ2 (another partition) waits for score1: one committable() releases both.
+    tracker = OffsetTracker()
+    req2 = RecordRef("rdv.t.s.requests", 1, 4)
+    score1 = RecordRef("rdv.t.s.scores", 0, 7)
+    for ref in (REQ, req2, score1):
+        tracker.seen(ref.topic, ref.partition, ref.offset)
+        tracker.hold(ref)
+    tracker.release_after(score1, after=REQ)
+    tracker.release_after(req2, after=score1)
+    tracker.release(REQ)
+    assert _positions(tracker) == {(REQ.topic, 0): 1, (REQ.topic, 1): 5, (score1.topic, 0): 8}

@@ -338,3 +338,42 @@ def test_the_subscription_follows_the_config_and_a_dead_follower_stops_the_loop(
     finally:
         stop.set()
         thread.join(10.0)
+
+
+class Batches(Step):
+    name = "batches"
+
+    def __init__(self) -> None:
+        self.batches: list[list[bytes]] = []
+
+    def process(self, records: Sequence[Record], io: StepIO) -> None:
+        self.batches.append([record.value or b"" for record in records])
+
+
+def test_a_gathering_loop_hands_records_that_arrive_close_together_over_as_one_batch(
+    settings: KafkaSettings, topics: tuple[str, str]
+) -> None:
+    source, _ = topics
+    step = Batches()
+    ready = threading.Event()
+    loop = StreamLoop(
+        step,
+        consumer=make_consumer(settings, group_id=_group()),
+        producer=make_producer(settings),
+        admin=make_admin(settings),
+        source=Subscription((source,)),
+        settings=LoopSettings(max_wait_s=0.05, commit_interval_s=0.1, gather_s=2.0),
+        on_ready=ready.set,
+    )
+
+    def produce_apart() -> None:
+        assert ready.wait(30.0)
+        _produce(settings, source, [b"a"])
+        time.sleep(0.5)  # far longer than a poll's wait: without gathering, "a" is handed over alone
+        _produce(settings, source, [b"b", b"c"])
+
+    producer = threading.Thread(target=produce_apart, daemon=True)
+    producer.start()
+    _run_until(loop, lambda: sum(len(batch) for batch in step.batches) >= 3)
+    producer.join(5.0)
+    assert step.batches == [[b"a", b"b", b"c"]]

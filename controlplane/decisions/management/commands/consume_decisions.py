@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from controlplane.decisions.consumer import GROUP_ID, DecisionsConsumer, DecisionsConsumerSettings
+from streaming import collector
 
 
 class Command(BaseCommand):
@@ -27,5 +28,6 @@ class Command(BaseCommand):
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: consumer.stop())
+        collector.tune()
         consumer.run()
         self.stdout.write(f"[decisions] stopped: {consumer.stored} stored, {consumer.dead_letters} dead letters")
