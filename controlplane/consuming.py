@@ -9,8 +9,18 @@ from collections.abc import Mapping
 
 from django.db import close_old_connections
 
-from contracts.kafka import Record
+from contracts.kafka import KafkaSettings, Record, make_admin
+from contracts.topology import platform_topics
 from streaming import Step, StepIO, StreamLoop
+
+
+def ensure_platform_topics(kafka: KafkaSettings) -> None:
+    """``rdv.config`` must exist compacted and ``rdv.dlq`` must exist before anything reads or writes them."""
+    admin = make_admin(kafka)
+    try:
+        admin.ensure_topics(platform_topics())
+    finally:
+        admin.close()
 
 
 class StoringStep(Step):

@@ -26,8 +26,8 @@ from contracts.kafka import KafkaError, KafkaSettings, Record, TopicSpec, make_a
 from contracts.keys import ServiceKey
 from contracts.messages import Decision
 from contracts.topics import service_topics
-from contracts.topology import platform_topics, service_topic_specs
-from controlplane.consuming import ConsumerProcess, StoringStep
+from contracts.topology import service_topic_specs
+from controlplane.consuming import ConsumerProcess, StoringStep, ensure_platform_topics
 from controlplane.decisions.services import decisions_expire, decisions_store
 from streaming import LoopSettings, StepIO, StreamLoop
 from streaming.follower import ConfigFollower
@@ -147,12 +147,7 @@ class DecisionsConsumer(ConsumerProcess):
 
     def run(self) -> None:
         kafka = self._config.kafka
-        # rdv.config must exist compacted and rdv.dlq must exist before anything reads or writes them.
-        admin = make_admin(kafka)
-        try:
-            admin.ensure_topics(platform_topics())
-        finally:
-            admin.close()
+        ensure_platform_topics(kafka)
         follower = ConfigFollower(kafka).start()
         try:
             if not follower.wait_ready(60):

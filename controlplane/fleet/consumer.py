@@ -19,11 +19,10 @@ from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
 from contracts.codec import DecodeError, decode
-from contracts.kafka import KafkaSettings, Record, make_admin, make_consumer, make_producer
+from contracts.kafka import KafkaSettings, Record, make_consumer, make_producer
 from contracts.messages import WorkerStatus
 from contracts.topics import STATUS_TOPIC
-from contracts.topology import platform_topics
-from controlplane.consuming import ConsumerProcess, StoringStep
+from controlplane.consuming import ConsumerProcess, StoringStep, ensure_platform_topics
 from controlplane.fleet.services import worker_reports_expire, worker_statuses_store
 from streaming import LoopSettings, StepIO, StreamLoop, Subscription
 
@@ -97,11 +96,7 @@ class StatusConsumer(ConsumerProcess):
 
     def run(self) -> None:
         kafka = self._config.kafka
-        admin = make_admin(kafka)
-        try:
-            admin.ensure_topics(platform_topics())
-        finally:
-            admin.close()
+        ensure_platform_topics(kafka)
         loop = StreamLoop(
             self.step,
             consumer=make_consumer(kafka.background(), group_id=self._config.group_id),
