@@ -26,4 +26,5 @@ export DJANGO_SETTINGS_MODULE=controlplane.settings.test
 
 echo "[test] Kafka $RDV_KAFKA_BOOTSTRAP, $DATABASE_URL, $REDIS_URL" >&2
 # --create-db: a run that was interrupted leaves its test database behind; start from a fresh one.
-$PY -m pytest --create-db "$@"
+# The slowest tests are listed at the end: the suite must stay under 20 minutes in CI.
+$PY -m pytest --create-db --durations=25 "$@"
