@@ -333,4 +333,23 @@ def _tools() -> list[Setting]:
     return settings
 
 
-SETTINGS: tuple[Setting, ...] = (*_kafka(), *_runner(), *_rendezvous(), *_control_plane(), *_production(), *_tools())
+def _alerts() -> list[Setting]:
+    section = "Control plane"
+    return [
+        Setting("RDV_ALERT_INTERVAL_S", "float", 30.0,
+                "how often Celery beat evaluates every service's alert rules (seconds)", _CP, section,
+                minimum=0, above=True),
+        Setting("RDV_ALERT_WEBHOOK_TIMEOUT_S", "float", 5.0,
+                "how long an alert webhook may take to answer (seconds); failures are retried with backoff",
+                _CP, section, minimum=0, above=True),
+        Setting("RDV_ALERT_WEBHOOK_ALLOWED_HOSTS", "list", (),
+                "comma-separated webhook hosts exempt from the address check (loopback, private and link-local "
+                "addresses are refused otherwise): an operator's own receiver", _CP, section, default_doc="(none)"),
+        Setting("RDV_ALERT_RETENTION_DAYS", "int", 30, "how long resolved alerts are kept (days)", _CP, section,
+                minimum=0),
+    ]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    *_kafka(), *_runner(), *_rendezvous(), *_control_plane(), *_alerts(), *_production(), *_tools()
+)

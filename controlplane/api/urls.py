@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from controlplane.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)
+from controlplane.alerts.apis import AlertRulesApi, AlertsApi
 from controlplane.audit.apis import AuditApi
 from controlplane.decisions.apis import DecisionApi
 from controlplane.feedback.apis import FeedbackApi
@@ -50,6 +51,8 @@ urlpatterns = [
     path(f"{service_prefix}/readiness", ReadinessApi.as_view(), name="service-readiness"),
     path(f"{service_prefix}/requests/<str:request_id>", DecisionApi.as_view(), name="service-decision"),
     path(f"{service_prefix}/feedback", FeedbackApi.as_view(), name="service-feedback"),
+    path(f"{service_prefix}/alerts", AlertsApi.as_view(), name="service-alerts"),
+    path(f"{service_prefix}/alert-rules", AlertRulesApi.as_view(), name="service-alert-rules"),
     path(
         "internal/tenants/<slug:tenant>/models/<slug:model>/versions/<int:version>/artifact-url",
         ArtifactGrantApi.as_view(),

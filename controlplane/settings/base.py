@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "controlplane.routing",
     "controlplane.decisions",
     "controlplane.feedback",
+    "controlplane.alerts",
     "controlplane.audit",
     "controlplane.fleet",
     "controlplane.rollouts",
@@ -112,6 +113,11 @@ RDV_VALIDATION_QUEUE = "validation"
 RDV_TRUSTED_POOLS = env_list("RDV_TRUSTED_POOLS")
 # The most labels one feedback call may carry (413 above it).
 RDV_FEEDBACK_MAX_ITEMS = env_int("RDV_FEEDBACK_MAX_ITEMS")
+# Alerts (DESIGN.md §7 *Alerts*): evaluation period, webhook timeout and address exemptions, retention.
+RDV_ALERT_INTERVAL_S = env_float("RDV_ALERT_INTERVAL_S")
+RDV_ALERT_WEBHOOK_TIMEOUT_S = env_float("RDV_ALERT_WEBHOOK_TIMEOUT_S")
+RDV_ALERT_WEBHOOK_ALLOWED_HOSTS = env_list("RDV_ALERT_WEBHOOK_ALLOWED_HOSTS")
+RDV_ALERT_RETENTION_DAYS = env_int("RDV_ALERT_RETENTION_DAYS")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -208,6 +214,12 @@ CELERY_BEAT_SCHEDULE["routing-republish-pending"] = {
     "options": {"expires": RDV_REPUBLISH_INTERVAL_S},
 }
 # Re-queue versions whose validation task was lost (broker down at upload, a worker killed mid-task).
+CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
+    "task": "alerts.evaluate_all",
+    "schedule": RDV_ALERT_INTERVAL_S,
+    "options": {"expires": RDV_ALERT_INTERVAL_S},
+}
+CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["registry-validation-sweep"] = {"task": "registry.versions_validation_sweep", "schedule": 60.0}
 
 REST_FRAMEWORK = {
