@@ -209,6 +209,8 @@ CELERY_BEAT_SCHEDULE["routing-republish-pending"] = {
 }
 # Re-queue versions whose validation task was lost (broker down at upload, a worker killed mid-task).
 CELERY_BEAT_SCHEDULE["registry-validation-sweep"] = {"task": "registry.versions_validation_sweep", "schedule": 60.0}
+# Labels outlive nothing they can join: swept a day after their decisions expire (controlplane/feedback/tasks.py).
+CELERY_BEAT_SCHEDULE["feedback-expire"] = {"task": "feedback.expire", "schedule": 3600.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.tenancy.authentication.BearerTokenAuthentication"],
