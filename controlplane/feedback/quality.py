@@ -20,8 +20,8 @@ import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import msgspec
 from django.db import connection
@@ -137,22 +137,20 @@ class VersionTally:
     absolute_error: float = 0.0
     squared_error: float = 0.0
 
-    def add(self, truth: Any, prediction: Prediction) -> bool:
-        """Counts one labelled prediction; False when the label cannot be compared with it."""
+    def add(self, truth: Any, prediction: Prediction, count: int = 1) -> None:
+        """Counts ``count`` identical labelled predictions; a label of the wrong kind counts for nothing."""
         if isinstance(prediction, Classified):
             truth_key = class_key(truth)
-            if truth_key is None:
-                return False
-            self.confusion[(truth_key, prediction.predicted)] += 1
-            return True
+            if truth_key is not None:
+                self.confusion[(truth_key, prediction.predicted)] += count
+            return
         truth_number = number_of(truth)
         if truth_number is None:
-            return False
+            return
         error = prediction.predicted - truth_number
-        self.regressed += 1
-        self.absolute_error += abs(error)
-        self.squared_error += error * error
-        return True
+        self.regressed += count
+        self.absolute_error += count * abs(error)
+        self.squared_error += count * error * error
 
     def quality(self) -> Quality:
         classified = sum(self.confusion.values())
@@ -165,39 +163,61 @@ class VersionTally:
         )
 
 
-def _candidate_fields(candidate: Any) -> tuple[str, int, str, str, Any] | None:
-    """(model, version, role, status, output) of a stored candidate, or None if it is not one."""
-    if not isinstance(candidate, Mapping):
-        return None
-    model, version = candidate.get("model"), candidate.get("version")
-    if not isinstance(model, str) or isinstance(version, bool) or not isinstance(version, int):
-        return None
-    return model, version, str(candidate.get("role")), str(candidate.get("status")), candidate.get("output")
+class Score(NamedTuple):
+    """One candidate's answer to a labelled request (``count`` identical ones, when the database grouped them)."""
+
+    truth: Any
+    model: Any
+    version: Any
+    role: Any
+    status: Any
+    output: Any
+    count: int = 1
+
+
+def scores_of(rows: Iterable[tuple[Any, Sequence[Any]]]) -> Iterator[Score]:
+    """``(label, candidates)`` of labelled decisions → one Score per candidate (junk candidates skipped)."""
+    for label, candidates in rows:
+        for candidate in candidates if isinstance(candidates, list) else ():
+            if isinstance(candidate, Mapping):
+                yield Score(
+                    label,
+                    candidate.get("model"),
+                    candidate.get("version"),
+                    candidate.get("role"),
+                    candidate.get("status"),
+                    candidate.get("output"),
+                )
+
+
+def tally_scores(scores: Iterable[Score]) -> dict[VersionKey, VersionTally]:
+    """A tally per (model, version).
+
+    Every version that took part in a labelled decision is in the answer (an erroring challenger shows
+    up with nothing labelled), except decoys, which never score. A version is a candidate at most once per
+    decision (a routing deploys a version once), so each candidate counts.
+    """
+    tallies: dict[VersionKey, VersionTally] = {}
+    for truth, model, version, role, status, output, count in scores:
+        if not isinstance(model, str) or isinstance(version, bool) or not isinstance(version, int):
+            continue
+        if role == "decoy":
+            continue
+        tally = tallies.get((model, version))
+        if tally is None:
+            tally = tallies[(model, version)] = VersionTally()
+        tally.roles.add(str(role))
+        if status != "ok":
+            continue
+        prediction = prediction_of(output)
+        if prediction is not None:
+            tally.add(truth, prediction, count)
+    return tallies
 
 
 def tally_labelled(rows: Iterable[tuple[Any, Sequence[Any]]]) -> dict[VersionKey, VersionTally]:
-    """``(label, candidates)`` of labelled decisions → a tally per (model, version).
-
-    Every version that took part in a labelled decision is in the answer (an erroring challenger shows
-    up with nothing labelled), except decoys, which never score. A version listed twice in one decision
-    counts once, with its first usable score.
-    """
-    tallies: dict[VersionKey, VersionTally] = {}
-    for label, candidates in rows:
-        counted: set[VersionKey] = set()
-        for candidate in candidates:
-            fields = _candidate_fields(candidate)
-            if fields is None or fields[2] == "decoy":
-                continue
-            model, version, role, status, output = fields
-            tally = tallies.setdefault((model, version), VersionTally())
-            tally.roles.add(role)
-            if status != "ok" or (model, version) in counted:
-                continue
-            prediction = prediction_of(output)
-            if prediction is not None and tally.add(label, prediction):
-                counted.add((model, version))
-    return tallies
+    """``(label, candidates)`` of labelled decisions → a tally per (model, version) (see tally_scores)."""
+    return tally_scores(scores_of(rows))
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,29 +263,75 @@ def _json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
-def labelled_decisions(*, service: Service, since: datetime, until: datetime, chunk: int = 2000) -> Iterator[
-    tuple[Any, list[Any]]
-]:
-    """``(label, candidates)`` of the service's decisions made in ``[since, until)`` that have a label.
+# Records are stored a moment after they are decided (created_at ≥ decided_at on one clock): the indexed
+# created_at bound narrows the scan of a short window, with slack for the clocks of other machines.
+_STORE_SLACK = timedelta(minutes=2)
 
-    One join on (service, request_id), driven by the service's labels: both sides are found through their
-    unique (service, request_id) index, so the cost follows the labels, not the decisions (of which there
-    may be thousands a second, mostly unlabelled). Labels given before their decision was stored simply
-    join once it is.
+
+def _labelled_join(*, unnest: bool = False) -> str:
+    """FROM … WHERE of the labelled decisions of a window; parameters: service id, since, until, since − slack.
+
+    One join on (service, request_id), both sides found through their unique (service, request_id) index
+    (or the decisions through created_at for a short window). Labels given before their decision was stored
+    join once it is: nothing is matched at write time. ``unnest`` adds one row per candidate (PostgreSQL).
     """
     quote = connection.ops.quote_name
     labels, decisions = quote(Feedback._meta.db_table), quote(DecisionRecord._meta.db_table)
-    sql = (
-        f"SELECT f.label, d.candidates FROM {labels} f "
-        f"JOIN {decisions} d ON d.service_id = f.service_id AND d.request_id = f.request_id "
-        "WHERE f.service_id = %s AND d.decided_at >= %s AND d.decided_at < %s"
+    candidates = (
+        "CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(d.candidates) WHEN 'array' "
+        "THEN d.candidates ELSE '[]'::jsonb END) AS c(value) "
+        if unnest
+        else ""
     )
+    return (
+        f"FROM {labels} f JOIN {decisions} d ON d.service_id = f.service_id AND d.request_id = f.request_id "
+        f"{candidates}"
+        "WHERE f.service_id = %s AND d.decided_at >= %s AND d.decided_at < %s AND d.created_at >= %s"
+    )
+
+
+def _window_params(service: Service, since: datetime, until: datetime) -> list[Any]:
     adapt = connection.ops.adapt_datetimefield_value
+    return [service.pk, adapt(since), adapt(until), adapt(since - _STORE_SLACK)]
+
+
+def labelled_decisions(
+    *, service: Service, since: datetime, until: datetime, chunk: int = 2000
+) -> Iterator[tuple[Any, list[Any]]]:
+    """``(label, candidates)`` of the service's decisions made in ``[since, until)`` that have a label."""
+    sql = f"SELECT f.label, d.candidates {_labelled_join()}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [service.pk, adapt(since), adapt(until)])
+        cursor.execute(sql, _window_params(service, since, until))
         while rows := cursor.fetchmany(chunk):
             for label, candidates in rows:
                 yield _json(label), _json(candidates) or []
+
+
+def _grouped_scores(*, service: Service, since: datetime, until: datetime) -> Iterator[Score]:
+    """PostgreSQL: the candidates unnested and identical answers grouped in the database, so a classifier's
+    thousands of labelled requests come back as a confusion matrix, and no probabilities cross the wire."""
+    sql = (
+        "SELECT f.label, c.value ->> 'model', c.value -> 'version', c.value ->> 'role', c.value ->> 'status', "
+        "(c.value -> 'output') ? 'label', c.value -> 'output' -> 'label', c.value -> 'output' -> 'value', "
+        f"count(*) {_labelled_join(unnest=True)} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _window_params(service, since, until))
+        for label, model, version, role, status, has_label, output_label, value, count in cursor.fetchall():
+            if has_label:
+                output = {"label": _json(output_label)}
+            elif value is not None:
+                output = {"value": _json(value)}
+            else:
+                output = None
+            yield Score(_json(label), model, _json(version), role, status, output, count)
+
+
+def _scores(*, service: Service, since: datetime, until: datetime) -> Iterator[Score]:
+    if connection.vendor == "postgresql":
+        return _grouped_scores(service=service, since=since, until=until)
+    # SQLite (local development): the same numbers, counted here.
+    return scores_of(labelled_decisions(service=service, since=since, until=until))
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,25 +342,18 @@ class QualityTable:
 
 def quality_table(*, service: Service, since: datetime, until: datetime) -> QualityTable:
     """The league table of the versions that took part in the labelled decisions of the window."""
-    counted = 0
-
-    def counting() -> Iterator[tuple[Any, list[Any]]]:
-        nonlocal counted
-        for row in labelled_decisions(service=service, since=since, until=until):
-            counted += 1
-            yield row
-
-    tallies = tally_labelled(counting())
-    return QualityTable(labelled_requests=counted, versions=league_table(tallies))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) {_labelled_join()}", _window_params(service, since, until))
+        (labelled_requests,) = cursor.fetchone()
+    tallies = tally_scores(_scores(service=service, since=since, until=until))
+    return QualityTable(labelled_requests=labelled_requests, versions=league_table(tallies))
 
 
 def quality_by_version(service: Service, since: datetime, until: datetime) -> dict[tuple[str, int], Quality]:
     """(model, version) → its Quality over the labelled decisions made in ``[since, until)``.
 
     For ``GET …/metrics`` (quality fields per deployment); a version absent from the answer took part in
-    no labelled decision of the window.
+    no labelled decision of the window. One query.
     """
-    return {
-        key: tally.quality()
-        for key, tally in tally_labelled(labelled_decisions(service=service, since=since, until=until)).items()
-    }
+    tallies = tally_scores(_scores(service=service, since=since, until=until))
+    return {key: tally.quality() for key, tally in tallies.items()}

@@ -117,13 +117,12 @@ def test_every_candidate_of_a_labelled_decision_is_scored_and_what_cannot_be_is_
             _candidate("m", 1, {"label": "cat"}),
             _candidate("m", 2, {"label": "dog"}, role="challenger"),
             _candidate("m", 3, {"label": "dog"}, role="canary"),
-            # The same version twice in one decision counts once.
-            _candidate("m", 3, {"label": "cat"}, role="canary"),
         ]),
         # A label that is not a class for a classifier: not comparable, not counted.
         ({"x": 1}, [_candidate("m", 1, {"label": "cat"})]),
         # Garbage in the stored candidates is skipped, not a crash.
         ("cat", ["junk", {"model": "m"}, {"model": "m", "version": True}]),
+        ("cat", {"not": "a list"}),
     ]
 
     qualities = {key: tally.quality() for key, tally in tally_labelled(rows).items()}

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from contracts import Candidate
 from controlplane.decisions.services import decisions_store
 from controlplane.feedback.models import Feedback
-from controlplane.feedback.quality import Quality, quality_by_version
+from controlplane.feedback.quality import Quality, labelled_decisions, quality_by_version, tally_labelled
 from controlplane.routing.models import Service
 from tests.controlplane.decisions.builders import decision_for
 from tests.factories import ServiceFactory, TenantFactory
@@ -90,6 +90,42 @@ def test_quality_by_version_is_what_the_metrics_endpoint_reads() -> None:
         ("iris", 2): Quality(labelled=1, accuracy=1.0, f1=1.0, mae=None, rmse=None),
     }
     assert nothing == {}
+
+
+def test_the_database_grouping_counts_exactly_what_the_plain_count_does() -> None:
+    """PostgreSQL groups identical answers in the query; the plain path (SQLite) counts each candidate."""
+    service = ServiceFactory()
+    outputs: list[tuple[object, list[Candidate]]] = [
+        (2, [Candidate(model="c", version=1, role="champion", status="ok", output={"label": 2.0}),
+             Candidate(model="c", version=2, role="challenger", status="ok", output={"label": 1, "probabilities": {}}),
+             Candidate(model="c", version=3, role="canary", status="error", error="x"),
+             Candidate(model="c", version=4, role="decoy", status="missing")]),
+        (True, [Candidate(model="c", version=1, role="champion", status="ok", output={"label": 1}),
+                Candidate(model="c", version=2, role="fallback", status="ok", output={"label": True})]),
+        ("x", [Candidate(model="c", version=1, role="champion", status="ok", output={"label": "x"}),
+               Candidate(model="c", version=2, role="challenger", status="ok", output={"label": None})]),
+        (1.5, [Candidate(model="r", version=1, role="champion", status="ok", output={"value": 2}),
+               Candidate(model="r", version=2, role="challenger", status="ok", output={"value": 1.25}),
+               Candidate(model="r", version=3, role="challenger", status="ok", output={"raw": [0.1, 0.9]})]),
+        (2.5, [Candidate(model="r", version=1, role="champion", status="ok", output={"value": 2}),
+               Candidate(model="r", version=2, role="challenger", status="ok", output={"value": 3.5})]),
+    ]
+    for number, (label, candidates) in enumerate(outputs * 3):
+        decisions_store(decisions=[decision_for(service, f"r{number}", candidates=candidates)])
+        _label(service, f"r{number}", label)
+    now = timezone.now()
+    since, until = now - timedelta(minutes=5), now + timedelta(seconds=1)
+
+    grouped = quality_by_version(service, since, until)
+    plain = {
+        key: tally.quality()
+        for key, tally in tally_labelled(labelled_decisions(service=service, since=since, until=until)).items()
+    }
+
+    assert grouped == plain
+    assert set(grouped) == {("c", 1), ("c", 2), ("c", 3), ("r", 1), ("r", 2), ("r", 3)}
+    assert grouped[("c", 1)].labelled == 9 and grouped[("c", 1)].accuracy == pytest.approx(2 / 3)
+    assert grouped[("r", 2)].mae == pytest.approx(0.625) and grouped[("r", 3)].labelled == 0
 
 
 @pytest.mark.parametrize("window", ["7", "0d", "-1h", "1w", "1.5h", "91d", "2161h", "1d1h", "abc", "99999999m"])
