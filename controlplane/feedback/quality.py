@@ -10,8 +10,8 @@ A ground-truth label is a JSON scalar; class labels compare as JSON values (``2`
 a missing score, or a label of the wrong kind (a string for a regressor) is not scoreable and not counted.
 
 The top half is pure (plain data in, numbers out, no database); ``quality_by_version`` and
-``quality_table`` at the bottom are the selectors that read the labelled decisions of a window in one
-query and feed them through it.
+``quality_table`` at the bottom are the selectors that join the labels to the decisions of a window in
+one query (PostgreSQL also groups identical answers there) and feed the result through it.
 """
 
 from __future__ import annotations
