@@ -10,7 +10,7 @@ from controlplane.api import schema  # noqa: F401  (registers the OpenAPI auth s
 from controlplane.alerts.apis import AlertRulesApi, AlertsApi
 from controlplane.audit.apis import AuditApi
 from controlplane.decisions.apis import DecisionApi
-from controlplane.feedback.apis import FeedbackApi
+from controlplane.feedback.apis import FeedbackApi, QualityApi
 from controlplane.fleet.apis import ReadinessApi
 from controlplane.registry.apis import ArtifactDownloadApi, ArtifactGrantApi
 from controlplane.registry.model_apis import ModelViewSet, VersionViewSet
@@ -53,6 +53,7 @@ urlpatterns = [
     path(f"{service_prefix}/feedback", FeedbackApi.as_view(), name="service-feedback"),
     path(f"{service_prefix}/alerts", AlertsApi.as_view(), name="service-alerts"),
     path(f"{service_prefix}/alert-rules", AlertRulesApi.as_view(), name="service-alert-rules"),
+    path(f"{service_prefix}/quality", QualityApi.as_view(), name="service-quality"),
     path(
         "internal/tenants/<slug:tenant>/models/<slug:model>/versions/<int:version>/artifact-url",
         ArtifactGrantApi.as_view(),

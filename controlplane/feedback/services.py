@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -32,3 +33,13 @@ def feedback_store(*, service: Service, items: Sequence[dict[str, Any]]) -> int:
         update_fields=["label", "created_at"],
     )
     return len(latest)
+
+
+def feedback_expire(*, older_than: datetime) -> int:
+    """Delete the labels given before ``older_than``; returns how many went.
+
+    A label joins its decision only while the decision is kept (RDV_DECISION_RETENTION_DAYS), so older
+    labels count for nothing; without this sweep every quality query would scan them forever.
+    """
+    deleted, _ = Feedback.objects.filter(created_at__lt=older_than).delete()
+    return deleted

@@ -221,6 +221,8 @@ CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
 }
 CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["registry-validation-sweep"] = {"task": "registry.versions_validation_sweep", "schedule": 60.0}
+# Labels outlive nothing they can join: swept a day after their decisions expire (controlplane/feedback/tasks.py).
+CELERY_BEAT_SCHEDULE["feedback-expire"] = {"task": "feedback.expire", "schedule": 3600.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.tenancy.authentication.BearerTokenAuthentication"],

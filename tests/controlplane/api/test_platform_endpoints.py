@@ -55,6 +55,7 @@ def test_schema_documents_every_ci_endpoint_with_the_error_shape() -> None:
         f"{service}/rollback": {"post"},
         f"{service}/config/revisions": {"get"},
         f"{service}/feedback": {"post"},
+        f"{service}/quality": {"get"},
         f"{tenant}/audit": {"get"},
     }
     for path, methods in expected.items():
@@ -64,4 +65,5 @@ def test_schema_documents_every_ci_endpoint_with_the_error_shape() -> None:
                 "$ref": "#/components/schemas/Error"
             }
     assert "409" in paths[f"{service}/promote"]["post"]["responses"]
+    assert "400" in paths[f"{service}/quality"]["get"]["responses"]
     assert "413" in paths[f"{tenant}/models/{{model}}/versions"]["post"]["responses"]

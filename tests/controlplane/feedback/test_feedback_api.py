@@ -41,16 +41,27 @@ def test_a_list_is_stored_and_a_second_label_replaces_the_first(client_for) -> N
         _url(service),
         [
             {"request_id": "a", "label": "setosa"},
-            {"request_id": "b", "label": {"value": 1.5}},
+            {"request_id": "b", "label": 1.5},
             {"request_id": "a", "label": "virginica"},
         ],
         format="json",
     )
-    second = client.post(_url(service), [{"request_id": "b", "label": {"value": 2.5}}], format="json")
+    second = client.post(_url(service), [{"request_id": "b", "label": 2.5}], format="json")
 
     assert first.status_code == 202 and first.json() == {"accepted": 2}
     assert second.json() == {"accepted": 1}
-    assert _labels(service) == {"a": "virginica", "b": {"value": 2.5}}
+    assert _labels(service) == {"a": "virginica", "b": 2.5}
+
+
+def test_sending_the_same_batch_again_changes_nothing(client_for) -> None:  # noqa: ANN001
+    service = ServiceFactory()
+    client = client_for(service.tenant, scopes=("predict",))
+    batch = [{"request_id": "a", "label": True}, {"request_id": "b", "label": 3}]
+
+    answers = [client.post(_url(service), batch, format="json") for _ in range(2)]
+
+    assert [a.status_code for a in answers] == [202, 202]
+    assert _labels(service) == {"a": True, "b": 3} and Feedback.objects.filter(service=service).count() == 2
 
 
 @pytest.mark.parametrize(
@@ -62,6 +73,11 @@ def test_a_list_is_stored_and_a_second_label_replaces_the_first(client_for) -> N
         [{"request_id": "x", "label": 1}, 7],
         "text",
         {"request_id": "", "label": 1},
+        {"request_id": "x", "label": None},
+        {"request_id": "x", "label": {"value": 1.5}},
+        {"request_id": "x", "label": [1, 2]},
+        {"request_id": "x", "label": ""},
+        {"request_id": "x", "label": "c" * 257},
     ],
 )
 def test_malformed_feedback_is_400_and_nothing_is_stored(client_for, body: object) -> None:  # noqa: ANN001
@@ -70,6 +86,25 @@ def test_malformed_feedback_is_400_and_nothing_is_stored(client_for, body: objec
     response = client_for(service.tenant).post(_url(service), body, format="json")
 
     assert response.status_code == 400 and response.json()["error"] == "invalid"
+    assert not Feedback.objects.exists()
+
+
+def test_a_bad_item_in_a_batch_is_named_by_position_and_nothing_is_stored(client_for) -> None:  # noqa: ANN001
+    service = ServiceFactory()
+    batch = [
+        {"request_id": "ok", "label": "cat"},
+        {"request_id": "obj", "label": {"label": "cat"}},
+        {"request_id": "ok2", "label": 1},
+        {"label": 2},
+    ]
+
+    response = client_for(service.tenant).post(_url(service), batch, format="json")
+
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert set(detail) == {"1", "3"}
+    assert "not an object" in detail["1"]["label"][0] and "got dict" in detail["1"]["label"][0]
+    assert list(detail["3"]) == ["request_id"]
     assert not Feedback.objects.exists()
 
 
