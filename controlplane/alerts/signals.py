@@ -1,7 +1,8 @@
 """The values a service's rules watch, measured over the rules' window ending now.
 
 Latency and rates are the service's answers as its clients got them (the decisions stored by the
-decisions consumer): p99 of ``latency_ms``, the share of ``error`` and of ``timeout`` answers.
+decisions consumer): p99 of ``latency_ms``, the share of ``error`` and of ``timeout`` answers. The
+accuracy drop is each champion's, from the labels joined to its decisions (``controlplane.feedback.quality``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from datetime import datetime, timedelta
 from controlplane.alerts.evaluation import Signal
 from controlplane.alerts.models import AlertRules
 from controlplane.decisions.models import DecisionRecord
+from controlplane.feedback.quality import Quality, quality_by_version
 from controlplane.rollouts.analysis import percentile
+from controlplane.routing.models import Deployment
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,45 @@ def operations_signals(rules: AlertRules, answers: Answers) -> list[Signal]:
     return signals
 
 
+# The champion's accuracy in the window is compared with its accuracy over this long before the window.
+ACCURACY_BASELINE = timedelta(days=1)
+
+
+def accuracy_drop(current: Quality | None, baseline: Quality | None, *, min_labelled: int) -> float | None:
+    """How much accuracy fell from the baseline to now; None without enough labels on both sides."""
+    if current is None or baseline is None or current.accuracy is None or baseline.accuracy is None:
+        return None
+    if current.labelled < min_labelled or baseline.labelled < min_labelled:
+        return None
+    return round(baseline.accuracy - current.accuracy, 6)
+
+
+def accuracy_signals(rules: AlertRules, *, now: datetime) -> list[Signal]:
+    """One per champion (an A/B test has several): its accuracy drop, from the labelled decisions."""
+    if rules.accuracy_drop is None:
+        return []
+    champions = Deployment.objects.filter(service_id=rules.service_id, role=Deployment.Role.CHAMPION).values_list(
+        "version__model__slug", "version__number"
+    )
+    if not champions:
+        return []
+    window = timedelta(seconds=rules.window_s)
+    service = rules.service
+    current = quality_by_version(service, now - window, now)
+    baseline = quality_by_version(service, now - window - ACCURACY_BASELINE, now - window)
+    return [
+        Signal(
+            "accuracy_drop",
+            f"{model}@{version}",
+            accuracy_drop(
+                current.get((model, version)), baseline.get((model, version)), min_labelled=rules.min_requests
+            ),
+            rules.accuracy_drop,
+        )
+        for model, version in sorted(champions)
+    ]
+
+
 def watched_kinds(rules: AlertRules) -> set[str]:
     kinds = {
         kind
@@ -73,4 +115,7 @@ def watched_kinds(rules: AlertRules) -> set[str]:
 
 
 def service_signals(rules: AlertRules, *, now: datetime) -> list[Signal]:
-    return operations_signals(rules, answers_in_window(rules, now=now))
+    return [
+        *operations_signals(rules, answers_in_window(rules, now=now)),
+        *accuracy_signals(rules, now=now),
+    ]

@@ -179,3 +179,36 @@ def test_resolved_alerts_past_retention_are_swept(settings) -> None:  # noqa: AN
     assert alerts_sweep(now=NOW) == 1
     assert list(Alert.objects.values_list("id", flat=True)) == [recent.id]
     assert not Alert.objects.filter(id=old.id).exists()
+
+
+def test_a_champion_whose_accuracy_falls_raises_an_accuracy_alert() -> None:
+    from contracts import Candidate
+    from controlplane.decisions.services import decisions_store
+    from controlplane.feedback.models import Feedback
+    from tests.controlplane.decisions.builders import decision_for
+    from tests.factories import DeploymentFactory
+
+    deployment = DeploymentFactory()
+    service = deployment.service
+    model, number = deployment.version.model.slug, deployment.version.number
+    rules, _ = alert_rules_set(
+        service=service, data={"accuracy_drop": 0.3, "window_s": 600, "min_requests": 10}, actor="test"
+    )
+    now = timezone.now()
+
+    def decided(request_id: str, age_s: float, predicted: str, truth: str) -> None:
+        candidate = Candidate(model=model, version=number, role="champion", status="ok", output={"label": predicted})
+        decisions_store(decisions=[decision_for(service, request_id, decided_at=now.timestamp() - age_s,
+                                                candidates=[candidate])])
+        Feedback.objects.create(service=service, request_id=request_id, label=truth)
+
+    # The day before the window: right 10 times out of 10. In the window: right 4 times out of 10.
+    for i in range(10):
+        decided(f"before-{i}", 3600, "a", "a")
+        decided(f"now-{i}", 60, "a", "a" if i < 4 else "b")
+
+    out = alerts_evaluate(rules=rules, now=now)
+
+    assert [(r.signal.kind, r.signal.subject, r.signal.value) for r in out.raised] == [
+        ("accuracy_drop", f"{model}@{number}", 0.6)
+    ]

@@ -56,6 +56,8 @@ def test_schema_documents_every_ci_endpoint_with_the_error_shape() -> None:
         f"{service}/config/revisions": {"get"},
         f"{service}/feedback": {"post"},
         f"{service}/quality": {"get"},
+        f"{service}/alerts": {"get"},
+        f"{service}/alert-rules": {"get", "put"},
         f"{tenant}/audit": {"get"},
     }
     for path, methods in expected.items():
