@@ -2,8 +2,8 @@
 
 Every HTTP request is counted (by this middleware, or by the predict fast path, which Django never
 sees) by the route it matched (the URL pattern, never the path: a path holds request ids and whatever
-a client sends) and its status; a few gauges are read from the database at scrape time (tenants, services, deployments by role), cached a few seconds so a scrape costs at most
-three small aggregate queries.
+a client sends) and its status; a few gauges are read from the database at scrape time (tenants,
+services, deployments by role), cached a few seconds so a scrape costs at most three small queries.
 
 The labels name tenants and services, so ``/metrics`` is for the operators' Prometheus only: it answers
 404 unless ``RDV_METRICS_TOKEN`` is set, then 401 without ``Authorization: Bearer <that token>``.
