@@ -1,9 +1,9 @@
-"""Root URLs: admin console, REST API v1 (incl. the prediction gateway) and health probes."""
+"""Root URLs: admin console, REST API v1 (incl. the prediction gateway), health probes and Prometheus."""
 
 from django.contrib import admin
 from django.urls import include, path
 
-from controlplane import health
+from controlplane import health, prometheus
 
 handler404 = "controlplane.api.errors.not_found"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", prometheus.metrics, name="metrics"),
     path("api/v1/", include("controlplane.api.urls")),
     path("api/v1/", include("controlplane.gateway.urls")),
 ]

@@ -19,11 +19,13 @@ from model_runner.canary import window_settings_from_env
 from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, load_model, warm_imports
 from model_runner.loop import ScoringStep
+from model_runner.metrics import runner_registry, scoring_metrics
 from model_runner.settings import RunnerSettings, SettingsError
 from model_runner.side_loop import start_side_loops
 from model_runner.state import InternalState
 from model_runner.status import runner_status_reporter
 from streaming import LoopSettings, StreamLoop, collector
+from streaming.exporter import LoopCollector, serve_metrics
 from streaming.follower import ConfigFollower
 from streaming.health import HealthFile
 
@@ -83,12 +85,14 @@ def main() -> int:
     state = InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
     replies = RepliesPartitions(admin.partition_count)
     replies.count()  # read the metadata now, not on the first request's hot path
+    requests = scoring_metrics() if settings.metrics_port is not None else None
     scoring = ScoringStep(
         settings,
         hosting=hosting,
         replies=replies,
         state=state,
         status=runner_status_reporter(settings, producer, hosting),
+        requests=requests,
     )
 
     def ready() -> None:
@@ -112,9 +116,18 @@ def main() -> int:
         health_file=health_file,
     )
 
+    loops = None
+    if requests is not None and settings.metrics_port is not None:
+        loops = LoopCollector()
+        loops.add(loop.name, loop.metrics)
+        port = serve_metrics(
+            runner_registry(hosting, requests, loops), port=settings.metrics_port, address=settings.metrics_addr
+        )
+        log.info("Prometheus metrics on %s:%d/metrics", settings.metrics_addr, port)
+
     # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.
     side_failed = threading.Event()
-    side_threads = start_side_loops(settings, follower, drift_windows, stop, side_failed, health_file)
+    side_threads = start_side_loops(settings, follower, drift_windows, stop, side_failed, health_file, loops)
 
     failed = False
     try:

@@ -24,6 +24,7 @@ from contracts.topology import service_topic_specs
 from model_runner.hosting import HostedModels, HostedVersion
 from model_runner.isolation import IsolatedCalls, effective_timeout_ms
 from model_runner.loading import LoadedModel
+from model_runner.metrics import tally_scores
 from model_runner.scoring import (
     MODEL_LOADING,
     Inbound,
@@ -36,6 +37,7 @@ from model_runner.scoring import (
 from model_runner.settings import RunnerSettings
 from model_runner.state import InternalState
 from streaming import RecordRef, Step, StepIO
+from streaming.exporter import RequestMetrics, RequestTally
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class ScoringStep(Step):
         calls: IsolatedCalls | None = None,
         state: InternalState | None = None,
         status: StatusReporter | None = None,
+        requests: RequestMetrics | None = None,
     ) -> None:
         self._settings = settings
         self._hosting = hosting
@@ -70,6 +73,9 @@ class ScoringStep(Step):
         self._calls = calls or IsolatedCalls()
         self._state = state or InternalState(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000)
         self._status = status
+        # Prometheus (model_runner.metrics): what a batch scored is tallied with no lock, merged once.
+        self._requests = requests
+        self._tally = RequestTally()
         self._pending = PendingScores()
         self._topic_services: dict[str, ServiceKey] = {}
         self._next_stats = time.monotonic() + STATS_INTERVAL_S
@@ -134,6 +140,12 @@ class ScoringStep(Step):
                 else:
                     self._emit(items, self._scores(items, spec, hosted, model), io)
             io.producer.poll(0)
+        self._merge_metrics()
+
+    def _merge_metrics(self) -> None:
+        if self._requests is not None and self._tally:
+            self._requests.merge(self._tally)
+            self._tally = RequestTally()
 
     def _admit(self, record: Record, now: float, io: StepIO) -> Inbound | None:
         """The decoded request, or None when it is poison, expired or not for a routed service."""
@@ -157,6 +169,8 @@ class ScoringStep(Step):
         for record in scores_records(items, scores):
             io.produce(record.topic, record.value, partition=record.partition, after=map(_ref, record.items))
         self.stats["scores"] += len(scores)
+        if self._requests is not None:
+            tally_scores(self._tally, scores)
 
     def _scores(
         self, items: Sequence[Inbound], spec: DeploymentSpec, hosted: HostedVersion, model: LoadedModel | None
@@ -182,6 +196,7 @@ class ScoringStep(Step):
     def tick(self, now: float, io: StepIO) -> None:
         if self._pending:
             self._serve_pending(now, io)
+            self._merge_metrics()
         if self._status is not None:
             self._status.tick()
         clock = time.monotonic()

@@ -18,6 +18,7 @@ from contracts.settings_catalog import (
     read_bool,
     read_float,
     read_int,
+    read_optional_int,
     read_optional_str,
     read_str,
 )
@@ -57,6 +58,9 @@ class RunnerSettings:
     # The control plane (RDV_PUBLIC_URL): when set, the pool token is sent to grant URLs under it only,
     # whatever a config snapshot says (required in production).
     control_plane_url: str | None = None
+    # Prometheus ``GET /metrics`` on this port when set (model_runner.metrics), listening on ``metrics_addr``.
+    metrics_port: int | None = None
+    metrics_addr: str = "0.0.0.0"
 
     @property
     def group_id(self) -> str:
@@ -120,6 +124,8 @@ class RunnerSettings:
             state_timeout_ms=state_timeout_ms,
             status_interval_s=status_interval_s,
             control_plane_url=control_plane_url,
+            metrics_port=read_optional_int(env, "RDV_RUNNER_METRICS_PORT"),
+            metrics_addr=read_str(env, "RDV_METRICS_ADDR"),
         )
 
 

@@ -26,6 +26,7 @@ from contracts.topology import service_topic_specs
 from model_runner.drift_windows import WindowSettings
 from model_runner.settings import RunnerSettings
 from streaming import LoopSettings, StepIO, StreamLoop
+from streaming.exporter import LoopCollector
 from streaming.follower import ConfigFollower
 from streaming.health import HealthFile
 from streaming.step import Step
@@ -167,6 +168,7 @@ def start_side_loops(
     stop: threading.Event,
     failed: threading.Event,
     health_file: HealthFile | None = None,
+    metrics: LoopCollector | None = None,
 ) -> list[threading.Thread]:
     """Each side loop on its own thread; if one dies the whole runner stops (``streaming.threads``).
     Their state goes into the runner's health file (written by the scoring loop) when there is one."""
@@ -174,4 +176,7 @@ def start_side_loops(
     if health_file is not None:
         for loop in loops:
             health_file.add_loop(loop.name, loop.report)
+    if metrics is not None:
+        for loop in loops:
+            metrics.add(loop.name, loop.metrics)
     return [start_loop(loop, stop, failed) for loop in loops]

@@ -28,6 +28,9 @@ class WorkerSettings:
     status_interval_s: float = 3.0
     # Rewritten with the loop's and the follower's state every few seconds when set (a liveness probe reads it).
     health_file: Path | None = None
+    # Prometheus ``GET /metrics`` on this port when set (rendezvous_worker.metrics), listening on ``metrics_addr``.
+    metrics_port: int | None = None
+    metrics_addr: str = "0.0.0.0"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -49,6 +52,8 @@ class WorkerSettings:
                 session_timeout_ms=read_optional_int(env, "RDV_CONSUMER_SESSION_TIMEOUT_MS"),
                 status_interval_s=read_float(env, "RDV_STATUS_INTERVAL_S"),
                 health_file=_path_or_none(read_optional_str(env, "RDV_RENDEZVOUS_HEALTH_FILE")),
+                metrics_port=read_optional_int(env, "RDV_RENDEZVOUS_METRICS_PORT"),
+                metrics_addr=read_str(env, "RDV_METRICS_ADDR"),
             )
         except ValueError as exc:
             raise SystemExit(f"rendezvous worker: bad setting: {exc}") from exc

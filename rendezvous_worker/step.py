@@ -22,6 +22,7 @@ from contracts.provenance import Refused, RepliesPartitions, admit_request, admi
 from contracts.status import StatusReporter
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
+from rendezvous_worker.metrics import RendezvousMetrics
 from rendezvous_worker.rendezvous import Answer, Finished, Outcome, Rendezvous, batch_decisions, stream_of
 from rendezvous_worker.rendezvous import Record as DecisionRecord
 from streaming import RecordRef, Step, StepIO
@@ -42,10 +43,17 @@ def wanted_topic_specs(services: Mapping[ServiceKey, ServiceConfig]) -> list[Top
 class RendezvousStep(Step):
     name = "rendezvous"
 
-    def __init__(self, rendezvous: Rendezvous, replies: RepliesPartitions, status: StatusReporter) -> None:
+    def __init__(
+        self,
+        rendezvous: Rendezvous,
+        replies: RepliesPartitions,
+        status: StatusReporter,
+        metrics: RendezvousMetrics | None = None,
+    ) -> None:
         self._rendezvous = rendezvous
         self._replies = replies
         self._status = status
+        self._metrics = metrics
         self.answered = 0
 
     # -- config --------------------------------------------------------------------------------------
@@ -101,6 +109,8 @@ class RendezvousStep(Step):
             elif isinstance(outcome, Finished):
                 for ref in outcome.refs:
                     io.release(ref)  # type: ignore[arg-type]
+        if decisions and self._metrics is not None:
+            self._metrics.decided(record.decision for record in decisions)
         # The Decisions closed together leave as one DecisionBatch record per partition; no key.
         for batch in batch_decisions(decisions):
             io.produce(

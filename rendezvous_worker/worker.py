@@ -3,18 +3,23 @@ following the config; several instances share the partitions of one consumer gro
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from contracts.kafka import make_admin, make_consumer, make_producer
 from contracts.provenance import RepliesPartitions
 from contracts.status import StatusReporter
 from contracts.topology import platform_topics
+from rendezvous_worker.metrics import RendezvousMetrics
 from rendezvous_worker.rendezvous import Rendezvous
 from rendezvous_worker.settings import WorkerSettings
 from rendezvous_worker.step import RendezvousStep
 from streaming import LoopSettings, StreamLoop
+from streaming.exporter import LoopCollector, serve_metrics
 from streaming.follower import ConfigFollower
 from streaming.health import HealthFile
+
+log = logging.getLogger(__name__)
 
 
 class RendezvousWorker:
@@ -48,8 +53,9 @@ class RendezvousWorker:
             if settings.health_file is not None:
                 health_file = HealthFile(settings.health_file, identity={"rendezvous": settings.instance_id})
                 health_file.add("config", self._follower.health)
+            metrics = RendezvousMetrics() if settings.metrics_port is not None else None
             loop = StreamLoop(
-                RendezvousStep(rendezvous, replies, status),
+                RendezvousStep(rendezvous, replies, status, metrics),
                 consumer=make_consumer(
                     settings.kafka,
                     group_id=settings.group_id,
@@ -64,6 +70,11 @@ class RendezvousWorker:
                 on_ready=lambda: print(f"[rendezvous {settings.instance_id}] ready", flush=True),
                 health_file=health_file,
             )
+            if metrics is not None and settings.metrics_port is not None:
+                loops = LoopCollector()
+                loops.add(loop.name, loop.metrics)
+                port = serve_metrics(metrics.registry(loops), port=settings.metrics_port, address=settings.metrics_addr)
+                log.info("Prometheus metrics on %s:%d/metrics", settings.metrics_addr, port)
             loop.run(self._stop)
         finally:
             self._follower.stop()

@@ -63,10 +63,12 @@ pg_bindir() {
 
 ensure_packages() {
   # bubblewrap: the sandbox every model validation runs in (RDV_VALIDATION_SANDBOX=bwrap, DESIGN.md §5).
+  # prometheus: the server tests/e2e/test_prometheus.py scrapes every process with (DESIGN.md §7).
   local missing=()
   pg_bindir >/dev/null || missing+=(postgresql)
   { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; } || missing+=(redis-server)
   command -v bwrap >/dev/null || missing+=(bubblewrap)
+  command -v prometheus >/dev/null || missing+=(prometheus)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   [[ $EUID -eq 0 ]] || die "${missing[*]} missing; install them (apt-get install ${missing[*]}) or run as root"
   local t0
@@ -79,6 +81,7 @@ ensure_packages() {
   pg_bindir >/dev/null || die "initdb still missing after apt-get install postgresql"
   command -v redis-server >/dev/null || die "redis-server still missing after apt-get install"
   command -v bwrap >/dev/null || die "bwrap still missing after apt-get install bubblewrap"
+  command -v prometheus >/dev/null || die "prometheus still missing after apt-get install prometheus"
 }
 
 # Run a command as the postgres OS user when we are root (postgres refuses to run as root).

@@ -1,7 +1,9 @@
 """Per-loop counters and hooks: what every loop reports, whatever its step.
 
 Observers (e.g. a Prometheus exporter) subscribe with ``observe``; each is called once per processed
-batch with the loop's name, the batch size and the seconds its step took.
+batch with the loop's name, the batch size and the seconds its step took. ``lag`` is the loop's
+consumer lag per topic, sampled by the loop every few seconds (``LoopSettings.lag_interval_s``) and
+replaced whole, so another thread (a Prometheus scrape) may read it at any time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class LoopMetrics:
     commits: int = 0
     commit_failures: int = 0
     busy_s: float = 0.0
+    lag: dict[str, int] = field(default_factory=dict)
     observers: list[BatchObserver] = field(default_factory=list)
 
     def observe(self, observer: BatchObserver) -> None:

@@ -67,6 +67,9 @@ class LoopSettings:
     revoke_flush_s: float = 2.0
     # How long a graceful stop waits for every delivery.
     stop_flush_s: float = 10.0
+    # Consumer lag per topic (``LoopMetrics.lag``) is sampled this often, from what the client already
+    # knows (no broker round trip); None never samples it.
+    lag_interval_s: float | None = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,7 @@ class StreamLoop:
         self._assigned = False
         self._uncommitted = 0
         self._last_commit = time.monotonic()
+        self._next_lag = time.monotonic()
         self.health = LoopHealth(self.name)
         self._health_file = health_file
         if health_file is not None:
@@ -196,6 +200,7 @@ class StreamLoop:
         self._producer.poll(0)
         self._raise_on_delivery_failure()
         self._commit()
+        self._sample_lag()
         self.health.turned()
         if self._health_file is not None:
             self._health_file.tick()
@@ -234,6 +239,24 @@ class StreamLoop:
                     self.step.tick(time.time(), self.io)
         self._uncommitted += len(records)
         self.metrics.batch(self.name, len(records), time.perf_counter() - started)
+
+    def _sample_lag(self) -> None:
+        interval = self._settings.lag_interval_s
+        if interval is None or not self._topics:
+            return
+        now = time.monotonic()
+        if now < self._next_lag:
+            return
+        self._next_lag = now + interval
+        try:
+            lag = self._consumer.lag()
+        except (KafkaError, NotImplementedError) as exc:  # a gauge is not worth stopping the loop for
+            log.debug("%s: consumer lag unavailable: %s", self.name, exc)
+            return
+        by_topic: dict[str, int] = {}
+        for partition in lag:
+            by_topic[partition.topic] = by_topic.get(partition.topic, 0) + partition.offset
+        self.metrics.lag = by_topic
 
     def _raise_on_delivery_failure(self) -> None:
         if self.io.delivery_error is not None:

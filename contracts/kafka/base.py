@@ -248,6 +248,17 @@ class Consumer(ABC):
         ``assign``/``seek`` to an offset and before any record, that offset); KafkaError when the
         partition is not assigned."""
 
+    def lag(self) -> list[TopicPartition]:
+        """Per assigned partition, how many records ``poll`` has not returned yet (in ``offset``): the
+        high watermark minus the position, both as the client last learnt them (no broker round trip:
+        fetch responses carry the high watermark), so it is cheap enough to sample every few seconds.
+        A partition is left out while the client knows either not: its high watermark before its first
+        fetch, its position before its first record when it was placed at the beginning or end (or, with
+        librdkafka, by the group's committed offset) — an idle partition then counts as no lag.
+
+        Not abstract so that test doubles of the hot path need not grow it; both backends implement it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot tell its lag")
+
     def seek(self, partition: TopicPartition) -> None:
         """Make ``poll`` continue this assigned partition at ``partition.offset``: an offset,
         ``BEGINNING`` or ``END``. Records of it fetched but not yet returned are dropped; KafkaError

@@ -393,6 +393,24 @@ class ConfluentConsumer(Consumer):
             [tp] = self._consumer.position([confluent_kafka.TopicPartition(topic, partition)])
         return tp.offset
 
+    def lag(self) -> list[TopicPartition]:
+        with _translated():
+            assigned = self._consumer.assignment()
+            positions = self._consumer.position(assigned) if assigned else []
+        out: list[TopicPartition] = []
+        for tp in positions:
+            try:
+                # Cached: the high watermark of the partition's last fetch response, no broker request.
+                _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            except confluent_kafka.KafkaException:
+                continue
+            # librdkafka's position follows the records returned; before the first, where assign/seek placed it.
+            position = tp.offset if tp.offset >= 0 else self._placed.get((tp.topic, tp.partition), -1)
+            if high is None or high < 0 or position < 0:
+                continue
+            out.append(TopicPartition(tp.topic, tp.partition, max(0, high - position)))
+        return out
+
     def committed(self, partitions: Sequence[TopicPartition]) -> list[TopicPartition]:
         try:
             found = self._consumer.committed([_tp_in(tp) for tp in partitions], timeout=10.0)

@@ -396,6 +396,26 @@ class KafkaPythonConsumer(Consumer):
             out.append(TopicPartition(tp.topic, tp.partition, -1 if offset is None else offset))
         return out
 
+    def lag(self) -> list[TopicPartition]:
+        # Records fetched but not returned yet are ahead of kafka-python's position (see position).
+        buffered: dict[tuple[str, int], int] = {}
+        for record in self._buffer:
+            buffered.setdefault((record.topic, record.partition), record.offset)
+        out: list[TopicPartition] = []
+        with _translated():
+            for tp in self._consumer.assignment():
+                # From the partition's last fetch response: no broker request.
+                high = self._consumer.highwater(tp)
+                if high is None:
+                    continue
+                position = buffered.get((tp.topic, tp.partition))
+                if position is None:
+                    position = self._consumer.position(tp, timeout_ms=0)
+                if position is None:
+                    continue
+                out.append(TopicPartition(tp.topic, tp.partition, max(0, high - position)))
+        return out
+
     def position(self, topic: str, partition: int) -> int:
         # Records fetched but not returned yet are ahead of kafka-python's position: the next one is it.
         for record in self._buffer:

@@ -131,6 +131,13 @@ def _runner() -> list[Setting]:
                 _RUNNER, section),
         Setting("RDV_LOG_LEVEL", "str", "INFO", "log level of `python -m model_runner` / `-m rendezvous_worker`",
                 _WORKERS, section),
+        Setting("RDV_RUNNER_METRICS_PORT", "int", None,
+                "*extension (monitoring)*: serve Prometheus `GET /metrics` on this port (requests and latency per "
+                "model version, errors, consumer lag, models loaded, memory; DESIGN.md §7). Its labels name "
+                "tenants, services and models: keep the port on the operators' network", _RUNNER, section,
+                minimum=1, default_doc="(off)"),
+        Setting("RDV_METRICS_ADDR", "str", "0.0.0.0",
+                "*extension (monitoring)*: the address the workers' metrics ports listen on", _WORKERS, section),
     ]
 
 
@@ -153,6 +160,10 @@ def _rendezvous() -> list[Setting]:
         Setting("RDV_STALE_AFTER_S", "float", 60.0,
                 "a request older than this when it arrives is answered at once, not waited for (seconds)",
                 only, section, minimum=0),
+        Setting("RDV_RENDEZVOUS_METRICS_PORT", "int", None,
+                "*extension (monitoring)*: serve Prometheus `GET /metrics` on this port (requests and end-to-end "
+                "latency per answering version, outcomes per candidate, consumer lag, memory; DESIGN.md §7); "
+                "keep it on the operators' network", only, section, minimum=1, default_doc="(off)"),
         Setting("RDV_CONSUMER_SESSION_TIMEOUT_MS", "int", None,
                 "how long the group waits for a silent instance before its partitions move (a crashed "
                 "instance's requests wait this long)", only, section, minimum=1,
@@ -282,6 +293,15 @@ def _control_plane() -> list[Setting]:
                 minimum=1),
         Setting("RDV_FALLBACK_INTERVAL_S", "int", 3, "how often Celery beat runs the automatic fallback (seconds)",
                 _CP, section, minimum=1),
+        Setting("RDV_METRICS_TOKEN", "str", None,
+                "*extension (monitoring)*: Prometheus `GET /metrics` of the control plane answers only with "
+                "`Authorization: Bearer <this>` (401 otherwise); unset, `/metrics` answers 404", _CP, section,
+                secret=True, default_doc="(none: `/metrics` off)"),
+        Setting("PROMETHEUS_MULTIPROC_DIR", "str", None,
+                "*extension (monitoring)*: an empty directory shared by the control plane's server processes "
+                "(`uvicorn --workers N`); set, `/metrics` adds up every process's counters (prometheus_client's "
+                "multiprocess mode). Empty it before the server starts", _CP, section,
+                default_doc="(none: one process)"),
         Setting("RDV_ROLLOUT_TICK_S", "float", 1.0,
                 "how often Celery beat enqueues the analysis of running rollouts (seconds)", _CP, section,
                 minimum=0, above=True),

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it times and counts every request, whatever a later middleware answers (*extension (monitoring)*).
+    "controlplane.prometheus.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -169,6 +171,10 @@ RDV_PUBLISH_TIMEOUT_S = env_float("RDV_PUBLISH_TIMEOUT_S")
 RDV_REPUBLISH_INTERVAL_S = env_float("RDV_REPUBLISH_INTERVAL_S")
 # How long decision records stay available to GET …/requests/<request_id>; the consumer sweeps hourly.
 RDV_DECISION_RETENTION_DAYS = env_int("RDV_DECISION_RETENTION_DAYS")
+# Prometheus GET /metrics (controlplane/prometheus.py): off ("") unless a token is set; with several server
+# processes, the directory their counters share (prometheus_client's multiprocess mode).
+RDV_METRICS_TOKEN = env_str("RDV_METRICS_TOKEN", "")
+RDV_PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
 
 # Worker status (rdv.status, stored by `manage.py consume_status`): a worker whose last report is older
 # than this no longer counts. A version in an answering role that is not ready on a live runner of its pool

@@ -40,10 +40,10 @@ RDV_RUNNER_SECRET = env_str(
 if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Browsers are sent to HTTPS. Runners and probes are not browsers: they reach the control plane at
-# RDV_PUBLIC_URL and /healthz, /readyz on the private network, often over plain HTTP, so those paths
-# are answered as they come (a signed artifact URL is valid one minute for one artifact).
+# RDV_PUBLIC_URL and /healthz, /readyz (and Prometheus /metrics) on the private network, often over
+# plain HTTP, so those paths are answered as they come (a signed artifact URL is valid one minute for one artifact).
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT")
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/internal/", r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/internal/", r"^healthz$", r"^readyz$", r"^metrics$"]
 # HSTS: once a browser has seen the site over HTTPS it never tries HTTP again for a year. Include
 # subdomains and the preload flag by default (check --deploy asks for both); an operator whose
 # subdomains still serve plain HTTP turns them off here rather than silencing the check.

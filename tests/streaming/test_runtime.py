@@ -377,3 +377,37 @@ def test_a_gathering_loop_hands_records_that_arrive_close_together_over_as_one_b
     _run_until(loop, lambda: sum(len(batch) for batch in step.batches) >= 3)
     producer.join(5.0)
     assert step.batches == [[b"a", b"b", b"c"]]
+
+
+class Slow(Echo):
+    """Echo, a batch of at most ten at a time, noting the loop's sampled lag before each batch."""
+
+    def __init__(self, out: str) -> None:
+        super().__init__(out)
+        self.loop: StreamLoop | None = None
+        self.lags: list[int] = []
+
+    def process(self, records: Sequence[Record], io: StepIO) -> None:
+        assert self.loop is not None
+        self.lags.append(sum(self.loop.metrics.lag.values()))
+        time.sleep(0.02)
+        super().process(records, io)
+
+
+def test_the_loop_samples_its_consumer_lag_per_topic(settings: KafkaSettings, topics: tuple[str, str]) -> None:
+    source, out = topics
+    _produce(settings, source, [f"v{i}".encode() for i in range(300)])
+    step = Slow(out)
+    loop = StreamLoop(
+        step,
+        consumer=make_consumer(settings, group_id=_group()),
+        producer=make_producer(settings),
+        admin=make_admin(settings),
+        source=Subscription((source,)),
+        settings=LoopSettings(max_batch=10, max_wait_s=0.05, commit_interval_s=0.1, lag_interval_s=0.05),
+    )
+    step.loop = loop
+    _run_until(loop, lambda: len(step.seen) == 300 and loop.metrics.lag.get(source) == 0)
+    # While it worked through the backlog, the records not yet read showed as lag on their topic.
+    assert max(step.lags) > 100
+    assert set(loop.metrics.lag) == {source}
