@@ -9,6 +9,7 @@ from rest_framework.routers import SimpleRouter
 from controlplane.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)
 from controlplane.audit.apis import AuditApi
 from controlplane.decisions.apis import DecisionApi
+from controlplane.drift.apis import DriftApi
 from controlplane.feedback.apis import FeedbackApi
 from controlplane.fleet.apis import ReadinessApi
 from controlplane.registry.apis import ArtifactDownloadApi, ArtifactGrantApi
@@ -50,6 +51,7 @@ urlpatterns = [
     path(f"{service_prefix}/readiness", ReadinessApi.as_view(), name="service-readiness"),
     path(f"{service_prefix}/requests/<str:request_id>", DecisionApi.as_view(), name="service-decision"),
     path(f"{service_prefix}/feedback", FeedbackApi.as_view(), name="service-feedback"),
+    path(f"{service_prefix}/drift", DriftApi.as_view(), name="service-drift"),
     path(
         "internal/tenants/<slug:tenant>/models/<slug:model>/versions/<int:version>/artifact-url",
         ArtifactGrantApi.as_view(),
