@@ -55,6 +55,7 @@ def test_schema_documents_every_ci_endpoint_with_the_error_shape() -> None:
         f"{service}/rollback": {"post"},
         f"{service}/config/revisions": {"get"},
         f"{service}/feedback": {"post"},
+        f"{service}/drift": {"get"},
         f"{tenant}/audit": {"get"},
     }
     for path, methods in expected.items():

@@ -241,7 +241,8 @@ def test_a_runner_restarted_mid_stream_leaves_a_continuous_series_with_every_req
     rows = list(iris_rows(rng, counts[2]))
     canary.send(first + 2 * BUCKET_S, rows[:200])
     time.sleep(0.5)
-    assert canary.runners.pop("runner-a").stop() == 0
+    stopped = canary.runners.pop("runner-a")
+    assert stopped.stop() == 0, stopped.output(200)
     canary.send(first + 2 * BUCKET_S + BUCKET_S / 2, rows[200:])
     canary.start_runner("runner-a")
     for index in (3, 4):
