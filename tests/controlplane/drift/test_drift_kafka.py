@@ -138,13 +138,13 @@ class Canary:
         self.runners[name] = runner
         return runner
 
-    def send(self, bucket_start: float, rows: list[dict[str, object]]) -> None:
-        """Requests spread over one bucket (and over every partition)."""
+    def send(self, bucket_start: float, rows: list[dict[str, object]], span: float = BUCKET_S) -> None:
+        """Requests spread over ``span`` seconds from ``bucket_start`` (and over every partition)."""
         for index, row in enumerate(rows):
             self._next_id += 1
             request = Request(
                 request_id=f"r-{self._next_id}", tenant=self.tenant, service=self.slug,
-                sent_at=bucket_start + BUCKET_S * index / len(rows), deadline_ms=60_000, config_revision=1,
+                sent_at=bucket_start + span * index / len(rows), deadline_ms=60_000, config_revision=1,
                 inputs={k: v for k, v in row.items() if k != "country"}, external_state={"country": row["country"]},
             )
             self.producer.produce(self.topics.requests, encode(request), key=request.request_id.encode(),
@@ -239,11 +239,11 @@ def test_a_runner_restarted_mid_stream_leaves_a_continuous_series_with_every_req
     # Half of bucket 2, then runner a stops (gracefully: it reports its open buckets) while the other half
     # is sent; it comes back for buckets 3 and 4 under the same name.
     rows = list(iris_rows(rng, counts[2]))
-    canary.send(first + 2 * BUCKET_S, rows[:200])
+    canary.send(first + 2 * BUCKET_S, rows[:200], span=BUCKET_S / 2)
     time.sleep(0.5)
     stopped = canary.runners.pop("runner-a")
     assert stopped.stop() == 0, stopped.output(200)
-    canary.send(first + 2 * BUCKET_S + BUCKET_S / 2, rows[200:])
+    canary.send(first + 2 * BUCKET_S + BUCKET_S / 2, rows[200:], span=BUCKET_S / 2)
     canary.start_runner("runner-a")
     for index in (3, 4):
         canary.send(first + index * BUCKET_S, list(iris_rows(rng, counts[index])))
