@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import numpy as np
 
 from contracts.drift import DriftBuckets
 from contracts.messages import DriftReport
+from controlplane.routing.models import Service
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 BUCKET_S = 60.0
@@ -37,3 +39,18 @@ def bucket_reports(
     for index, row in enumerate(rows):
         parts[index % runners].add(row, start + BUCKET_S * index / max(len(rows), 1), 0.0)
     return [report for part in parts for report in part.flush()]
+
+
+def drift_store_recent(service: Service, shift: dict[str, float] | None = None) -> None:
+    """A reference and two scored buckets of ``service`` in the last half hour (the second one shifted)."""
+    from datetime import UTC, datetime, timedelta
+
+    from contracts.drift import bucket_start_of
+    from controlplane.drift.services import DriftSettings, drift_parts_store
+
+    rng = np.random.default_rng(5)
+    first = round((bucket_start_of(time.time() - 1800, BUCKET_S) - T0) / BUCKET_S)  # bucket numbers count from T0
+    for offset, bucket_shift in [(0, None), (1, None), (2, shift or {"petal_length": 1.5})]:
+        rows = list(iris_rows(rng, 600 if offset == 0 else 400, bucket_shift))
+        reports = bucket_reports(service.tenant.slug, service.slug, first + offset, rows)
+        drift_parts_store(reports=reports, config=DriftSettings(), now=datetime.now(tz=UTC) + timedelta(hours=1))

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-import numpy as np
 import pytest
-from django.utils import timezone
 
-from contracts.drift import bucket_start_of
-from controlplane.drift.services import DriftSettings, drift_parts_store
-from tests.controlplane.drift.builders import BUCKET_S, T0, bucket_reports, iris_rows
+from tests.controlplane.drift.builders import drift_store_recent
 from tests.factories import ServiceFactory, TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,13 +18,7 @@ def _url(service, tenant: str | None = None, window: str | None = "1h") -> str: 
 def _drifting_service():  # noqa: ANN202
     """Buckets of the last half hour: a reference, a quiet bucket, a shifted one."""
     service = ServiceFactory()
-    rng = np.random.default_rng(5)
-    now = timezone.now().timestamp()
-    first = round((bucket_start_of(now - 1800, BUCKET_S) - T0) / BUCKET_S)  # bucket numbers count from T0
-    for offset, shift in [(0, None), (1, None), (2, {"petal_length": 1.5})]:
-        rows = list(iris_rows(rng, 600 if offset == 0 else 400, shift))
-        reports = bucket_reports(service.tenant.slug, service.slug, first + offset, rows)
-        drift_parts_store(reports=reports, config=DriftSettings(), now=datetime.now(tz=UTC) + timedelta(hours=1))
+    drift_store_recent(service)
     return service
 
 
