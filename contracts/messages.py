@@ -189,47 +189,48 @@ class DeadLetter(msgspec.Struct, kw_only=True):
     encoding: Literal["utf-8", "base64"] = "utf-8"
 
 
-class FeatureDrift(msgspec.Struct, kw_only=True):
-    """One input feature of one window against the reference window.
+class FeatureHistogram(msgspec.Struct, kw_only=True):
+    """One input feature's values in one part of a drift bucket, as counts that add up across runners.
 
-    ``psi`` is computed for every feature (numeric ones over bins cut at the reference deciles);
-    ``ks`` and ``ks_pvalue`` only for numeric ones. ``flagged`` when ``psi > threshold`` or, for a
-    numeric feature, when the KS test rejects at the report's ``ks_alpha``.
+    ``numeric`` counts finite numbers per bin of the platform's fixed grid (``contracts.drift.numeric_bin``:
+    the same for every runner and every service, so two runners' counts of one bucket simply add up);
+    ``categories`` counts every other value by its text (at most ``contracts.drift.MAX_CATEGORIES_PER_PART``
+    per part, the rest under ``contracts.drift.OTHER_CATEGORY``). ``missing``: requests of the part without
+    the feature (or with null, an object or a list).
     """
 
     feature: str
-    kind: Literal["numeric", "categorical"]
-    # None when the window held no value of the feature at all (flagged: it vanished from the traffic).
-    psi: float | None
-    threshold: float
-    ks: float | None = None
-    ks_pvalue: float | None = None
-    flagged: bool
-    reference_count: int
-    window_count: int
-    # Requests of the window that lacked the feature (or held a value of another kind).
+    numeric: dict[int, int] = {}
+    categories: dict[str, int] = {}
     missing: int = 0
 
 
 class DriftReport(msgspec.Struct, kw_only=True):
-    """Per-feature drift of one tumbling window of a service's requests, from its canary's monitor."""
+    """*Changed (monitoring)*: what one runner saw of a service's requests in one time bucket (by the
+    requests' ``sent_at``), as histograms that merge with every other runner's; the control plane
+    merges the parts of a bucket, chooses the reference, and scores the drift (DESIGN.md §7).
 
+    ``report_id`` is unique per part (replays of the record are stored once); a runner may report one
+    bucket in several parts (late requests, a graceful stop). ``signature``: HMAC-SHA256 of the report
+    (encoded with ``signature`` empty) keyed by the pool's runner token (``contracts.drift.sign_report``),
+    so a report naming a pool was written by a holder of that pool's token.
+    """
+
+    report_id: str
     tenant: str
     service: str
     pool: str
     runner: str
-    window_index: int
-    # ``sent_at`` of the first and last request of the window, and how many it held.
-    window_start: float
-    window_end: float
-    window_count: int
-    reference_start: float
-    reference_end: float
-    reference_count: int
-    ks_alpha: float
-    features: list[FeatureDrift] = []
-    flagged: list[str] = []
+    # The bucket: [bucket_start, bucket_start + bucket_s) of the requests' sent_at, bucket_start a multiple of bucket_s.
+    bucket_start: float
+    bucket_s: float
+    # Requests in this part, and the sent_at of the first and last of them.
+    count: int
+    first_sent_at: float
+    last_sent_at: float
+    features: list[FeatureHistogram] = []
     published_at: float = 0.0
+    signature: str = ""
 
 
 WorkerKind = Literal["runner", "rendezvous"]

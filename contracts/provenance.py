@@ -13,13 +13,18 @@ partition count read from the broker's metadata.
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from contracts.codec import DecodeError, decode, decode_scores
-from contracts.messages import ReplyTo, Request, Score
-from contracts.topics import REPLIES_TOPIC, ServiceTopic, parse_service_topic
+from contracts.config import ServiceConfig
+from contracts.drift import report_signature_valid
+from contracts.keys import ServiceKey
+from contracts.messages import DriftReport, ReplyTo, Request, Score
+from contracts.pool_tokens import pool_token
+from contracts.topics import REPLIES_TOPIC, ServiceTopic, config_key, is_valid_slug, parse_service_topic
 from contracts.topology import REPLIES_PARTITIONS
 
 log = logging.getLogger(__name__)
@@ -141,6 +146,61 @@ def admit_scores(value: bytes | None, topic: str) -> list[Score] | Refused:
         if problem is not None:
             return Refused(problem)
     return scores
+
+
+def drift_report_problem(
+    report: DriftReport,
+    key: bytes | None,
+    *,
+    services: Mapping[ServiceKey, ServiceConfig],
+    runner_secret: str,
+) -> str | None:
+    """Why a DriftReport read from ``rdv.drift`` is refused (*changed (monitoring)*), or None.
+
+    Every runner writes ``rdv.drift`` with the same Kafka principal, so the broker cannot tell pools
+    apart: the report's signature does. It must be the HMAC of the report keyed by the token of the pool
+    it names (only that pool's runners hold it; the control plane derives it from ``runner_secret``), and
+    the service it names must have a canary deployed to that pool in its current config: a runner may
+    report only on the services whose inputs its pool reads. The key must name the same service (one
+    service's reports stay on one partition), and counts cannot be negative."""
+    expected_key = config_key(report.tenant, report.service).encode()
+    if key != expected_key:
+        return f"drift report of {report.tenant}/{report.service} under the key {key!r}"
+    if not (report.bucket_s > 0 and math.isfinite(report.bucket_start) and report.count >= 0):
+        return f"drift report with an unusable bucket ({report.bucket_start}, {report.bucket_s} s, {report.count})"
+    for feature in report.features:
+        counts = [*feature.numeric.values(), *feature.categories.values(), feature.missing]
+        if any(count < 0 for count in counts):
+            return f"drift report with a negative count for feature {feature.feature!r}"
+    if not is_valid_slug(report.pool):
+        return f"drift report names pool {report.pool!r}, which is not a pool name"
+    if not report_signature_valid(report, pool_token(secret=runner_secret, pool=report.pool)):
+        return f"drift report for pool {report.pool!r} is not signed with that pool's token"
+    config = services.get(ServiceKey(report.tenant, report.service))
+    if config is None or not any(d.role == "canary" for d in config.in_pool(report.pool)):
+        return (
+            f"drift report of {report.tenant}/{report.service} from pool {report.pool!r}, "
+            "where that service has no canary"
+        )
+    return None
+
+
+def admit_drift_report(
+    value: bytes | None,
+    key: bytes | None,
+    *,
+    services: Mapping[ServiceKey, ServiceConfig],
+    runner_secret: str,
+) -> DriftReport | Refused:
+    """The DriftReport a record of ``rdv.drift`` holds, or why it is refused. Never raises."""
+    if value is None:
+        return Refused("empty record (tombstone) on rdv.drift")
+    try:
+        report = decode(DriftReport, value)
+    except DecodeError as exc:
+        return Refused(str(exc))
+    problem = drift_report_problem(report, key, services=services, runner_secret=runner_secret)
+    return report if problem is None else Refused(problem)
 
 
 class RepliesPartitions:

@@ -15,7 +15,7 @@ from contracts.provenance import RepliesPartitions
 from contracts.settings_catalog import read_str
 from contracts.topology import platform_topics
 from model_runner.artifacts import fetch_artifact, foreign_artifacts_problem
-from model_runner.canary import window_settings_from_env
+from model_runner.canary import canary_settings_from_env
 from model_runner.hosting import HostedModels
 from model_runner.loading import LoadedModel, load_model, warm_imports
 from model_runner.loop import ScoringStep
@@ -42,7 +42,7 @@ def main() -> int:
     )
     try:
         settings = RunnerSettings.from_env()
-        drift_windows = window_settings_from_env()
+        canary = canary_settings_from_env()
     except SettingsError as exc:
         print(f"model_runner: {exc}", file=sys.stderr)
         return 2
@@ -127,7 +127,7 @@ def main() -> int:
 
     # The decoy and the canary's drift monitor: consumer groups of their own, next to the scoring loop.
     side_failed = threading.Event()
-    side_threads = start_side_loops(settings, follower, drift_windows, stop, side_failed, health_file, loops)
+    side_threads = start_side_loops(settings, follower, canary, stop, side_failed, health_file, loops)
 
     failed = False
     try:

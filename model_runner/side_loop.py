@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from contracts.config import ServiceConfig
 from contracts.kafka import Admin, Record, TopicSpec, make_admin, make_consumer, make_producer
@@ -23,7 +24,6 @@ from contracts.provenance import Refused, RepliesPartitions, admit_request
 from contracts.roles import SCORING_ROLES
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
-from model_runner.drift_windows import WindowSettings
 from model_runner.settings import RunnerSettings
 from streaming import LoopSettings, StepIO, StreamLoop
 from streaming.exporter import LoopCollector
@@ -31,6 +31,9 @@ from streaming.follower import ConfigFollower
 from streaming.health import HealthFile
 from streaming.step import Step
 from streaming.threads import start_loop
+
+if TYPE_CHECKING:
+    from model_runner.canary import CanarySettings
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +144,9 @@ class SideStep(Step):
         self.stats["dead_lettered"] += 1
 
 
-def make_side_loops(settings: RunnerSettings, follower: ConfigFollower, windows: WindowSettings) -> list[StreamLoop]:
+def make_side_loops(
+    settings: RunnerSettings, follower: ConfigFollower, canary: CanarySettings
+) -> list[StreamLoop]:
     """The decoy and canary loops of this runner, each with Kafka clients of its own (the loop owns them)."""
     from model_runner.canary import CanaryStep
     from model_runner.decoy import DecoyStep
@@ -158,13 +163,13 @@ def make_side_loops(settings: RunnerSettings, follower: ConfigFollower, windows:
             settings=SIDE_LOOP_SETTINGS,
         )
 
-    return [loop(DecoyStep), loop(CanaryStep, windows=windows)]
+    return [loop(DecoyStep), loop(CanaryStep, canary=canary, token=settings.token)]
 
 
 def start_side_loops(
     settings: RunnerSettings,
     follower: ConfigFollower,
-    windows: WindowSettings,
+    canary: CanarySettings,
     stop: threading.Event,
     failed: threading.Event,
     health_file: HealthFile | None = None,
@@ -172,7 +177,7 @@ def start_side_loops(
 ) -> list[threading.Thread]:
     """Each side loop on its own thread; if one dies the whole runner stops (``streaming.threads``).
     Their state goes into the runner's health file (written by the scoring loop) when there is one."""
-    loops = make_side_loops(settings, follower, windows)
+    loops = make_side_loops(settings, follower, canary)
     if health_file is not None:
         for loop in loops:
             health_file.add_loop(loop.name, loop.report)

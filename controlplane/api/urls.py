@@ -6,10 +6,11 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from controlplane.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)
 from controlplane.alerts.apis import AlertRulesApi, AlertsApi
+from controlplane.api import schema  # noqa: F401  (registers the OpenAPI auth schemes)
 from controlplane.audit.apis import AuditApi
 from controlplane.decisions.apis import DecisionApi
+from controlplane.drift.apis import DriftApi
 from controlplane.feedback.apis import FeedbackApi, QualityApi
 from controlplane.fleet.apis import ReadinessApi
 from controlplane.registry.apis import ArtifactDownloadApi, ArtifactGrantApi
@@ -54,6 +55,7 @@ urlpatterns = [
     path(f"{service_prefix}/alerts", AlertsApi.as_view(), name="service-alerts"),
     path(f"{service_prefix}/alert-rules", AlertRulesApi.as_view(), name="service-alert-rules"),
     path(f"{service_prefix}/quality", QualityApi.as_view(), name="service-quality"),
+    path(f"{service_prefix}/drift", DriftApi.as_view(), name="service-drift"),
     path(
         "internal/tenants/<slug:tenant>/models/<slug:model>/versions/<int:version>/artifact-url",
         ArtifactGrantApi.as_view(),

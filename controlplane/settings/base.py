@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "controlplane.fleet",
     "controlplane.rollouts",
     "controlplane.ops",
+    "controlplane.drift",
 ]
 
 MIDDLEWARE = [
@@ -175,6 +176,18 @@ RDV_DECISION_RETENTION_DAYS = env_int("RDV_DECISION_RETENTION_DAYS")
 # processes, the directory their counters share (prometheus_client's multiprocess mode).
 RDV_METRICS_TOKEN = env_str("RDV_METRICS_TOKEN", "")
 RDV_PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+
+# Drift (rdv.drift, stored and scored by `manage.py consume_drift`; DESIGN.md §7): the reference size,
+# the smallest bucket that is judged, the bins and thresholds, and how long buckets are kept.
+RDV_DRIFT_WINDOW = env_int("RDV_DRIFT_WINDOW")
+# The bucket length of scans of services without a canary (the runners' buckets have the same).
+RDV_DRIFT_WINDOW_SECONDS = env_float("RDV_DRIFT_WINDOW_SECONDS")
+RDV_DRIFT_MIN_WINDOW = env_int("RDV_DRIFT_MIN_WINDOW")
+RDV_DRIFT_BINS = env_int("RDV_DRIFT_BINS")
+RDV_DRIFT_PSI_THRESHOLD = env_float("RDV_DRIFT_PSI_THRESHOLD")
+RDV_DRIFT_KS_ALPHA = env_float("RDV_DRIFT_KS_ALPHA")
+RDV_DRIFT_KS_MIN_STATISTIC = env_float("RDV_DRIFT_KS_MIN_STATISTIC")
+RDV_DRIFT_RETENTION_DAYS = env_int("RDV_DRIFT_RETENTION_DAYS")
 
 # Worker status (rdv.status, stored by `manage.py consume_status`): a worker whose last report is older
 # than this no longer counts. A version in an answering role that is not ready on a live runner of its pool

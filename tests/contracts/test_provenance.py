@@ -268,3 +268,45 @@ def test_a_direct_producer_cannot_ask_the_workers_to_hold_a_request_for_ever(
         assert problem is None
     else:
         assert problem is not None and refused in problem
+
+
+# -- drift reports (changed (monitoring)) -----------------------------------------------------------------
+
+def _drift_services(pool: str = "p"):
+    from contracts.config import DeploymentSpec, ServiceConfig
+
+    canary = DeploymentSpec(model="m", version=1, role="canary", weight=0, rank=0, pool=pool, format="skops",
+                            sha256="0" * 64, artifact_url="http://x/a", features=("x",))
+    return {("t", "svc"): ServiceConfig(tenant="t", service="svc", revision=1, deadline_ms=100, partitions=2,
+                                        deployments=(canary,), published_at=0.0)}
+
+
+def _drift_report(pool: str, secret: str, tenant: str = "t", service: str = "svc"):
+    from contracts.drift import DriftBuckets
+    from contracts.pool_tokens import pool_token
+
+    buckets = DriftBuckets(tenant, service, bucket_s=10.0, pool=pool, runner="r1",
+                           token=pool_token(secret=secret, pool=pool))
+    buckets.add({"x": 1.0}, 100.0, 0.0)
+    return buckets.flush()[0]
+
+
+def test_a_drift_report_is_admitted_only_from_the_pool_running_the_services_canary():
+    from contracts.codec import encode
+    from contracts.provenance import admit_drift_report
+
+    secret = "s3cret"
+    ok = _drift_report("p", secret)
+    admitted = admit_drift_report(encode(ok), b"t/svc", services=_drift_services(), runner_secret=secret)
+    assert not isinstance(admitted, Refused) and admitted.report_id == ok.report_id
+    cases = {
+        "another pool, its own token": (_drift_report("q", secret), b"t/svc", "no canary"),
+        "the right pool, a forged token": (_drift_report("p", "guess"), b"t/svc", "not signed"),
+        "another service's key": (ok, b"t/other", "under the key"),
+        "a service with no config": (_drift_report("p", secret, service="gone"), b"t/gone", "no canary"),
+    }
+    for label, (report, key, reason) in cases.items():
+        refused = admit_drift_report(encode(report), key, services=_drift_services(), runner_secret=secret)
+        assert isinstance(refused, Refused) and reason in refused.reason, label
+    assert isinstance(admit_drift_report(b"{", b"t/svc", services={}, runner_secret=secret), Refused)
+    assert isinstance(admit_drift_report(None, b"t/svc", services={}, runner_secret=secret), Refused)

@@ -1,7 +1,8 @@
-"""The canary's drift monitor in a real runner process on the real broker (acceptance 6).
+"""The canary's drift monitor in a real runner process on the real broker (*changed (monitoring)*).
 
-Iris-like traffic first: a reference window, then windows of the same traffic that must stay quiet;
-then traffic with one feature shifted, which must flag that feature and no other.
+The runner counts what it reads per time bucket of the requests' ``sent_at`` and reports each bucket once
+it has ended and gone quiet, signed with its pool's token; scoring is the control plane's (tests in
+tests/controlplane/drift).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import pytest
 
 from contracts.codec import decode, encode
 from contracts.config import ServiceConfig
+from contracts.drift import bucket_start_of, report_signature_valid
 from contracts.kafka import Producer, make_admin, make_producer
 from contracts.messages import DriftReport, Request
+from contracts.pool_tokens import DEV_RUNNER_SECRET, pool_token
 from contracts.topics import DRIFT_TOPIC, config_key, service_topics
 from contracts.topology import platform_topics, service_topic_specs
 from tests.kafka_auth import kafka_settings
@@ -24,7 +27,7 @@ from tests.model_runner.factories import SavedModel
 from tests.model_runner.runner_process import RunnerProcess, high_watermarks, publish_config, read_all
 
 PARTITIONS = 4
-WINDOW = 400
+BUCKET_S = 60.0
 
 
 def _send(producer: Producer, topic: str, requests: list[Request]) -> None:
@@ -33,29 +36,21 @@ def _send(producer: Producer, topic: str, requests: list[Request]) -> None:
     assert producer.flush(10) == 0
 
 
-def _traffic(
-    rng: np.random.Generator, X: np.ndarray, features: tuple[str, ...], tenant: str, n: int, start: int,
-    shift: dict[str, float] | None = None,
-) -> list[Request]:
-    shift = shift or {}
-    requests = []
-    for i in range(start, start + n):
-        row = X[rng.integers(len(X))]
-        requests.append(Request(
-            request_id=f"r-{i}",
-            tenant=tenant,
-            service="iris",
-            sent_at=time.time(),
-            deadline_ms=60_000,
-            config_revision=1,
-            inputs={name: round(float(v) + shift.get(name, 0.0), 2) for name, v in zip(features, row, strict=True)},
+def _traffic(rng: np.random.Generator, X: np.ndarray, features: tuple[str, ...], tenant: str, n: int, start: int,
+             bucket_start: float) -> list[Request]:
+    return [
+        Request(
+            request_id=f"r-{i}", tenant=tenant, service="iris", sent_at=bucket_start + (i - start) * BUCKET_S / n,
+            deadline_ms=60_000, config_revision=1,
+            inputs={name: round(float(v), 2) for name, v in zip(features, X[rng.integers(len(X))], strict=True)},
             external_state={"country": str(rng.choice(["fr", "de", "it"], p=[0.6, 0.3, 0.1]))},
-        ))
-    return requests
+        )
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.mark.parametrize("client", ["confluent", "kafka-python"])
-def test_canary_flags_the_shifted_feature_only_and_stays_quiet_on_unshifted_traffic(
+def test_the_canary_reports_every_request_once_per_bucket_signed_for_its_pool(
     client: str, kafka_bootstrap: str, iris_classifier: SavedModel, tmp_path: Path
 ) -> None:
     suffix = uuid.uuid4().hex[:10]
@@ -72,44 +67,35 @@ def test_canary_flags_the_shifted_feature_only_and_stays_quiet_on_unshifted_traf
         deployments=(canary,), published_at=time.time(),
     )
     publish_config(producer, config, tenant=tenant, service="iris")
-    runner = RunnerProcess(
-        bootstrap=kafka_bootstrap, client=client, pool=pool, runner_id=f"test-{suffix}", tmp=tmp_path,
-        RDV_DRIFT_WINDOW=str(WINDOW), RDV_DRIFT_MIN_WINDOW=str(WINDOW), RDV_DRIFT_WINDOW_SECONDS="600",
-    )
+    runner = RunnerProcess(bootstrap=kafka_bootstrap, client=client, pool=pool, runner_id=f"test-{suffix}",
+                           tmp=tmp_path, RDV_DRIFT_WINDOW_SECONDS=str(BUCKET_S))
     key = config_key(tenant, "iris").encode()
-
-    def reports(until: int) -> list[DriftReport]:
-        found = read_all(settings, DRIFT_TOPIC, 4, until=until, start=drift_start, runner=runner,
-                         accept=lambda record: record.key == key, timeout=90)
-        return sorted((decode(DriftReport, r.value) for r in found), key=lambda r: r.window_index)
-
     try:
         assert runner.ready.wait(60), f"runner never became ready:\n{runner.output()}"
         drift_start = high_watermarks(settings, DRIFT_TOPIC, 4)
         rng = np.random.default_rng(2026)
-        features = iris_classifier.features
-        # The reference window, then two windows of the same traffic.
-        _send(producer, topics.requests, _traffic(rng, iris_classifier.X, features, tenant, 3 * WINDOW, 0))
-        quiet = reports(until=2)
-        assert [r.window_index for r in quiet] == [0, 1]
-        for report in quiet:
-            detail = [(f.feature, f.psi, f.ks, f.ks_pvalue) for f in report.features]
-            assert report.flagged == [], detail
-            assert (report.window_count, report.reference_count) == (WINDOW, WINDOW)
-            assert {f.feature for f in report.features} == {*features, "country"}
-            assert (report.tenant, report.service, report.pool) == (tenant, "iris", pool)
-            assert report.runner == f"test-{suffix}"
-
-        # Sent only once the quiet windows are closed, so no window mixes the two kinds of traffic.
-        shifted = _traffic(rng, iris_classifier.X, features, tenant, WINDOW, 3 * WINDOW, shift={"petal_length": 1.5})
-        _send(producer, topics.requests, shifted)
-        loud = reports(until=3)[2]
-        assert loud.window_index == 2 and loud.flagged == ["petal_length"], [
-            (f.feature, f.psi, f.ks, f.ks_pvalue) for f in loud.features
-        ]
-        petal = next(f for f in loud.features if f.feature == "petal_length")
-        assert petal.psi is not None and petal.psi > petal.threshold and petal.kind == "numeric"
-        assert loud.window_start >= shifted[0].sent_at and loud.window_end <= shifted[-1].sent_at
+        first = bucket_start_of(time.time() - 10 * BUCKET_S, BUCKET_S)
+        sent = {first: 300, first + BUCKET_S: 200}
+        _send(producer, topics.requests, _traffic(rng, iris_classifier.X, iris_classifier.features, tenant,
+                                                  300, 0, first))
+        _send(producer, topics.requests, _traffic(rng, iris_classifier.X, iris_classifier.features, tenant,
+                                                  200, 300, first + BUCKET_S))
+        found = read_all(settings, DRIFT_TOPIC, 4, until=500, start=drift_start, runner=runner,
+                         accept=lambda record: record.key == key,
+                         count=lambda record: decode(DriftReport, record.value).count, timeout=90)
+        reports = [decode(DriftReport, r.value) for r in found]
+        counted: dict[float, int] = {}
+        for report in reports:
+            counted[report.bucket_start] = counted.get(report.bucket_start, 0) + report.count
+            assert (report.tenant, report.service, report.pool, report.runner) == (tenant, "iris", pool,
+                                                                                   f"test-{suffix}")
+            assert report.bucket_s == BUCKET_S
+            assert report_signature_valid(report, pool_token(secret=DEV_RUNNER_SECRET, pool=pool))
+            features = {f.feature: f for f in report.features}
+            assert set(features) == {*iris_classifier.features, "country"}
+            assert sum(features["petal_length"].numeric.values()) == report.count
+            assert sum(features["country"].categories.values()) == report.count
+        assert counted == sent
         assert runner.stop() == 0, runner.output()
     finally:
         runner.stop()

@@ -58,6 +58,7 @@ def test_schema_documents_every_ci_endpoint_with_the_error_shape() -> None:
         f"{service}/quality": {"get"},
         f"{service}/alerts": {"get"},
         f"{service}/alert-rules": {"get", "put"},
+        f"{service}/drift": {"get"},
         f"{tenant}/audit": {"get"},
     }
     for path, methods in expected.items():

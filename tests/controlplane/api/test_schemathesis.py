@@ -25,6 +25,7 @@ from contracts.kafka import Admin
 from controlplane.rollouts.services import rollout_start
 from controlplane.routing.services import deployments_replace
 from controlplane.tenancy.services import token_create
+from tests.controlplane.drift.builders import drift_store_recent
 from tests.factories import ModelFactory, ModelVersionFactory, ServiceFactory
 
 MAX_EXAMPLES = 20
@@ -67,6 +68,7 @@ def world(db: None, kafka: Admin, keep_connection: None) -> World:
     ModelVersionFactory(model=model)
     deployments_replace(service=service, deployments=[{"model": "iris", "version": 1, "role": "champion"}], actor="t")
     rollout = rollout_start(service=service, model="iris", version=2, step_seconds=60, actor="t")
+    drift_store_recent(service)  # GET …/drift answers points, not only an empty list
     _, secret = token_create(tenant=tenant, name="schemathesis", scopes=["admin"])
     # Revoking the spare token must not revoke the one the test authenticates with.
     spare, _ = token_create(tenant=tenant, name="spare", scopes=["read"])

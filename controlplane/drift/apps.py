@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DriftConfig(AppConfig):
+    name = "controlplane.drift"
+    label = "drift"
+    verbose_name = "Drift"
