@@ -20,6 +20,9 @@ class Signal:
     subject: str
     value: float | None
     threshold: float
+    # When the source judges the breach itself (drift: PSI over its threshold, or KS, or a feature
+    # missing from a whole bucket); else the value above the threshold is the breach.
+    breach: bool | None = None
 
     @property
     def key(self) -> AlertKey:
@@ -27,7 +30,9 @@ class Signal:
 
     @property
     def breaching(self) -> bool:
-        return self.value is not None and self.value > self.threshold
+        if self.value is None:
+            return False
+        return self.breach if self.breach is not None else self.value > self.threshold
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
+
 from controlplane.alerts.evaluation import Signal
 from controlplane.alerts.models import AlertRules
 from controlplane.decisions.models import DecisionRecord
+from controlplane.drift.selectors import FeatureDriftPoint, latest_drift
 from controlplane.feedback.quality import Quality, quality_by_version
 from controlplane.rollouts.analysis import percentile
 from controlplane.routing.models import Deployment
@@ -98,6 +101,22 @@ def accuracy_signals(rules: AlertRules, *, now: datetime) -> list[Signal]:
     ]
 
 
+def drift_signal(point: FeatureDriftPoint, *, min_requests: int) -> Signal:
+    """The newest bucket's point of one feature, as the drift monitor judged it. A bucket too small to
+    judge says nothing (it neither raises nor clears); a feature missing from a judged bucket has no PSI
+    and breaches with the value 0."""
+    judged = point.requests >= min_requests
+    value = (point.score if point.score is not None else 0.0) if judged else None
+    return Signal("drift", point.feature, value, point.threshold, breach=point.flagged)
+
+
+def drift_signals(rules: AlertRules) -> list[Signal]:
+    if not rules.drift:
+        return []
+    points = latest_drift(rules.service)
+    return [drift_signal(points[f], min_requests=settings.RDV_DRIFT_MIN_WINDOW) for f in sorted(points)]
+
+
 def watched_kinds(rules: AlertRules) -> set[str]:
     kinds = {
         kind
@@ -118,4 +137,5 @@ def service_signals(rules: AlertRules, *, now: datetime) -> list[Signal]:
     return [
         *operations_signals(rules, answers_in_window(rules, now=now)),
         *accuracy_signals(rules, now=now),
+        *drift_signals(rules),
     ]

@@ -360,3 +360,39 @@ def test_a_service_without_a_canary_gets_the_same_series_from_its_requests_topic
     assert _requests_per_bucket(canary.service) == {first + BUCKET_S: 400, first + 2 * BUCKET_S: 400}
     flagged = set(DriftPoint.objects.filter(service=canary.service, flagged=True).values_list("feature", flat=True))
     assert flagged == {"sepal_width"}
+
+
+def test_a_shifted_feature_raises_a_drift_alert_that_clears_when_the_shift_stops(
+    canary: Canary, drift_consumer: ConsumerThread
+) -> None:
+    """Issue 16, acceptance 3: the alert rules read the merged series of two runners."""
+    from controlplane.alerts.models import Alert
+    from controlplane.alerts.services import alert_rules_set, alerts_evaluate
+
+    canary.start_runner("runner-a")
+    canary.start_runner("runner-b")
+    rules, _ = alert_rules_set(service=canary.service, data={"drift": True}, actor="test")
+    rng = np.random.default_rng(16)
+    first = bucket_start_of(time.time() - 30 * BUCKET_S, BUCKET_S)
+    phases = [
+        [(600, None), (400, None), (400, {"petal_length": 1.5})],  # reference, normal, shifted
+        [(400, None), (400, None)],  # the shift stops
+    ]
+    index, scored = 0, {}
+    firing_after: list[set[tuple[str, str]]] = []
+    for phase in phases:
+        for count, shift in phase:
+            canary.send(first + index * BUCKET_S, list(iris_rows(rng, count, shift)))
+            if index > 0:
+                scored[first + index * BUCKET_S] = count
+            index += 1
+        _wait_for_points(canary.service, scored, canary.runners)
+        alerts_evaluate(rules=rules)
+        firing_after.append(set(Alert.objects.filter(service=canary.service, state="firing")
+                                .values_list("kind", "subject")))
+
+    assert firing_after == [{("drift", "petal_length")}, set()]
+    [alert] = Alert.objects.filter(service=canary.service)
+    assert alert.state == "resolved" and alert.value_at_raise > alert.threshold > alert.value_latest
+    for runner in canary.runners.values():
+        assert runner.stop() == 0, runner.output()
