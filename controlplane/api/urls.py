@@ -11,6 +11,7 @@ from controlplane.audit.apis import AuditApi
 from controlplane.decisions.apis import DecisionApi
 from controlplane.feedback.apis import FeedbackApi
 from controlplane.fleet.apis import ReadinessApi
+from controlplane.monitoring.apis import MetricsApi
 from controlplane.registry.apis import ArtifactDownloadApi, ArtifactGrantApi
 from controlplane.registry.model_apis import ModelViewSet, VersionViewSet
 from controlplane.rollouts.apis import RolloutAbortApi, RolloutApi, RolloutPauseApi, RolloutResumeApi, RolloutsApi
@@ -50,6 +51,7 @@ urlpatterns = [
     path(f"{service_prefix}/readiness", ReadinessApi.as_view(), name="service-readiness"),
     path(f"{service_prefix}/requests/<str:request_id>", DecisionApi.as_view(), name="service-decision"),
     path(f"{service_prefix}/feedback", FeedbackApi.as_view(), name="service-feedback"),
+    path(f"{service_prefix}/metrics", MetricsApi.as_view(), name="service-metrics"),
     path(
         "internal/tenants/<slug:tenant>/models/<slug:model>/versions/<int:version>/artifact-url",
         ArtifactGrantApi.as_view(),

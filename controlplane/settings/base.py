@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "controlplane.fleet",
     "controlplane.rollouts",
     "controlplane.ops",
+    "controlplane.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +210,17 @@ CELERY_BEAT_SCHEDULE["routing-republish-pending"] = {
 }
 # Re-queue versions whose validation task was lost (broker down at upload, a worker killed mid-task).
 CELERY_BEAT_SCHEDULE["registry-validation-sweep"] = {"task": "registry.versions_validation_sweep", "schedule": 60.0}
+# Roll-ups (controlplane/monitoring, DESIGN.md §7): minute rows are rolled into hour rows every
+# RDV_ROLLUP_INTERVAL_S and kept RDV_ROLLUP_MINUTE_RETENTION_HOURS once rolled; hour rows are kept
+# RDV_ROLLUP_HOUR_RETENTION_DAYS, which is also the longest window GET …/metrics accepts.
+RDV_ROLLUP_INTERVAL_S = env_float("RDV_ROLLUP_INTERVAL_S")
+RDV_ROLLUP_MINUTE_RETENTION_HOURS = env_int("RDV_ROLLUP_MINUTE_RETENTION_HOURS")
+RDV_ROLLUP_HOUR_RETENTION_DAYS = env_int("RDV_ROLLUP_HOUR_RETENTION_DAYS")
+CELERY_BEAT_SCHEDULE["monitoring-rollups-roll"] = {
+    "task": "monitoring.rollups_roll",
+    "schedule": RDV_ROLLUP_INTERVAL_S,
+    "options": {"expires": RDV_ROLLUP_INTERVAL_S},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.tenancy.authentication.BearerTokenAuthentication"],

@@ -1,0 +1,129 @@
+"""The roll-up consumer: every ``rdv.<t>.<s>.decisions`` topic into per-deployment minute rows.
+
+A processing step on the streaming runtime, built like the decisions consumer (its own group,
+``rdv-rollups``): it follows ``rdv.config`` for the services, and each batch is added into the minute rows
+in one transaction together with each partition's offset watermark before ``process`` returns, so the
+runtime commits only what is stored, and a record read again (a crash before the commit, a rebalance, a
+replay by a new group) is skipped by the watermark: a replay gives the same numbers. Poison and records
+whose decisions name another service go to the dead-letter topic; a failed store stops the loop
+uncommitted. Rolling minutes into hours and retention are Celery beat's (``monitoring.tasks``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import msgspec
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from contracts.codec import DecodeError, decode_decisions
+from contracts.config import ServiceConfig
+from contracts.kafka import KafkaError, KafkaSettings, Record, TopicSpec, make_admin, make_consumer, make_producer
+from contracts.keys import ServiceKey
+from contracts.messages import Decision
+from contracts.topics import parse_service_topic
+from controlplane.consuming import ConsumerProcess, StoringStep, ensure_platform_topics
+from controlplane.decisions.consumer import decisions_topic_specs, wrong_topic
+from controlplane.decisions.services import _service_ids_resolve as service_ids_resolve
+from controlplane.monitoring.services import RecordDecisions, rollups_store
+from streaming import LoopSettings, StepIO, StreamLoop
+from streaming.follower import ConfigFollower
+
+GROUP_ID = "rdv-rollups"
+
+
+@dataclass(frozen=True, slots=True)
+class RollupsConsumerSettings:
+    kafka: KafkaSettings
+    group_id: str = GROUP_ID
+    batch_size: int = 2000
+    poll_wait_s: float = 0.5
+    # One transaction per batch: gathering a little longer makes each cover more decisions.
+    gather_s: float = 0.25
+
+    @classmethod
+    def from_django(cls, **overrides: object) -> RollupsConsumerSettings:
+        return cls(**{"kafka": settings.RDV_KAFKA, **overrides})  # type: ignore[arg-type]
+
+
+class RollupsStep(StoringStep):
+    """Adds each batch of decisions into the minute rows; poison goes to the DLQ."""
+
+    name = "rollups"
+
+    def __init__(self) -> None:
+        super().__init__(sweep_interval_s=3600.0)
+
+    def wanted_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
+        return decisions_topic_specs(services)
+
+    def process(self, records: Sequence[Record], io: StepIO) -> None:
+        decoded: list[tuple[Record, ServiceKey, list[Decision]]] = []
+        for record in records:
+            topic = parse_service_topic(record.topic)
+            if topic is None or topic.kind != "decisions":
+                continue
+            try:
+                decisions = decode_decisions(record.value or b"")
+            except DecodeError as exc:
+                self.dead_letter(record, str(exc), io)
+                continue
+            problem = next(filter(None, (wrong_topic(record, d) for d in decisions)), None)
+            if problem is not None:
+                self.dead_letter(record, problem, io)
+                continue
+            written_at = record.timestamp_ms / 1000.0
+            decoded.append((record, (topic.tenant, topic.service), [
+                d if d.decided_at > 0 else msgspec.structs.replace(d, decided_at=written_at) for d in decisions
+            ]))
+        if not decoded:
+            return
+        # A long-running process outlives connections (server restarts, CONN_MAX_AGE): drop dead ones.
+        close_old_connections()
+        service_ids = service_ids_resolve({key for _, key, _ in decoded})
+        # Decisions of services the database does not know (deleted, another control plane's) count nowhere.
+        self.stored += rollups_store(
+            records=[
+                RecordDecisions(service_ids[key], record.topic, record.partition, record.offset, decisions)
+                for record, key, decisions in decoded
+                if key in service_ids
+            ]
+        )
+
+    def sweep(self) -> None:
+        """Nothing: retention is Celery beat's, which deletes minute rows only once they are rolled."""
+
+
+class RollupsConsumer(ConsumerProcess):
+    """``manage.py consume_rollups``: the roll-up step on a loop that follows the config."""
+
+    def __init__(self, config: RollupsConsumerSettings) -> None:
+        super().__init__(RollupsStep())
+        self._config = config
+
+    def run(self) -> None:
+        kafka = self._config.kafka
+        ensure_platform_topics(kafka)
+        follower = ConfigFollower(kafka).start()
+        try:
+            if not follower.wait_ready(60):
+                raise KafkaError("could not read rdv.config within 60 s")
+            loop = StreamLoop(
+                self.step,
+                consumer=make_consumer(kafka.background(), group_id=self._config.group_id, assignor="range"),
+                producer=make_producer(kafka),
+                admin=make_admin(kafka),
+                config=follower,
+                settings=LoopSettings(
+                    max_batch=self._config.batch_size,
+                    max_wait_s=self._config.poll_wait_s,
+                    gather_s=self._config.gather_s,
+                ),
+                on_ready=self.announce_ready,
+            )
+            self.run_loop(loop)
+        finally:
+            follower.stop()
+            connections.close_all()
