@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import msgspec
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import IntegrityError, close_old_connections, connections
 
 from contracts.codec import DecodeError, decode_decisions
 from contracts.config import ServiceConfig
@@ -26,7 +26,7 @@ from contracts.messages import Decision
 from contracts.topics import parse_service_topic
 from controlplane.consuming import ConsumerProcess, StoringStep, ensure_platform_topics
 from controlplane.decisions.consumer import decisions_topic_specs, wrong_topic
-from controlplane.decisions.services import _service_ids_resolve as service_ids_resolve
+from controlplane.monitoring.selectors import service_ids_by_key
 from controlplane.monitoring.services import RecordDecisions, rollups_store
 from streaming import LoopSettings, StepIO, StreamLoop
 from streaming.follower import ConfigFollower
@@ -82,9 +82,18 @@ class RollupsStep(StoringStep):
             return
         # A long-running process outlives connections (server restarts, CONN_MAX_AGE): drop dead ones.
         close_old_connections()
-        service_ids = service_ids_resolve({key for _, key, _ in decoded})
+        try:
+            self.stored += self._store(decoded)
+        except IntegrityError:
+            # A service deleted between looking it up and storing: look again (its rows are gone with it).
+            self.stored += self._store(decoded)
+
+    @staticmethod
+    def _store(decoded: list[tuple[Record, ServiceKey, list[Decision]]]) -> int:
+        # Looked up every batch (one query): a deleted and re-created service must never get the old one's rows.
+        service_ids = service_ids_by_key({key for _, key, _ in decoded})
         # Decisions of services the database does not know (deleted, another control plane's) count nowhere.
-        self.stored += rollups_store(
+        return rollups_store(
             records=[
                 RecordDecisions(service_ids[key], record.topic, record.partition, record.offset, decisions)
                 for record, key, decisions in decoded

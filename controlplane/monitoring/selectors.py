@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q
 
+from contracts.keys import ServiceKey
 from controlplane.monitoring.models import RollupHour, RollupMinute
 from controlplane.monitoring.rollup import COUNTER_FIELDS, Deployment
 from controlplane.monitoring.sketch import RELATIVE_ACCURACY, merge_serialised
@@ -90,3 +92,12 @@ def service_metrics(*, service: Service, minutes: int, now: float, minute_retent
         relative_accuracy=RELATIVE_ACCURACY,
         deployments=[_deployment_numbers(d, grouped[d]) for d in ordered],
     )
+
+
+def service_ids_by_key(keys: Iterable[ServiceKey]) -> dict[ServiceKey, int]:
+    """The ids of the services named (tenant slug, service slug); unknown ones are left out."""
+    wanted = set(keys)
+    rows = Service.objects.filter(
+        tenant__slug__in={tenant for tenant, _ in wanted}, slug__in={service for _, service in wanted}
+    ).values_list("tenant__slug", "slug", "pk")
+    return {(tenant, slug): pk for tenant, slug, pk in rows if (tenant, slug) in wanted}
