@@ -6,12 +6,14 @@ every value of bucket ``i`` lies in ``(gamma**(i-1), gamma**i]``, and the bucket
 quantile is the representative of the bucket holding the element of rank ``floor(q * (n - 1))`` of the
 sorted values, so it is within 1 % of that element. Merging adds bucket counts: a minute's sketch merged
 into an hour's gives exactly the sketch of the hour's values, whatever the order, which is what makes the
-roll-ups exact under replay and hour roll-ups. Values at or below ``MIN_VALUE`` (0 included) count in a
-zero bucket whose representative is 0. Latencies of 1 µs to 10 min fit in about 1,400 buckets; a
-minute of one deployment usually fills a few dozen.
+roll-ups exact under replay and hour roll-ups. Values at or below ``MIN_VALUE`` (1 ns, 0 included) count
+in a zero bucket whose representative is 0; values above ``MAX_VALUE`` (about 3 hours) count in the last
+bucket (no latency of the platform gets there: deadlines are at most a minute).
 
-Serialised form (``to_bytes``): ``<B version><Q zero count><I n>`` then ``n`` little-endian int32 bucket
-indices and ``n`` uint64 counts, so many stored sketches merge in one numpy pass (``merge_serialised``).
+Serialised form (``to_bytes``), dense over the occupied buckets, about 1.5 KB for an hour of one
+deployment: ``<B version><B count width, 4 or 8><Q zero count><i first index><I n>`` then ``n``
+little-endian counts (uint32, or uint64 when one exceeds it), so thousands of stored sketches merge with
+one numpy slice addition each (``merge_serialised``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ import numpy as np
 RELATIVE_ACCURACY = 0.01
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 _LOG_GAMMA = math.log(GAMMA)
-# Below this (ms), a value counts as zero: no latency is measured that finely.
-MIN_VALUE = 1e-6
+MIN_VALUE = 1e-6  # ms
+MAX_VALUE = 1e7  # ms
+_MIN_INDEX = math.ceil(math.log(MIN_VALUE) / _LOG_GAMMA)
+_MAX_INDEX = math.ceil(math.log(MAX_VALUE) / _LOG_GAMMA)
 _FORMAT_VERSION = 1
-_HEADER = struct.Struct("<BQI")
+_HEADER = struct.Struct("<BBQiI")
+_WIDTHS = {4: "<u4", 8: "<u8"}
 
 
 class SketchFormatError(ValueError):
@@ -60,7 +65,7 @@ class LatencySketch:
         if value <= MIN_VALUE or math.isnan(value):
             self.zero_count += 1
             return
-        index = math.ceil(math.log(value) / _LOG_GAMMA)
+        index = math.ceil(math.log(value) / _LOG_GAMMA) if value < MAX_VALUE else _MAX_INDEX
         buckets = self.buckets
         buckets[index] = buckets.get(index, 0) + 1
 
@@ -86,14 +91,22 @@ class LatencySketch:
         raise AssertionError("unreachable: the rank is below the count")
 
     def to_bytes(self) -> bytes:
-        indices = np.fromiter(self.buckets.keys(), dtype="<i4", count=len(self.buckets))
-        counts = np.fromiter(self.buckets.values(), dtype="<u8", count=len(self.buckets))
-        return _HEADER.pack(_FORMAT_VERSION, self.zero_count, len(indices)) + indices.tobytes() + counts.tobytes()
+        if not self.buckets:
+            return _HEADER.pack(_FORMAT_VERSION, 4, self.zero_count, 0, 0)
+        first, last = min(self.buckets), max(self.buckets)
+        dense = np.zeros(last - first + 1, dtype=np.uint64)
+        dense[np.fromiter(self.buckets.keys(), dtype=np.int64, count=len(self.buckets)) - first] = np.fromiter(
+            self.buckets.values(), dtype=np.uint64, count=len(self.buckets)
+        )
+        width = 4 if int(dense.max()) <= 0xFFFFFFFF else 8
+        header = _HEADER.pack(_FORMAT_VERSION, width, self.zero_count, first, len(dense))
+        return header + dense.astype(_WIDTHS[width]).tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LatencySketch:
-        zero_count, indices, counts = _unpack(data)
-        return cls(dict(zip(indices.tolist(), counts.tolist(), strict=True)), zero_count)
+        zero_count, first, counts = _unpack(data)
+        present = np.nonzero(counts)[0]
+        return cls(dict(zip((present + first).tolist(), counts[present].tolist(), strict=True)), zero_count)
 
     def to_json(self) -> dict[str, object]:
         """JSON-friendly form (for humans and other tools): ``{relative_accuracy, zero_count, buckets}``."""
@@ -110,38 +123,32 @@ class LatencySketch:
         buckets = data.get("buckets") or {}
         if not isinstance(buckets, Mapping):
             raise SketchFormatError("buckets must be an object")
-        return cls({int(k): int(v) for k, v in buckets.items()}, int(data.get("zero_count") or 0))  # type: ignore[call-overload]
+        parsed = {int(k): int(v) for k, v in buckets.items()}
+        if any(not _MIN_INDEX <= index <= _MAX_INDEX or count < 0 for index, count in parsed.items()):
+            raise SketchFormatError(f"bucket indices must be in {_MIN_INDEX}..{_MAX_INDEX}, counts positive")
+        return cls(parsed, int(data.get("zero_count") or 0))  # type: ignore[call-overload]
 
 
-def _unpack(data: bytes) -> tuple[int, np.ndarray, np.ndarray]:
+def _unpack(data: bytes) -> tuple[int, int, np.ndarray]:
     if len(data) < _HEADER.size:
         raise SketchFormatError("too short for a sketch header")
-    version, zero_count, size = _HEADER.unpack_from(data)
-    if version != _FORMAT_VERSION or len(data) != _HEADER.size + 12 * size:
+    version, width, zero_count, first, size = _HEADER.unpack_from(data)
+    if version != _FORMAT_VERSION or width not in _WIDTHS or len(data) != _HEADER.size + width * size:
         raise SketchFormatError(f"not a version-{_FORMAT_VERSION} sketch of {size} buckets")
-    indices = np.frombuffer(data, dtype="<i4", count=size, offset=_HEADER.size)
-    counts = np.frombuffer(data, dtype="<u8", count=size, offset=_HEADER.size + 4 * size)
-    return zero_count, indices, counts
+    if size and not (first >= _MIN_INDEX and first + size - 1 <= _MAX_INDEX):
+        raise SketchFormatError(f"buckets {first}..{first + size - 1} outside {_MIN_INDEX}..{_MAX_INDEX}")
+    return zero_count, first, np.frombuffer(data, dtype=_WIDTHS[width], count=size, offset=_HEADER.size)
 
 
 def merge_serialised(blobs: Iterable[bytes]) -> LatencySketch:
-    """Many stored sketches merged in one numpy pass (the metrics endpoint merges thousands)."""
+    """Many stored sketches merged in one pass: each adds its dense counts into one fixed-range array."""
+    total = np.zeros(_MAX_INDEX - _MIN_INDEX + 1, dtype=np.uint64)
     zero_total = 0
-    all_indices: list[np.ndarray] = []
-    all_counts: list[np.ndarray] = []
     for blob in blobs:
-        zero_count, indices, counts = _unpack(bytes(blob))
+        zero_count, first, counts = _unpack(blob if isinstance(blob, bytes) else bytes(blob))
         zero_total += zero_count
-        all_indices.append(indices)
-        all_counts.append(counts)
-    if not all_indices or not sum(len(i) for i in all_indices):
-        return LatencySketch(zero_count=zero_total)
-    indices = np.concatenate(all_indices).astype(np.int64)
-    counts = np.concatenate(all_counts)
-    low = int(indices.min())
-    summed = np.bincount(indices - low, weights=counts.astype(np.float64))
-    present = np.nonzero(summed)[0]
-    # Float weights are exact below 2**53 counts: far beyond any window's requests.
-    return LatencySketch(
-        dict(zip((present + low).tolist(), summed[present].astype(np.int64).tolist(), strict=True)), zero_total
-    )
+        if len(counts):
+            start = first - _MIN_INDEX
+            total[start:start + len(counts)] += counts
+    present = np.nonzero(total)[0]
+    return LatencySketch(dict(zip((present + _MIN_INDEX).tolist(), total[present].tolist(), strict=True)), zero_total)

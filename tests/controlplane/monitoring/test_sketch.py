@@ -74,3 +74,17 @@ def test_garbage_bytes_are_refused() -> None:
         LatencySketch.from_bytes(b"\x02" + b"\x00" * 20)
     with pytest.raises(SketchFormatError):
         LatencySketch.from_bytes(_sketch([1.0]).to_bytes()[:-1])
+
+
+def test_absurd_latencies_land_in_the_last_bucket_and_the_format_stays_bounded() -> None:
+    sketch = _sketch([5.0, 1e12, float("inf")])
+    assert sketch.count == 3 and len(sketch.buckets) == 2
+    again = merge_serialised([sketch.to_bytes(), sketch.to_bytes()])
+    assert again.count == 6
+
+
+def test_counts_past_32_bits_are_kept() -> None:
+    sketch = LatencySketch({10: 2**40, 12: 1})
+    assert LatencySketch.from_bytes(sketch.to_bytes()).buckets == {10: 2**40, 12: 1}
+    assert merge_serialised([sketch.to_bytes(), LatencySketch({11: 3}).to_bytes()]).buckets == {
+        10: 2**40, 11: 3, 12: 1}
