@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 
 from contracts.keys import ServiceKey
@@ -35,10 +36,12 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _rows(service: Service, plan: WindowPlan) -> list[tuple[Any, ...]]:
-    start, end = datetime.fromtimestamp(plan.start, tz=UTC), datetime.fromtimestamp(plan.end, tz=UTC)
-    hours_from = datetime.fromtimestamp(plan.hours_from, tz=UTC)
-    hours_to = datetime.fromtimestamp(plan.hours_to, tz=UTC)
+def _bounds(plan: WindowPlan) -> tuple[datetime, datetime, datetime, datetime]:
+    return tuple(datetime.fromtimestamp(t, tz=UTC) for t in (plan.start, plan.end, plan.hours_from, plan.hours_to))  # type: ignore[return-value]
+
+
+def _rows_orm(service: Service, plan: WindowPlan) -> list[tuple[Any, ...]]:
+    start, end, hours_from, hours_to = _bounds(plan)
     rows: list[tuple[Any, ...]] = []
     if plan.has_hours:
         rows += RollupHour.objects.filter(service=service, hour__gte=hours_from, hour__lt=hours_to).values_list(
@@ -51,6 +54,35 @@ def _rows(service: Service, plan: WindowPlan) -> list[tuple[Any, ...]]:
         .values_list(*_COLUMNS)
     )
     return rows
+
+
+def _rows_postgresql(service: Service, plan: WindowPlan) -> list[tuple[Any, ...]]:
+    """The same rows as ``_rows_orm``, fetched in binary: a week of sketches in half the time (bytea in
+    text is hex, twice the bytes, decoded on arrival). Django binds parameters client-side, and such
+    cursors cannot ask for binary results, hence a plain psycopg cursor on Django's connection."""
+    import psycopg  # the PostgreSQL driver: only imported where it is the database
+
+    start, end, hours_from, hours_to = _bounds(plan)
+    columns = ", ".join(_COLUMNS)
+    queries = [
+        (f"SELECT {columns} FROM {RollupMinute._meta.db_table} WHERE service_id = %s AND minute >= %s "
+         "AND minute < %s AND (minute < %s OR minute >= %s OR NOT rolled)",
+         [service.pk, start, end, hours_from, hours_to]),
+    ]
+    if plan.has_hours:
+        queries.append((f"SELECT {columns} FROM {RollupHour._meta.db_table} WHERE service_id = %s "
+                        "AND hour >= %s AND hour < %s", [service.pk, hours_from, hours_to]))
+    connection.ensure_connection()
+    rows: list[tuple[Any, ...]] = []
+    with psycopg.Cursor(connection.connection) as cursor:
+        for sql, params in queries:
+            cursor.execute(sql, params, binary=True)
+            rows += cursor.fetchall()
+    return rows
+
+
+def _rows(service: Service, plan: WindowPlan) -> list[tuple[Any, ...]]:
+    return (_rows_postgresql if connection.vendor == "postgresql" else _rows_orm)(service, plan)
 
 
 def _deployment_numbers(deployment: Deployment, rows: list[tuple[Any, ...]]) -> dict[str, Any]:

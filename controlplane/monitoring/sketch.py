@@ -10,10 +10,10 @@ roll-ups exact under replay and hour roll-ups. Values at or below ``MIN_VALUE`` 
 in a zero bucket whose representative is 0; values above ``MAX_VALUE`` (about 3 hours) count in the last
 bucket (no latency of the platform gets there: deadlines are at most a minute).
 
-Serialised form (``to_bytes``), dense over the occupied buckets, about 1.5 KB for an hour of one
-deployment: ``<B version><B count width, 4 or 8><Q zero count><i first index><I n>`` then ``n``
-little-endian counts (uint32, or uint64 when one exceeds it), so thousands of stored sketches merge with
-one numpy slice addition each (``merge_serialised``).
+Serialised form (``to_bytes``), dense over the occupied buckets, under 1 KB for an hour of one
+deployment: ``<B version><B count width, 2, 4 or 8><Q zero count><i first index><I n>`` then ``n``
+little-endian counts (uint16, uint32 or uint64: the narrowest that holds the largest), so thousands of
+stored sketches merge with one numpy slice addition each (``merge_serialised``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _MIN_INDEX = math.ceil(math.log(MIN_VALUE) / _LOG_GAMMA)
 _MAX_INDEX = math.ceil(math.log(MAX_VALUE) / _LOG_GAMMA)
 _FORMAT_VERSION = 1
 _HEADER = struct.Struct("<BBQiI")
-_WIDTHS = {4: "<u4", 8: "<u8"}
+_WIDTHS = {2: "<u2", 4: "<u4", 8: "<u8"}
 
 
 class SketchFormatError(ValueError):
@@ -92,13 +92,14 @@ class LatencySketch:
 
     def to_bytes(self) -> bytes:
         if not self.buckets:
-            return _HEADER.pack(_FORMAT_VERSION, 4, self.zero_count, 0, 0)
+            return _HEADER.pack(_FORMAT_VERSION, 2, self.zero_count, 0, 0)
         first, last = min(self.buckets), max(self.buckets)
         dense = np.zeros(last - first + 1, dtype=np.uint64)
         dense[np.fromiter(self.buckets.keys(), dtype=np.int64, count=len(self.buckets)) - first] = np.fromiter(
             self.buckets.values(), dtype=np.uint64, count=len(self.buckets)
         )
-        width = 4 if int(dense.max()) <= 0xFFFFFFFF else 8
+        largest = int(dense.max())
+        width = 2 if largest <= 0xFFFF else 4 if largest <= 0xFFFFFFFF else 8
         header = _HEADER.pack(_FORMAT_VERSION, width, self.zero_count, first, len(dense))
         return header + dense.astype(_WIDTHS[width]).tobytes()
 

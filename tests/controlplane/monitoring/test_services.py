@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from controlplane.monitoring.models import RollupHour, RollupMinute, RollupWatermark
-from controlplane.monitoring.selectors import service_metrics
+from controlplane.monitoring.selectors import _rows_orm, _rows_postgresql, service_metrics
 from controlplane.monitoring.services import RecordDecisions, rollups_expire, rollups_roll, rollups_store
 from controlplane.monitoring.sketch import RELATIVE_ACCURACY
+from controlplane.monitoring.windows import window_plan
 from controlplane.routing.models import Service
 from tests.controlplane.monitoring.builders import assert_metrics_match, random_decisions
 from tests.factories import ServiceFactory
@@ -25,6 +26,10 @@ def _records(service: Service, decisions: list, *, per_record: int = 10, partiti
         RecordDecisions(service.pk, topic, partition, offset, decisions[i:i + per_record])
         for offset, i in enumerate(range(0, len(decisions), per_record))
     ]
+
+
+def _comparable(row: tuple) -> tuple:
+    return (*row[:-1], bytes(row[-1]))
 
 
 def _rows() -> list[tuple]:
@@ -77,6 +82,10 @@ def test_hours_plus_edge_minutes_give_the_same_numbers_as_minutes_alone() -> Non
         decisions + late, RELATIVE_ACCURACY,
     )
     rollups_roll(before=current_hour)
+    # The binary PostgreSQL read and the ORM's (SQLite, in development) read the same rows.
+    plan = window_plan(minutes=6 * 60, now=now, minute_retention_s=RETENTION_S)
+    binary = sorted(map(_comparable, _rows_postgresql(service, plan)))
+    assert binary == sorted(map(_comparable, _rows_orm(service, plan))) and binary
     assert_metrics_match(
         {"deployments": service_metrics(service=service, minutes=6 * 60, now=now,
                                         minute_retention_s=RETENTION_S).deployments},
