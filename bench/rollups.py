@@ -198,9 +198,10 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(16)
     collector.tune()  # as `manage.py consume_rollups` does
 
-    print(f"[bench] roll-up throughput: {args.runs} runs of {args.decisions} decisions; load {load_average()}",
-          flush=True)
     runs = []
+    if args.only != "query":
+        print(f"[bench] roll-up throughput: {args.runs} runs of {args.decisions} decisions; load {load_average()}",
+              flush=True)
     for index in range(0 if args.only == "query" else args.runs):
         run = throughput_run(args.decisions, args.per_record, args.partitions, rng)
         runs.append(run)
