@@ -79,7 +79,9 @@ def _decisions(tenant: str, service: str, count: int, rng: random.Random) -> lis
     return found
 
 
-def throughput_run(decisions: int, per_record: int, partitions: int, rng: random.Random) -> dict[str, Any]:
+def throughput_run(
+    decisions: int, per_record: int, partitions: int, rng: random.Random, batch_size: int = 2000
+) -> dict[str, Any]:
     tenant = _tenant()
     service = _service(tenant, partitions)
     topic = service_topics(tenant.slug, service.slug).decisions
@@ -98,7 +100,7 @@ def throughput_run(decisions: int, per_record: int, partitions: int, rng: random
     producer.close()
 
     group = f"rdv-rollups-bench-{uuid.uuid4().hex[:6]}"
-    consumer = RollupsConsumer(RollupsConsumerSettings.from_django(group_id=group))
+    consumer = RollupsConsumer(RollupsConsumerSettings.from_django(group_id=group, batch_size=batch_size))
     # The clock starts when the step is handed its first records (the group's join and the first fetch
     # are start-up, not throughput) and stops when the last decision is stored.
     first_batch: list[float] = []
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-record", type=int, default=40)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=RollupsConsumerSettings.batch_size,
+                        help="records per batch (one transaction), as `consume_rollups --batch-size`")
     parser.add_argument("--deployments", type=int, default=20)
     parser.add_argument("--per-minute", type=int, default=100)
     parser.add_argument("--queries", type=int, default=20)
@@ -203,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[bench] roll-up throughput: {args.runs} runs of {args.decisions} decisions; load {load_average()}",
               flush=True)
     for index in range(0 if args.only == "query" else args.runs):
-        run = throughput_run(args.decisions, args.per_record, args.partitions, rng)
+        run = throughput_run(args.decisions, args.per_record, args.partitions, rng, args.batch_size)
         runs.append(run)
         print(f"[bench] run {index + 1}: {run}", flush=True)
     if runs:
