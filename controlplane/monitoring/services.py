@@ -57,10 +57,11 @@ def _add_into_rows(
     """Add ``totals`` into their rows (created at zero when missing), each locked in primary-key order."""
     pending = dict(totals)
     for _ in range(_UPSERT_ATTEMPTS):
+        # Inserted in key order: two writers inserting the same new rows wait for each other, never deadlock.
         model.objects.bulk_create(
             [
                 model(service_id=sid, model=name, version=version, role=role, **{time_field: at}, **unique)
-                for (sid, at, name, version, role) in pending
+                for (sid, at, name, version, role) in sorted(pending)
             ],
             ignore_conflicts=True,
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from controlplane.monitoring.models import RollupHour, RollupMinute, RollupWatermark
 from controlplane.monitoring.selectors import _rows_orm, _rows_postgresql, service_metrics
@@ -115,3 +117,32 @@ def test_retention_deletes_rolled_minutes_and_old_hours_only() -> None:
     minutes, hours = rollups_expire(minutes_before=nowdt, hours_before=nowdt - timedelta(days=1))
     assert minutes > 0 and hours == 0
     assert rollups_expire(minutes_before=nowdt, hours_before=nowdt)[1] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumers_of_different_partitions_write_the_same_minutes_at_once() -> None:
+    """Two members of the group own different partitions of one service: same rows, no lost update."""
+    service = ServiceFactory()
+    now = time.time()
+    parts = [random_decisions(service.tenant.slug, service.slug, 400, seed=p, decided_at=now - 5) for p in range(4)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(parts))
+
+    def store(partition: int) -> None:
+        try:
+            start.wait()
+            for record in _records(service, parts[partition], per_record=5, partition=partition):
+                rollups_store(records=[record])
+        except BaseException as exc:  # noqa: BLE001  (reported to the test)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=store, args=(p,)) for p in range(len(parts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    body = service_metrics(service=service, minutes=15, now=now, minute_retention_s=RETENTION_S)
+    assert_metrics_match({"deployments": body.deployments}, [d for part in parts for d in part], RELATIVE_ACCURACY)
