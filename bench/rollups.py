@@ -36,7 +36,7 @@ from django.test import Client  # noqa: E402
 from contracts import Candidate, Decision, encode, service_topics  # noqa: E402
 from contracts.kafka import make_producer  # noqa: E402
 from contracts.messages import DecisionBatch  # noqa: E402
-from controlplane.monitoring.consumer import RollupsConsumer, RollupsConsumerSettings  # noqa: E402
+from controlplane.monitoring.consumer import BATCH_SIZE, RollupsConsumer, RollupsConsumerSettings  # noqa: E402
 from controlplane.monitoring.models import RollupHour, RollupMinute  # noqa: E402
 from controlplane.monitoring.sketch import LatencySketch  # noqa: E402
 from controlplane.routing.models import Service  # noqa: E402
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-record", type=int, default=40)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=RollupsConsumerSettings.batch_size,
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                         help="records per batch (one transaction), as `consume_rollups --batch-size`")
     parser.add_argument("--deployments", type=int, default=20)
     parser.add_argument("--per-minute", type=int, default=100)

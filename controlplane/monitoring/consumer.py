@@ -20,25 +20,36 @@ from django.db import IntegrityError, close_old_connections, connections
 
 from contracts.codec import DecodeError, decode_decisions
 from contracts.config import ServiceConfig
-from contracts.kafka import KafkaError, KafkaSettings, Record, TopicSpec, make_admin, make_consumer, make_producer
+from contracts.kafka import (
+    KafkaError,
+    KafkaSettings,
+    Record,
+    TopicPartition,
+    TopicSpec,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
 from contracts.keys import ServiceKey
 from contracts.messages import Decision
 from contracts.topics import parse_service_topic
 from controlplane.consuming import ConsumerProcess, StoringStep, ensure_platform_topics
 from controlplane.decisions.consumer import decisions_topic_specs, wrong_topic
-from controlplane.monitoring.selectors import service_ids_by_key
+from controlplane.monitoring.selectors import service_ids_by_key, watermarks_of
 from controlplane.monitoring.services import RecordDecisions, rollups_store
 from streaming import LoopSettings, StepIO, StreamLoop
 from streaming.follower import ConfigFollower
 
 GROUP_ID = "rdv-rollups"
+# Records per batch at most (each batch one transaction): only a backlog fills it (docs/benchmarks.md).
+BATCH_SIZE = 2000
 
 
 @dataclass(frozen=True, slots=True)
 class RollupsConsumerSettings:
     kafka: KafkaSettings
     group_id: str = GROUP_ID
-    batch_size: int = 2000
+    batch_size: int = BATCH_SIZE
     poll_wait_s: float = 0.5
     # One transaction per batch: gathering a little longer makes each cover more decisions.
     gather_s: float = 0.25
@@ -55,13 +66,35 @@ class RollupsStep(StoringStep):
 
     def __init__(self) -> None:
         super().__init__(sweep_interval_s=3600.0)
+        # The watermark of each partition as last read or stored here: records at or below it are skipped
+        # before they are decoded (a replay costs a fetch, not a decode). Only an optimisation: the store
+        # checks the stored watermarks again, in its transaction. Forgotten at every config change (a
+        # service deleted and re-created starts its topic at offset 0) and when partitions move.
+        self._seen: dict[tuple[str, int], int] = {}
 
     def wanted_topics(self, services: Mapping[ServiceKey, ServiceConfig]) -> Sequence[TopicSpec]:
         return decisions_topic_specs(services)
 
+    def configure(self, services: Mapping[ServiceKey, ServiceConfig], io: StepIO) -> None:
+        self._seen.clear()
+
+    def assigned(self, partitions: list[TopicPartition], io: StepIO) -> None:
+        self._seen.clear()
+
+    def revoking(self, partitions: list[TopicPartition], io: StepIO) -> None:
+        self._seen.clear()
+
+    def _unseen(self, records: Sequence[Record]) -> list[Record]:
+        missing = {(r.topic, r.partition) for r in records} - self._seen.keys()
+        if missing:
+            close_old_connections()
+            self._seen.update(dict.fromkeys(missing, -1))
+            self._seen.update(watermarks_of(missing))
+        return [r for r in records if r.offset > self._seen[(r.topic, r.partition)]]
+
     def process(self, records: Sequence[Record], io: StepIO) -> None:
         decoded: list[tuple[Record, ServiceKey, list[Decision]]] = []
-        for record in records:
+        for record in self._unseen(records):
             topic = parse_service_topic(record.topic)
             if topic is None or topic.kind != "decisions":
                 continue
@@ -87,6 +120,8 @@ class RollupsStep(StoringStep):
         except IntegrityError:
             # A service deleted between looking it up and storing: look again (its rows are gone with it).
             self.stored += self._store(decoded)
+        for record, _, _ in decoded:
+            self._seen[(record.topic, record.partition)] = record.offset
 
     @staticmethod
     def _store(decoded: list[tuple[Record, ServiceKey, list[Decision]]]) -> int:

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Q
 
 from contracts.keys import ServiceKey
-from controlplane.monitoring.models import RollupHour, RollupMinute
+from controlplane.monitoring.models import RollupHour, RollupMinute, RollupWatermark
 from controlplane.monitoring.rollup import COUNTER_FIELDS, Deployment
 from controlplane.monitoring.sketch import RELATIVE_ACCURACY, merge_serialised
 from controlplane.monitoring.windows import WindowPlan, window_plan
@@ -133,3 +133,12 @@ def service_ids_by_key(keys: Iterable[ServiceKey]) -> dict[ServiceKey, int]:
         tenant__slug__in={tenant for tenant, _ in wanted}, slug__in={service for _, service in wanted}
     ).values_list("tenant__slug", "slug", "pk")
     return {(tenant, slug): pk for tenant, slug, pk in rows if (tenant, slug) in wanted}
+
+
+def watermarks_of(partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The stored watermark (last offset counted) of each (topic, partition) that has one."""
+    wanted = set(partitions)
+    rows = RollupWatermark.objects.filter(topic__in={topic for topic, _ in wanted}).values_list(
+        "topic", "partition", "offset"
+    )
+    return {(topic, partition): offset for topic, partition, offset in rows if (topic, partition) in wanted}

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from controlplane.monitoring.consumer import GROUP_ID, RollupsConsumer, RollupsConsumerSettings
+from controlplane.monitoring.consumer import BATCH_SIZE, GROUP_ID, RollupsConsumer, RollupsConsumerSettings
 from streaming import collector
 
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--group", default=GROUP_ID, help=f"consumer group (default {GROUP_ID})")
-        parser.add_argument("--batch-size", type=int, default=2000, help="records stored per commit, at most")
+        parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="records stored per commit, at most")
 
     def handle(self, *args: Any, **options: Any) -> None:
         consumer = RollupsConsumer(
