@@ -157,7 +157,8 @@ def test_decisions_smuggled_into_another_tenants_service_count_nowhere(
 
     running = ConsumerThread(_config()).start()
     try:
-        _wait_for(lambda: running.consumer.stored == 30 and running.consumer.dead_letters == 2,
+        # At least ours: a fresh group also reads every other test's decisions topic, poison included.
+        _wait_for(lambda: running.consumer.stored == 30 and running.consumer.dead_letters >= 2,
                   describe=lambda: f"{running.consumer.stored} counted, {running.consumer.dead_letters} dead letters")
     finally:
         running.stop()
