@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 HTTP_PORT ?= 8000
 
-.PHONY: run test bench bench-rendezvous bench-runner bench-propagation bench-redos stop lint venv kafka-up kafka-down
+.PHONY: run test bench bench-rendezvous bench-runner bench-propagation bench-redos bench-rollups stop lint venv kafka-up kafka-down
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -35,6 +35,10 @@ bench-propagation: venv
 ## Tenant B floods a catastrophic-backtracking schema; tenant A's p99 with and without it (target ≤ +20 %).
 bench-redos: venv
 	@bash scripts/bench_redos.sh $(ARGS)
+
+## The roll-up consumer's decisions/s through Kafka and GET …/metrics?window=7d (docs/benchmarks.md).
+bench-rollups: venv
+	@bash scripts/bench_rollups.sh $(ARGS)
 
 stop:
 	@bash scripts/kafka.sh stop

@@ -30,6 +30,7 @@ while read -r pid args; do
     *"-m rendezvous_worker"*) name=rendezvous ;;
     *uvicorn*) name=gateway ;;
     *consume_decisions*) name=decisions ;;
+    *consume_rollups*) name=rollups ;;
     *consume_status*) name=status ;;
     *) continue ;;
   esac

@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     children.append(Child("decisions", [python, "manage.py", "consume_decisions"], control, "[decisions] ready"))
     children.append(Child("status", [python, "manage.py", "consume_status"], control, "[status] ready"))
     children.append(Child("drift", [python, "manage.py", "consume_drift"], control, "[drift] ready"))
+    children.append(Child("rollups", [python, "manage.py", "consume_rollups"], control, "[rollups] ready"))
     if args.celery:
         children += [
             Child("celery", [python, "-m", "celery", "-A", "controlplane", "worker", "-Q", "celery", "--loglevel",

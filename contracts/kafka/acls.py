@@ -34,7 +34,7 @@ TOPIC_PREFIX = "rdv."
 UNMANAGED_GROUP = "rdv-unmanaged"
 # The consumer groups each worker role joins (a prefix each: the pool or a test suffix follows).
 WORKER_GROUP_PREFIXES: dict[PlatformRole, tuple[str, ...]] = {
-    "controlplane": ("rdv-decisions", "rdv-status", "rdv-drift"),
+    "controlplane": ("rdv-decisions", "rdv-status", "rdv-drift", "rdv-rollups"),
     "runner": ("rdv-runner-", "rdv-decoy-", "rdv-canary-"),
     "rendezvous": ("rdv-rendezvous",),
 }

@@ -293,6 +293,15 @@ def _control_plane() -> list[Setting]:
         Setting("RDV_DRIFT_RETENTION_DAYS", "int", 30,
                 "how long drift buckets and their scores are kept (days; `manage.py consume_drift` sweeps hourly)",
                 _CP, section, minimum=1),
+        Setting("RDV_ROLLUP_INTERVAL_S", "float", 60.0,
+                "how often Celery beat rolls the finished hours' minute roll-ups into hour rows and deletes "
+                "expired roll-ups (seconds)", _CP, section, minimum=0, above=True),
+        Setting("RDV_ROLLUP_MINUTE_RETENTION_HOURS", "int", 48,
+                "how long per-minute roll-ups are kept once rolled into hours (hours); a `GET …/metrics` window "
+                "starting earlier starts at the hour", _CP, section, minimum=2),
+        Setting("RDV_ROLLUP_HOUR_RETENTION_DAYS", "int", 90,
+                "how long per-hour roll-ups are kept (days): also the longest `GET …/metrics` window",
+                _CP, section, minimum=1),
         Setting("RDV_STATUS_STALE_S", "int", 15, "a worker whose last status report is older no longer counts",
                 _CP, section, minimum=1),
         Setting("RDV_READY_TIMEOUT_S", "int", 60,

@@ -13,6 +13,7 @@ from controlplane.decisions.apis import DecisionApi
 from controlplane.drift.apis import DriftApi
 from controlplane.feedback.apis import FeedbackApi, QualityApi
 from controlplane.fleet.apis import ReadinessApi
+from controlplane.monitoring.apis import MetricsApi
 from controlplane.registry.apis import ArtifactDownloadApi, ArtifactGrantApi
 from controlplane.registry.model_apis import ModelViewSet, VersionViewSet
 from controlplane.rollouts.apis import RolloutAbortApi, RolloutApi, RolloutPauseApi, RolloutResumeApi, RolloutsApi
@@ -56,6 +57,7 @@ urlpatterns = [
     path(f"{service_prefix}/alert-rules", AlertRulesApi.as_view(), name="service-alert-rules"),
     path(f"{service_prefix}/quality", QualityApi.as_view(), name="service-quality"),
     path(f"{service_prefix}/drift", DriftApi.as_view(), name="service-drift"),
+    path(f"{service_prefix}/metrics", MetricsApi.as_view(), name="service-metrics"),
     path(
         "internal/tenants/<slug:tenant>/models/<slug:model>/versions/<int:version>/artifact-url",
         ArtifactGrantApi.as_view(),

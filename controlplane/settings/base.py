@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "controlplane.rollouts",
     "controlplane.ops",
     "controlplane.drift",
+    "controlplane.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -232,16 +233,28 @@ CELERY_BEAT_SCHEDULE["routing-republish-pending"] = {
     "schedule": RDV_REPUBLISH_INTERVAL_S,
     "options": {"expires": RDV_REPUBLISH_INTERVAL_S},
 }
-# Re-queue versions whose validation task was lost (broker down at upload, a worker killed mid-task).
+# Every service's alert rules, evaluated (DESIGN.md §7 *Alerts*); resolved alerts past retention deleted.
 CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
     "task": "alerts.evaluate_all",
     "schedule": RDV_ALERT_INTERVAL_S,
     "options": {"expires": RDV_ALERT_INTERVAL_S},
 }
 CELERY_BEAT_SCHEDULE["alerts-sweep"] = {"task": "alerts.sweep", "schedule": 3600.0}
+# Re-queue versions whose validation task was lost (broker down at upload, a worker killed mid-task).
 CELERY_BEAT_SCHEDULE["registry-validation-sweep"] = {"task": "registry.versions_validation_sweep", "schedule": 60.0}
 # Labels outlive nothing they can join: swept a day after their decisions expire (controlplane/feedback/tasks.py).
 CELERY_BEAT_SCHEDULE["feedback-expire"] = {"task": "feedback.expire", "schedule": 3600.0}
+# Roll-ups (controlplane/monitoring, DESIGN.md §7): minute rows are rolled into hour rows every
+# RDV_ROLLUP_INTERVAL_S and kept RDV_ROLLUP_MINUTE_RETENTION_HOURS once rolled; hour rows are kept
+# RDV_ROLLUP_HOUR_RETENTION_DAYS, which is also the longest window GET …/metrics accepts.
+RDV_ROLLUP_INTERVAL_S = env_float("RDV_ROLLUP_INTERVAL_S")
+RDV_ROLLUP_MINUTE_RETENTION_HOURS = env_int("RDV_ROLLUP_MINUTE_RETENTION_HOURS")
+RDV_ROLLUP_HOUR_RETENTION_DAYS = env_int("RDV_ROLLUP_HOUR_RETENTION_DAYS")
+CELERY_BEAT_SCHEDULE["monitoring-rollups-roll"] = {
+    "task": "monitoring.rollups_roll",
+    "schedule": RDV_ROLLUP_INTERVAL_S,
+    "options": {"expires": RDV_ROLLUP_INTERVAL_S},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.tenancy.authentication.BearerTokenAuthentication"],

@@ -18,7 +18,7 @@ from tests.kafka_auth import worker_env
 
 
 def control_plane_processes(env: dict[str, str], logs: Path) -> list[ChildProcess]:
-    """The decisions consumer, a Celery worker (one process: CPU is shared) and beat ticking every second."""
+    """The decisions and roll-up consumers, a Celery worker (one process: CPU is shared), beat ticking every second."""
     django_env = {
         **env,
         **worker_env("controlplane"),
@@ -32,6 +32,10 @@ def control_plane_processes(env: dict[str, str], logs: Path) -> list[ChildProces
         ChildProcess(
             "decisions", ["manage.py", "consume_decisions"], django_env, logs / "decisions.log",
             ready_marker="[decisions] ready", ready_timeout=90,
+        ),
+        ChildProcess(
+            "rollups", ["manage.py", "consume_rollups"], django_env, logs / "rollups.log",
+            ready_marker="[rollups] ready", ready_timeout=90,
         ),
         ChildProcess(
             "celery-worker",

@@ -208,7 +208,9 @@ def table(stack: Stack) -> list[tuple[int, str, int, int]]:
     return [(r["version"], r["role"], r["weight"], r["rank"]) for r in rows]
 
 
-def test_ci_canary_is_promoted_automatically_and_a_bad_version_is_rolled_back(stack: Stack) -> None:
+def test_ci_canary_is_promoted_automatically_and_a_bad_version_is_rolled_back(
+    stack: Stack, django_db_blocker: Any
+) -> None:
     started = time.monotonic()
     # The baseline: v1 champion of a new service, through the public API.
     assert stack.http("POST", "/models", json={"slug": "iris", "name": "Iris"}).status_code == 201
@@ -283,3 +285,35 @@ def test_ci_canary_is_promoted_automatically_and_a_bad_version_is_rolled_back(st
     assert revisions[0]["actor"] == f"rollout:{bad_rollout['id']}"
     assert all(process.alive for process in stack.processes)
     assert time.monotonic() - started < 150
+    # Issue 16, acceptance 1 through the platform: GET …/metrics agrees with the decision records of the
+    # same decisions (counts exactly, percentiles within the sketch's accuracy).
+    metrics_agree_with_decision_records(stack, django_db_blocker)
+
+
+def metrics_agree_with_decision_records(stack: Stack, django_db_blocker: Any) -> None:
+    from contracts import Candidate, Decision
+    from controlplane.decisions.models import DecisionRecord
+    from tests.controlplane.monitoring.builders import assert_metrics_match, expected_numbers
+
+    def decisions() -> list[Decision]:
+        with django_db_blocker.unblock():
+            rows = list(DecisionRecord.objects.filter(service__tenant__slug=stack.tenant, service__slug="iris"))
+        return [
+            Decision(request_id=r.request_id, tenant=stack.tenant, service="iris", status=r.status, output=r.output,
+                     model=r.model, version=r.version, reason=r.reason, latency_ms=r.latency_ms,
+                     config_revision=r.config_revision, candidates=[Candidate(**c) for c in r.candidates],
+                     decided_at=r.decided_at.timestamp())
+            for r in rows
+        ]
+
+    deadline = time.monotonic() + 30
+    while True:  # both consumers read the same topics, each at its own pace
+        body = stack.http("GET", "/services/iris/metrics", params={"window": "1h"}).json()
+        found = decisions()
+        counts = {(d["model"], d["version"], d["role"]): d["count"] for d in body["deployments"]}
+        if counts == {key: numbers["count"] for key, numbers in expected_numbers(found).items()}:
+            break
+        assert time.monotonic() < deadline, (counts, len(found), stack.logs())
+        time.sleep(1)
+    assert len(found) > 100
+    assert_metrics_match(body, found, body["relative_accuracy"])

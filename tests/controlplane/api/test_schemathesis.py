@@ -9,6 +9,7 @@ and needs workers, so it is not part of this document.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,10 +23,12 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from contracts.kafka import Admin
+from controlplane.monitoring.services import RecordDecisions, rollups_store
 from controlplane.rollouts.services import rollout_start
 from controlplane.routing.services import deployments_replace
 from controlplane.tenancy.services import token_create
 from tests.controlplane.drift.builders import drift_store_recent
+from tests.controlplane.monitoring.builders import random_decisions
 from tests.factories import ModelFactory, ModelVersionFactory, ServiceFactory
 
 MAX_EXAMPLES = 20
@@ -69,6 +72,9 @@ def world(db: None, kafka: Admin, keep_connection: None) -> World:
     deployments_replace(service=service, deployments=[{"model": "iris", "version": 1, "role": "champion"}], actor="t")
     rollout = rollout_start(service=service, model="iris", version=2, step_seconds=60, actor="t")
     drift_store_recent(service)  # GET …/drift answers points, not only an empty list
+    # Roll-ups, so GET …/metrics answers deployments (nullable fields included) for the schema to check.
+    decisions = random_decisions(tenant.slug, service.slug, 50, seed=1, decided_at=time.time())
+    rollups_store(records=[RecordDecisions(service.pk, f"rdv.{tenant.slug}.{service.slug}.decisions", 0, 0, decisions)])
     _, secret = token_create(tenant=tenant, name="schemathesis", scopes=["admin"])
     # Revoking the spare token must not revoke the one the test authenticates with.
     spare, _ = token_create(tenant=tenant, name="spare", scopes=["read"])
