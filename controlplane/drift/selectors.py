@@ -3,30 +3,26 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from controlplane.api.windows import WindowError
+from controlplane.api.windows import window_parse as api_window_parse
 from controlplane.drift.models import DriftPoint, DriftReference
 from controlplane.errors import InvalidInput
 from controlplane.routing.models import Service
 
-_WINDOW = re.compile(r"^([1-9][0-9]{0,4})([mhd])$")
-_UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 MAX_WINDOW = timedelta(days=90)
 
 
 def window_parse(window: str) -> timedelta:
-    """``15m``, ``1h``, ``7d``: a whole number of minutes, hours or days, at most 90 days."""
-    match = _WINDOW.match(window)
-    if match is None:
-        raise InvalidInput({"window": [f"{window!r} is not a duration like 15m, 1h or 7d"]})
-    duration = int(match.group(1)) * _UNIT[match.group(2)]
-    if duration > MAX_WINDOW:
-        raise InvalidInput({"window": [f"{window!r} is longer than {MAX_WINDOW.days} days"]})
-    return duration
+    """``15m``, ``1h``, ``7d`` (``controlplane.api.windows``), at most 90 days; 400 ``invalid`` otherwise."""
+    try:
+        return api_window_parse(window, maximum=MAX_WINDOW)
+    except WindowError as exc:
+        raise InvalidInput({"window": [str(exc)]}) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contracts.roles import ROLES
+from controlplane.api.windows import WINDOW_PATTERN
+from controlplane.api.windows import window_parse as api_window_parse
 
 LABEL_MAX_LENGTH = 256
 
@@ -59,19 +60,12 @@ class FeedbackOutSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="How many requests got a label (repeats count once).")
 
 
-WINDOW_PATTERN = r"^[1-9][0-9]{0,5}[mhd]$"
 WINDOW_MAX = timedelta(days=90)
-_WINDOW_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 
 def window_parse(text: str) -> timedelta:
-    """``15m``, ``1h``, ``7d`` → a duration; ValueError for anything else or beyond WINDOW_MAX."""
-    if not re.fullmatch(WINDOW_PATTERN, text):
-        raise ValueError(f"{text!r} is not a window: a whole number of minutes, hours or days, e.g. 15m, 1h, 7d")
-    window = int(text[:-1]) * _WINDOW_UNITS[text[-1]]
-    if window > WINDOW_MAX:
-        raise ValueError(f"{text!r} is longer than the longest window, {WINDOW_MAX.days}d")
-    return window
+    """``15m``, ``1h``, ``7d`` → a duration; ``WindowError`` (a ValueError) beyond WINDOW_MAX or malformed."""
+    return api_window_parse(text, maximum=WINDOW_MAX)
 
 
 class QualityQuerySerializer(serializers.Serializer):

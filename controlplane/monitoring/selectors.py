@@ -12,13 +12,15 @@ from django.db import connection
 from django.db.models import Q
 
 from contracts.keys import ServiceKey
+from controlplane.feedback.quality import quality_by_version
 from controlplane.monitoring.models import RollupHour, RollupMinute, RollupWatermark
 from controlplane.monitoring.rollup import COUNTER_FIELDS, Deployment
 from controlplane.monitoring.sketch import RELATIVE_ACCURACY, merge_serialised
 from controlplane.monitoring.windows import WindowPlan, window_plan
 from controlplane.routing.models import Service
 
-# Quality from ground truth (POST …/feedback); null until labels are joined to the decisions.
+# Quality from ground truth (POST …/feedback, controlplane.feedback.quality): null while the version has no
+# labelled decision in the window.
 QUALITY_FIELDS = ("accuracy", "f1", "mae", "rmse", "labelled")
 _ROLE_ORDER = {"champion": 0, "challenger": 1, "fallback": 2}
 _COLUMNS = ("model", "version", "role", *COUNTER_FIELDS, "latency")
@@ -118,12 +120,18 @@ def service_metrics(*, service: Service, minutes: int, now: float, minute_retent
     for row in _rows(service, plan):
         grouped[(row[0], row[1], row[2])].append(row)
     ordered = sorted(grouped, key=lambda d: (_ROLE_ORDER.get(d[2], 9), d[2], d[0], d[1]))
-    return ServiceMetrics(
-        start=datetime.fromtimestamp(plan.start, tz=UTC),
-        end=datetime.fromtimestamp(plan.end, tz=UTC),
-        relative_accuracy=RELATIVE_ACCURACY,
-        deployments=[_deployment_numbers(d, grouped[d]) for d in ordered],
-    )
+    start = datetime.fromtimestamp(plan.start, tz=UTC)
+    end = datetime.fromtimestamp(plan.end, tz=UTC)
+    # Quality is per version (a version's labelled requests, whatever role it held in each): one query.
+    quality = quality_by_version(service, start, end) if ordered else {}
+    deployments = []
+    for deployment in ordered:
+        numbers = _deployment_numbers(deployment, grouped[deployment])
+        found = quality.get((deployment[0], deployment[1]))
+        if found is not None:
+            numbers.update({name: getattr(found, name) for name in QUALITY_FIELDS})
+        deployments.append(numbers)
+    return ServiceMetrics(start=start, end=end, relative_accuracy=RELATIVE_ACCURACY, deployments=deployments)
 
 
 def service_ids_by_key(keys: Iterable[ServiceKey]) -> dict[ServiceKey, int]:

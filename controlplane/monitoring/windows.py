@@ -8,38 +8,22 @@ starts at the hour instead (its first hour read whole), and says so in its ``fro
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-_WINDOW = re.compile(r"([1-9][0-9]{0,5})([mhd])")
-_UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440}
+from controlplane.api.windows import WindowError
+from controlplane.api.windows import window_parse as api_window_parse
+
+__all__ = ["WindowError", "WindowPlan", "window_parse", "window_plan"]
+
 MINUTE = 60
 HOUR = 3600
 
 
-class WindowError(ValueError):
-    """A window the endpoint refuses (400)."""
-
-
 def window_parse(text: str | None, *, maximum: timedelta, default: str = "1h") -> int:
-    """The window in minutes; ``<n>m``, ``<n>h`` or ``<n>d``, from one minute to ``maximum``."""
+    """The window in minutes (``controlplane.api.windows``: ``<n>m``, ``<n>h`` or ``<n>d``, at most ``maximum``)."""
     text = default if text is None or text == "" else text
-    match = _WINDOW.fullmatch(text)
-    if match is None:
-        raise WindowError(f"window {text[:32]!r} is not <n>m, <n>h or <n>d (e.g. 15m, 1h, 7d)")
-    minutes = int(match.group(1)) * _UNIT_MINUTES[match.group(2)]
-    if minutes * MINUTE > maximum.total_seconds():
-        raise WindowError(f"window {text!r} is longer than the longest kept, {_format(maximum)}")
-    return minutes
-
-
-def _format(span: timedelta) -> str:
-    minutes = int(span.total_seconds() // MINUTE)
-    for unit, size in (("d", 1440), ("h", 60)):
-        if minutes % size == 0:
-            return f"{minutes // size}{unit}"
-    return f"{minutes}m"
+    return int(api_window_parse(text, maximum=maximum).total_seconds()) // MINUTE
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,3 +74,27 @@ def test_another_tenants_service_is_not_found_even_with_its_slug(client_for) -> 
 def test_the_read_scope_is_needed(client_for) -> None:  # noqa: ANN001
     service = ServiceFactory()
     assert client_for(service.tenant, scopes=("predict",)).get(_url(service)).status_code == 403
+
+
+def test_labelled_feedback_fills_each_versions_accuracy(client_for) -> None:  # noqa: ANN001
+    """The quality fields come from the labels joined to the decision records (controlplane.feedback.quality)."""
+    from controlplane.decisions.services import decisions_store
+    from controlplane.feedback.models import Feedback
+
+    service = ServiceFactory()
+    decisions = _store(service, 60, seed=3)
+    decisions_store(decisions=decisions)
+    truth = {d.request_id: 1 for d in decisions[:40]}
+    Feedback.objects.bulk_create(
+        [Feedback(service=service, request_id=rid, label=label) for rid, label in truth.items()]
+    )
+
+    body = client_for(service.tenant, scopes=("read",)).get(_url(service, "15m")).json()
+
+    by_version = {(d["model"], d["version"]): d for d in body["deployments"]}
+    for (model, version), numbers in by_version.items():
+        outputs = [c.output["label"] for d in decisions[:40] for c in d.candidates
+                   if (c.model, c.version) == (model, version) and c.status == "ok"]
+        assert numbers["labelled"] == len(outputs)
+        assert numbers["accuracy"] == pytest.approx(sum(o == 1 for o in outputs) / len(outputs))
+        assert numbers["mae"] is None and numbers["rmse"] is None
