@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from rest_framework.exceptions import ParseError
 from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
@@ -32,6 +36,12 @@ class TenantScoped:
     def actor(self) -> str:
         """Who the audit log and config revisions name for this request's writes."""
         return token_actor(token=self.request.auth)  # type: ignore[attr-defined]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        # PostgreSQL cannot store or compare text holding NUL: a filter on one would be a 500.
+        if any("\x00" in key or "\x00" in value for key, value in request.query_params.items()):
+            raise ParseError("query parameters cannot contain the NUL character (%00)")
 
     def get_service(self) -> Service:
         return service_get(tenant=self.tenant, slug=self.kwargs["service"])  # type: ignore[attr-defined]

@@ -85,3 +85,13 @@ def test_the_admin_shows_entries_read_only() -> None:
     assert listing.status_code == 200 and "service:x" in listing.content.decode()
     assert entry.status_code == 200 and 'name="_save"' not in entry.content.decode()
     assert client.get("/admin/audit/auditevent/add/").status_code == 403
+
+
+@pytest.mark.parametrize("query", ["action=%00", "target=a%00b", "x%00=1"])
+def test_a_nul_in_a_query_parameter_is_400_not_a_database_error(client_for, query: str) -> None:  # noqa: ANN001
+    tenant = TenantFactory()
+
+    response = client_for(tenant, scopes=("read",)).get(f"/api/v1/tenants/{tenant.slug}/audit?{query}")
+
+    assert response.status_code == 400, response.content
+    assert "NUL" in response.json()["detail"]
