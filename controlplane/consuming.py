@@ -7,11 +7,12 @@ import threading
 from abc import abstractmethod
 from collections.abc import Mapping
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
-from contracts.kafka import KafkaSettings, Record, make_admin
+from contracts.kafka import KafkaError, KafkaSettings, Record, make_admin, make_consumer, make_producer
 from contracts.topology import platform_topics
-from streaming import Step, StepIO, StreamLoop
+from streaming import LoopSettings, Step, StepIO, StreamLoop, Subscription
+from streaming.follower import ConfigFollower
 
 
 def ensure_platform_topics(kafka: KafkaSettings) -> None:
@@ -77,6 +78,37 @@ class ConsumerProcess:
 
     def run_loop(self, loop: StreamLoop) -> None:
         loop.run(self._stop)
+
+    def run_following_config(
+        self,
+        kafka: KafkaSettings,
+        *,
+        group_id: str,
+        settings: LoopSettings,
+        source: Subscription | None = None,
+        follower: ConfigFollower | None = None,
+    ) -> None:
+        """The step on a loop in ``group_id`` (a background consumer: off the hot path, it may wait longer
+        when idle), following the config (``follower``, or one of its own), until ``stop``."""
+        ensure_platform_topics(kafka)
+        follower = (follower or ConfigFollower(kafka)).start()
+        try:
+            if not follower.wait_ready(60):
+                raise KafkaError("could not read rdv.config within 60 s")
+            loop = StreamLoop(
+                self.step,
+                consumer=make_consumer(kafka.background(), group_id=group_id, assignor="range"),
+                producer=make_producer(kafka),
+                admin=make_admin(kafka),
+                source=source or Subscription(),
+                config=follower,
+                settings=settings,
+                on_ready=self.announce_ready,
+            )
+            self.run_loop(loop)
+        finally:
+            follower.stop()
+            connections.close_all()
 
     def announce_ready(self) -> None:
         # Ready means partitions are owned: a record written now is read at once.

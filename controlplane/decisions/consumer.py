@@ -17,20 +17,19 @@ from datetime import timedelta
 
 import msgspec
 from django.conf import settings
-from django.db import DataError, IntegrityError, close_old_connections, connections
+from django.db import DataError, IntegrityError, close_old_connections
 from django.utils import timezone
 
 from contracts.codec import DecodeError, decode_decisions
 from contracts.config import ServiceConfig
-from contracts.kafka import KafkaError, KafkaSettings, Record, TopicSpec, make_admin, make_consumer, make_producer
+from contracts.kafka import KafkaSettings, Record, TopicSpec
 from contracts.keys import ServiceKey
 from contracts.messages import Decision
 from contracts.topics import service_topics
 from contracts.topology import service_topic_specs
-from controlplane.consuming import ConsumerProcess, StoringStep, ensure_platform_topics
+from controlplane.consuming import ConsumerProcess, StoringStep
 from controlplane.decisions.services import decisions_expire, decisions_store
-from streaming import LoopSettings, StepIO, StreamLoop
-from streaming.follower import ConfigFollower
+from streaming import LoopSettings, StepIO
 
 log = logging.getLogger(__name__)
 
@@ -146,27 +145,10 @@ class DecisionsConsumer(ConsumerProcess):
         self._config = config
 
     def run(self) -> None:
-        kafka = self._config.kafka
-        ensure_platform_topics(kafka)
-        follower = ConfigFollower(kafka).start()
-        try:
-            if not follower.wait_ready(60):
-                raise KafkaError("could not read rdv.config within 60 s")
-            loop = StreamLoop(
-                self.step,
-                consumer=make_consumer(kafka.background(), group_id=self._config.group_id, assignor="range"),
-                producer=make_producer(kafka),
-                admin=make_admin(kafka),
-                config=follower,
-                # Decisions are not on the hot path: waiting a little longer when idle costs nobody anything.
-                settings=LoopSettings(
-                    max_batch=self._config.batch_size,
-                    max_wait_s=self._config.poll_wait_s,
-                    gather_s=self._config.gather_s,
-                ),
-                on_ready=self.announce_ready,
-            )
-            self.run_loop(loop)
-        finally:
-            follower.stop()
-            connections.close_all()
+        self.run_following_config(
+            self._config.kafka,
+            group_id=self._config.group_id,
+            settings=LoopSettings(
+                max_batch=self._config.batch_size, max_wait_s=self._config.poll_wait_s, gather_s=self._config.gather_s
+            ),
+        )

@@ -15,16 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, close_old_connections, connections
+from django.db import DataError, IntegrityError, close_old_connections
 from django.utils import timezone
 
-from contracts.kafka import KafkaError, KafkaSettings, Record, make_admin, make_consumer, make_producer
+from contracts.kafka import KafkaSettings, Record
 from contracts.messages import DriftReport
 from contracts.provenance import Refused, admit_drift_report
 from contracts.topics import DRIFT_TOPIC
-from controlplane.consuming import ConsumerProcess, StoringStep, ensure_platform_topics
+from controlplane.consuming import ConsumerProcess, StoringStep
 from controlplane.drift.services import DriftSettings, drift_expire, drift_parts_store, drift_references_settle
-from streaming import LoopSettings, StepIO, StreamLoop, Subscription
+from streaming import LoopSettings, StepIO, Subscription
 from streaming.follower import ConfigFollower
 
 log = logging.getLogger(__name__)
@@ -119,23 +119,10 @@ class DriftConsumer(ConsumerProcess):
         super().__init__(DriftStep(config, self._follower))
 
     def run(self) -> None:
-        kafka = self._config.kafka
-        ensure_platform_topics(kafka)
-        follower = self._follower.start()
-        try:
-            if not follower.wait_ready(60):
-                raise KafkaError("could not read rdv.config within 60 s")
-            loop = StreamLoop(
-                self.step,
-                consumer=make_consumer(kafka.background(), group_id=self._config.group_id),
-                producer=make_producer(kafka),
-                admin=make_admin(kafka),
-                source=Subscription((DRIFT_TOPIC,)),
-                config=follower,
-                settings=LoopSettings(max_batch=self._config.batch_size, max_wait_s=self._config.poll_wait_s),
-                on_ready=self.announce_ready,
-            )
-            self.run_loop(loop)
-        finally:
-            follower.stop()
-            connections.close_all()
+        self.run_following_config(
+            self._config.kafka,
+            group_id=self._config.group_id,
+            settings=LoopSettings(max_batch=self._config.batch_size, max_wait_s=self._config.poll_wait_s),
+            source=Subscription((DRIFT_TOPIC,)),
+            follower=self._follower,
+        )

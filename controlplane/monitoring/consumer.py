@@ -16,29 +16,24 @@ from dataclasses import dataclass
 
 import msgspec
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connections
+from django.db import IntegrityError, close_old_connections
 
 from contracts.codec import DecodeError, decode_decisions
 from contracts.config import ServiceConfig
 from contracts.kafka import (
-    KafkaError,
     KafkaSettings,
     Record,
     TopicPartition,
     TopicSpec,
-    make_admin,
-    make_consumer,
-    make_producer,
 )
 from contracts.keys import ServiceKey
 from contracts.messages import Decision
 from contracts.topics import parse_service_topic
-from controlplane.consuming import ConsumerProcess, StoringStep, ensure_platform_topics
+from controlplane.consuming import ConsumerProcess, StoringStep
 from controlplane.decisions.consumer import decisions_topic_specs, wrong_topic
 from controlplane.monitoring.selectors import service_ids_by_key, watermarks_of
 from controlplane.monitoring.services import RecordDecisions, rollups_store
-from streaming import LoopSettings, StepIO, StreamLoop
-from streaming.follower import ConfigFollower
+from streaming import LoopSettings, StepIO
 
 GROUP_ID = "rdv-rollups"
 # Records per batch at most (each batch one transaction): only a backlog fills it (docs/benchmarks.md).
@@ -148,26 +143,10 @@ class RollupsConsumer(ConsumerProcess):
         self._config = config
 
     def run(self) -> None:
-        kafka = self._config.kafka
-        ensure_platform_topics(kafka)
-        follower = ConfigFollower(kafka).start()
-        try:
-            if not follower.wait_ready(60):
-                raise KafkaError("could not read rdv.config within 60 s")
-            loop = StreamLoop(
-                self.step,
-                consumer=make_consumer(kafka.background(), group_id=self._config.group_id, assignor="range"),
-                producer=make_producer(kafka),
-                admin=make_admin(kafka),
-                config=follower,
-                settings=LoopSettings(
-                    max_batch=self._config.batch_size,
-                    max_wait_s=self._config.poll_wait_s,
-                    gather_s=self._config.gather_s,
-                ),
-                on_ready=self.announce_ready,
-            )
-            self.run_loop(loop)
-        finally:
-            follower.stop()
-            connections.close_all()
+        self.run_following_config(
+            self._config.kafka,
+            group_id=self._config.group_id,
+            settings=LoopSettings(
+                max_batch=self._config.batch_size, max_wait_s=self._config.poll_wait_s, gather_s=self._config.gather_s
+            ),
+        )
