@@ -279,6 +279,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Deployment roles appear in several shapes (routing, metrics, the league table): one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "contracts.roles.ROLES"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "controlplane.api.schema.predict_path_hook",
