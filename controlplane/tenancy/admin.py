@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from controlplane.tenancy.models import ApiToken, Tenant
+from controlplane.tenancy.models import ApiToken, Membership, Tenant
 from controlplane.tenancy.services import token_create, token_revoke
 
 
@@ -21,12 +21,20 @@ class ApiTokenInline(admin.TabularInline):
         return False
 
 
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("user",)
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "trusted_code", "created_at")
     list_filter = ("trusted_code",)
     search_fields = ("slug", "name")
-    inlines = [ApiTokenInline]
+    inlines = [MembershipInline, ApiTokenInline]
     actions = ["create_token"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> tuple[str, ...]:
@@ -61,3 +69,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             token_revoke(token=token, actor=f"admin:{request.user.get_username()}")
         messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "tenant", "role", "created_at")
+    list_filter = ("role", "tenant")
+    search_fields = ("user__username", "tenant__slug")
+    autocomplete_fields = ("user", "tenant")

@@ -1,0 +1,217 @@
+"""What the console's pages show, built from the monitoring, drift, quality and alert selectors.
+
+Every read starts from ``services_visible_to``/``service_for_user``: a service of a tenant the user cannot
+see is not found (404), exactly like a service that does not exist. Chart data are plain dicts in Plotly's
+figure shape (``data`` traces + ``layout``), rendered by the template with ``json_script``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from controlplane.alerts.models import Alert
+from controlplane.drift.selectors import drift_series
+from controlplane.feedback.quality import quality_table
+from controlplane.monitoring.selectors import DeploymentSeries, MinutePoint, minute_series, service_metrics
+from controlplane.routing.models import Service
+from controlplane.routing.selectors import deployments_list
+from controlplane.tenancy.selectors import tenants_visible_to
+
+User = AbstractBaseUser | AnonymousUser
+# The windows the service page offers: minute rows only (kept RDV_ROLLUP_MINUTE_RETENTION_HOURS).
+WINDOWS: dict[str, int] = {"1h": 60, "6h": 360, "24h": 1440}
+DEFAULT_WINDOW = "1h"
+OVERVIEW_MINUTES = 60
+
+
+def services_visible_to(*, user: User) -> QuerySet[Service]:
+    return (
+        Service.objects.filter(tenant__in=tenants_visible_to(user=user))
+        .select_related("tenant")
+        .annotate(firing=Count("alerts", filter=Q(alerts__state=Alert.FIRING)))
+        .order_by("tenant__slug", "slug")
+    )
+
+
+def service_for_user(*, user: User, tenant: str, service: str) -> Service:
+    found = services_visible_to(user=user).filter(tenant__slug=tenant, slug=service).first()
+    if found is None:
+        raise Http404("no such service")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSummary:
+    """One overview row: the champion's numbers (every decision has it among its candidates, so its count
+    is the service's traffic and its fallback rate the share of answers from a fallback)."""
+
+    service: Service
+    requests: int
+    p99_ms: float | None
+    error_rate: float | None
+    timeout_rate: float | None
+    fallback_rate: float | None
+    active_alerts: int
+    sparkline: list[int]
+
+
+def overview(*, user: User, now: float, minute_retention_s: int) -> dict[str, list[ServiceSummary]]:
+    """Tenant slug -> its services' last-hour summaries, for every tenant the user sees."""
+    by_tenant: dict[str, list[ServiceSummary]] = {}
+    for tenant in tenants_visible_to(user=user).order_by("slug"):
+        by_tenant[tenant.slug] = []
+    for service in services_visible_to(user=user):
+        metrics = service_metrics(
+            service=service, minutes=OVERVIEW_MINUTES, now=now, minute_retention_s=minute_retention_s
+        )
+        head = metrics.deployments[0] if metrics.deployments else {}
+        series = minute_series(service=service, minutes=OVERVIEW_MINUTES, now=now)
+        by_tenant.setdefault(service.tenant.slug, []).append(
+            ServiceSummary(
+                service=service, requests=head.get("count", 0), p99_ms=head.get("p99_ms"),
+                error_rate=head.get("error_rate"), timeout_rate=head.get("timeout_rate"),
+                fallback_rate=head.get("fallback_rate"), active_alerts=service.firing,
+                sparkline=_sparkline(series[0].points if series else [], now=now),
+            )
+        )
+    return by_tenant
+
+
+def _sparkline(points: list[MinutePoint], *, now: float) -> list[int]:
+    """Requests per minute over the last hour, zeros where nothing was decided (oldest first)."""
+    last = int(now // 60) * 60
+    counts = {int(point.minute.timestamp()): point.count for point in points}
+    return [counts.get(last - 60 * back, 0) for back in range(OVERVIEW_MINUTES - 1, -1, -1)]
+
+
+# --- charts --------------------------------------------------------------------------------------------
+
+_LAYOUT: dict[str, Any] = {
+    "margin": {"l": 56, "r": 16, "t": 40, "b": 40},
+    "legend": {"orientation": "h", "y": -0.2},
+    "hovermode": "x unified",
+    "height": 340,
+}
+
+
+def _name(series: DeploymentSeries) -> str:
+    return f"{series.model} v{series.version} ({series.role})"
+
+
+def _switchable_chart(
+    title: str, series: list[DeploymentSeries], fields: list[tuple[str, str]], axis: dict[str, Any]
+) -> dict[str, Any]:
+    """One trace per deployment showing the first field; buttons switch every trace to another field."""
+    x = [[point.minute.isoformat() for point in s.points] for s in series]
+    ys = {field: [[getattr(point, field) for point in s.points] for s in series] for field, _ in fields}
+    first = fields[0][0]
+    data = [
+        {"type": "scatter", "mode": "lines+markers", "name": _name(s), "x": x[i], "y": ys[first][i]}
+        for i, s in enumerate(series)
+    ]
+    buttons = [
+        {"label": label, "method": "restyle", "args": [{"y": ys[field]}]} for field, label in fields
+    ]
+    return {
+        "data": data,
+        "layout": {
+            **_LAYOUT, "title": {"text": title, "x": 0, "font": {"size": 15}}, "yaxis": axis,
+            "xaxis": {"type": "date"},
+            "updatemenus": [{"type": "buttons", "direction": "right", "x": 1, "xanchor": "right", "y": 1.18,
+                             "showactive": True, "buttons": buttons}],
+        },
+    }
+
+
+def latency_chart(series: list[DeploymentSeries]) -> dict[str, Any]:
+    return _switchable_chart(
+        "Scoring latency per deployment", series, [("p99_ms", "p99"), ("p95_ms", "p95"), ("p50_ms", "p50")],
+        {"title": {"text": "ms"}, "rangemode": "tozero"},
+    )
+
+
+def rates_chart(series: list[DeploymentSeries]) -> dict[str, Any]:
+    return _switchable_chart(
+        "Error, timeout and fallback rates", series,
+        [("error_rate", "errors"), ("timeout_rate", "timeouts"), ("fallback_rate", "fallbacks")],
+        {"tickformat": ".0%", "rangemode": "tozero"},
+    )
+
+
+def drift_charts(*, service: Service, window: str, now: datetime) -> list[dict[str, Any]]:
+    """One small chart per feature: its score per bucket and its threshold as a dashed line."""
+    charts = []
+    for feature in drift_series(service=service, window=window, now=now).features:
+        x = [point.at.isoformat() for point in feature.series]
+        charts.append({
+            "feature": feature.feature,
+            "flagged": feature.latest.flagged,
+            "figure": {
+                "data": [
+                    {"type": "scatter", "mode": "lines+markers", "name": "score",
+                     "x": x, "y": [point.score for point in feature.series]},
+                    {"type": "scatter", "mode": "lines", "name": "threshold", "x": x,
+                     "y": [point.threshold for point in feature.series],
+                     "line": {"dash": "dash", "color": "#c0392b"}},
+                ],
+                "layout": {**_LAYOUT, "height": 240, "showlegend": False,
+                           "title": {"text": f"{feature.feature} ({feature.kind})", "x": 0, "font": {"size": 13}},
+                           "xaxis": {"type": "date"}, "yaxis": {"rangemode": "tozero"}},
+            },
+        })
+    return charts
+
+
+def league(
+    *, service: Service, metrics: list[dict[str, Any]], since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """The versions ranked by labelled quality, with win rate, agreement and p99 from the roll-ups."""
+    by_version: dict[tuple[str, int], dict[str, Any]] = {}
+    for numbers in metrics:
+        key = (numbers["model"], numbers["version"])
+        entry = by_version.setdefault(key, {"roles": [], "count": 0, "wins": 0, "agreed": 0, "compared": 0,
+                                            "p99_ms": None})
+        entry["roles"].append(numbers["role"])
+        for name in ("count", "wins", "agreed", "compared"):
+            entry[name] += numbers[name]
+        if numbers["p99_ms"] is not None:
+            entry["p99_ms"] = max(entry["p99_ms"] or 0.0, numbers["p99_ms"])
+    rows = []
+    table = quality_table(service=service, since=since, until=until)
+    ranked = [(e.model, e.version) for e in table.versions]
+    quality = {(e.model, e.version): e.quality for e in table.versions}
+    for key in ranked + sorted(k for k in by_version if k not in quality):
+        numbers = by_version.get(key, {})
+        found = quality.get(key)
+        count, compared = numbers.get("count", 0), numbers.get("compared", 0)
+        rows.append({
+            "model": key[0], "version": key[1], "roles": ", ".join(numbers.get("roles", [])),
+            "labelled": found.labelled if found else 0,
+            "accuracy": found.accuracy if found else None, "rmse": found.rmse if found else None,
+            "win_rate": numbers["wins"] / count if count else None,
+            "agreement": numbers["agreed"] / compared if compared else None,
+            "p99_ms": numbers.get("p99_ms"),
+        })
+    return rows
+
+
+def service_page(*, service: Service, window: str, now: float, minute_retention_s: int) -> dict[str, Any]:
+    minutes = WINDOWS[window]
+    at = datetime.fromtimestamp(now, tz=UTC)
+    series = minute_series(service=service, minutes=minutes, now=now)
+    metrics = service_metrics(service=service, minutes=minutes, now=now, minute_retention_s=minute_retention_s)
+    return {
+        "routing": deployments_list(service=service),
+        "charts": {"latency": latency_chart(series), "rates": rates_chart(series)},
+        "drift": drift_charts(service=service, window=window, now=at),
+        "league": league(service=service, metrics=metrics.deployments, since=at - timedelta(minutes=minutes),
+                         until=at),
+        "alerts": list(Alert.objects.filter(service=service, state=Alert.FIRING)),
+    }

@@ -1,0 +1,38 @@
+"""Formatting for the console's tables: milliseconds, percentages and an inline SVG sparkline."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+DASH = "—"
+
+
+@register.filter
+def ms(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+@register.filter
+def pct(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return f"{value * 100:.1f} %" if value < 0.1 else f"{value * 100:.0f} %"
+
+
+@register.simple_tag
+def sparkline(counts: list[int], width: int = 120, height: int = 24) -> str:
+    """Requests per minute as a polyline; a flat line at the bottom when nothing was decided."""
+    top = max(counts, default=0) or 1
+    step = width / max(len(counts) - 1, 1)
+    points = " ".join(f"{i * step:.1f},{height - 1 - (c / top) * (height - 2):.1f}" for i, c in enumerate(counts))
+    return format_html(
+        '<svg class="spark" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
+        'aria-label="{} requests in the last hour">'
+        '<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{}"/></svg>',
+        width, height, width, height, sum(counts), points,
+    )

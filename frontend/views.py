@@ -1,0 +1,79 @@
+"""Console pages: parse the request, ask ``frontend.selectors``, render. Every page needs a session login."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+
+from frontend import selectors
+
+_STATIC = Path(__file__).resolve().parent / "static" / "console"
+
+
+def _plotly_js() -> Path:
+    import plotly  # the Python package ships the matching plotly.min.js: no CDN, no collectstatic
+
+    return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+# The only files the console serves itself (a view, so `make run` and production need no static server).
+_ASSETS = {
+    "console.css": (lambda: _STATIC / "console.css", "text/css"),
+    "console.js": (lambda: _STATIC / "console.js", "text/javascript"),
+    "plotly.min.js": (_plotly_js, "text/javascript"),
+}
+
+
+@require_GET
+@cache_control(public=True, max_age=3600)
+def asset(request: HttpRequest, name: str) -> FileResponse:
+    found = _ASSETS.get(name)
+    if found is None:
+        raise Http404("no such asset")
+    path, content_type = found
+    return FileResponse(path().open("rb"), content_type=content_type)
+
+
+def _retention_s() -> int:
+    return settings.RDV_ROLLUP_MINUTE_RETENTION_HOURS * 3600
+
+
+@login_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    tenants = selectors.overview(user=request.user, now=time.time(), minute_retention_s=_retention_s())
+    return render(request, "console/overview.html", {"tenants": tenants})
+
+
+def _window(request: HttpRequest) -> str:
+    window = request.GET.get("window", selectors.DEFAULT_WINDOW)
+    return window if window in selectors.WINDOWS else selectors.DEFAULT_WINDOW
+
+
+@login_required
+@require_GET
+def service(request: HttpRequest, tenant: str, service: str) -> HttpResponse:
+    row = selectors.service_for_user(user=request.user, tenant=tenant, service=service)
+    window = _window(request)
+    page = selectors.service_page(service=row, window=window, now=time.time(), minute_retention_s=_retention_s())
+    return render(request, "console/service.html", {
+        "service": row, "window": window, "windows": list(selectors.WINDOWS), **page,
+    })
+
+
+@login_required
+@require_GET
+def service_charts(request: HttpRequest, tenant: str, service: str) -> JsonResponse:
+    """The service page's chart data as JSON, for a page that refreshes without a reload."""
+    row = selectors.service_for_user(user=request.user, tenant=tenant, service=service)
+    page = selectors.service_page(
+        service=row, window=_window(request), now=time.time(), minute_retention_s=_retention_s()
+    )
+    return JsonResponse({"charts": page["charts"], "drift": page["drift"]})

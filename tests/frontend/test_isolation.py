@@ -1,0 +1,44 @@
+"""A member of tenant A finds nothing of tenant B's in the console: every URL is a 404, the overview
+leaves B out, and naming B's service under A's slug does not help."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from tests.frontend.builders import member_of, watched_service
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ("/console/t/{tenant}/s/{service}/", "/console/t/{tenant}/s/{service}/charts.json",
+         "/console/t/{tenant}/s/{service}/?window=24h", "/console/t/{tenant}/s/{service}/charts.json?window=6h")
+
+
+def test_a_member_of_one_tenant_finds_nothing_of_another() -> None:
+    mine = watched_service().service
+    theirs = watched_service().service
+    client = Client()
+    client.force_login(member_of(mine.tenant))
+
+    for page in PAGES:
+        assert client.get(page.format(tenant=mine.tenant.slug, service=mine.slug)).status_code == 200
+        assert client.get(page.format(tenant=theirs.tenant.slug, service=theirs.slug)).status_code == 404, page
+        # B's service named under A's tenant: still nothing.
+        assert client.get(page.format(tenant=mine.tenant.slug, service=theirs.slug)).status_code == 404, page
+    overview = client.get("/").content.decode()
+    assert mine.slug in overview
+    assert theirs.slug not in overview and theirs.tenant.slug not in overview
+
+
+def test_an_anonymous_visitor_is_sent_to_login_from_every_page() -> None:
+    service = watched_service().service
+    for page in PAGES:
+        response = Client().get(page.format(tenant=service.tenant.slug, service=service.slug))
+        assert response.status_code == 302 and response.url.startswith("/login/?next=")
+
+
+def test_staff_see_every_tenants_service() -> None:
+    service = watched_service().service
+    client = Client()
+    client.force_login(member_of(None, staff=True))
+    assert client.get(f"/console/t/{service.tenant.slug}/s/{service.slug}/").status_code == 200

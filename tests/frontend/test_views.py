@@ -1,0 +1,127 @@
+"""The console's pages over HTTP: login with CSRF, who sees what, and the charts' data."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import Client
+
+from tests.factories import ServiceFactory, TenantFactory
+from tests.frontend.builders import PASSWORD, member_of, watched_service
+
+pytestmark = pytest.mark.django_db
+
+
+def _logged_in(user) -> Client:  # noqa: ANN001
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _figure(html: str, element_id: str) -> dict:
+    found = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html, re.S)
+    assert found, f"no {element_id} in the page"
+    return json.loads(found.group(1))
+
+
+def test_the_root_sends_a_visitor_to_the_login_page() -> None:
+    response = Client().get("/")
+    assert response.status_code == 302 and response.url == "/login/?next=/"
+
+
+def test_login_needs_the_csrf_token_and_then_leads_to_the_overview() -> None:
+    user = member_of(TenantFactory())
+    client = Client(enforce_csrf_checks=True)
+    credentials = {"username": user.username, "password": PASSWORD}
+
+    assert client.post("/login/", credentials).status_code == 403  # no token: refused
+    page = client.get("/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    response = client.post("/login/", {**credentials, "csrfmiddlewaretoken": token})
+
+    assert response.status_code == 302 and response.url == "/"
+    assert client.get("/").status_code == 200
+
+
+def test_a_wrong_password_is_refused() -> None:
+    user = member_of(TenantFactory())
+    response = Client().post("/login/", {"username": user.username, "password": "wrong"})
+    assert response.status_code == 200 and b"did not match" in response.content
+    assert Client().get("/").status_code == 302
+
+
+def test_logout_is_a_post() -> None:
+    client = _logged_in(member_of(TenantFactory()))
+    assert client.get("/logout/").status_code == 405
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_the_overview_shows_the_members_services_with_their_last_hour() -> None:
+    watched = watched_service()
+    quiet = ServiceFactory(tenant=watched.service.tenant)
+    client = _logged_in(member_of(watched.service.tenant))
+
+    html = client.get("/").content.decode()
+
+    assert watched.service.slug in html and quiet.slug in html
+    # 30 decisions in each of the 3 minutes, every one with the champion among its candidates.
+    assert re.search(r'<td class="num">90</td>', html)
+    assert "1 firing" in html
+    assert 'aria-label="90 requests in the last hour"' in html
+
+
+def test_a_user_without_membership_sees_no_tenant_and_staff_see_every_one() -> None:
+    a, b = ServiceFactory(), ServiceFactory()
+
+    nobody = _logged_in(member_of(None)).get("/").content.decode()
+    staff = _logged_in(member_of(None, staff=True)).get("/").content.decode()
+
+    assert a.slug not in nobody and b.slug not in nobody and "not a member of any tenant" in nobody
+    assert a.slug in staff and b.slug in staff
+
+
+def test_the_service_page_has_the_routing_the_charts_the_league_and_the_alerts() -> None:
+    watched = watched_service()
+    service = watched.service
+    client = _logged_in(member_of(service.tenant))
+
+    response = client.get(f"/console/t/{service.tenant.slug}/s/{service.slug}/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    latency = _figure(html, "figure-latency")
+    assert [trace["name"] for trace in latency["data"]] == [
+        "iris v1 (champion)", "iris v2 (challenger)", "tree v4 (fallback)"
+    ]
+    assert all(len(trace["x"]) == 3 and None not in trace["y"] for trace in latency["data"])
+    assert [b["label"] for b in latency["layout"]["updatemenus"][0]["buttons"]] == ["p99", "p95", "p50"]
+    rates = _figure(html, "figure-rates")
+    assert len(rates["data"]) == 3 and all(0 <= y <= 1 for y in rates["data"][0]["y"])
+    drift = _figure(html, "figure-drift")
+    assert [(c["feature"], c["flagged"]) for c in drift] == [("petal_length", True), ("sepal_width", False)]
+    assert drift[0]["figure"]["data"][1]["y"] == [0.2, 0.2, 0.2]  # the threshold line
+    assert '<span class="role challenger">challenger</span>' in html
+    assert "iris v2" in html.split('id="league"')[1]
+    assert 'class="firing"><td>p99</td>' in html
+    assert "/console/assets/plotly.min.js" in html and "cdn" not in html.lower()
+
+
+def test_the_chart_data_endpoint_answers_the_same_figures() -> None:
+    service = watched_service().service
+    client = _logged_in(member_of(service.tenant))
+
+    body = client.get(f"/console/t/{service.tenant.slug}/s/{service.slug}/charts.json?window=6h").json()
+
+    assert len(body["charts"]["latency"]["data"]) == 3 and len(body["drift"]) == 2
+
+
+def test_plotly_is_served_from_the_installed_package() -> None:
+    client = Client()
+    response = client.get("/console/assets/plotly.min.js")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/javascript")
+    assert b"plotly.js" in b"".join(response.streaming_content)[:2000]
+    assert client.get("/console/assets/console.css").status_code == 200
+    assert client.get("/console/assets/..%2Fsettings.py").status_code == 404
