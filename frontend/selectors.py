@@ -94,7 +94,7 @@ def _sparkline(points: list[MinutePoint], *, now: float) -> list[int]:
 # --- charts --------------------------------------------------------------------------------------------
 
 _LAYOUT: dict[str, Any] = {
-    "margin": {"l": 56, "r": 16, "t": 40, "b": 40},
+    "margin": {"l": 56, "r": 16, "t": 36, "b": 40},
     "legend": {"orientation": "h", "y": -0.2},
     "hovermode": "x unified",
     "height": 340,
@@ -105,43 +105,52 @@ def _name(series: DeploymentSeries) -> str:
     return f"{series.model} v{series.version} ({series.role})"
 
 
+def _minute_grid(*, minutes: int, now: float) -> list[datetime]:
+    """Every minute of the window, oldest first, the current one last."""
+    last = int(now // 60) * 60
+    return [datetime.fromtimestamp(last - 60 * back, tz=UTC) for back in range(minutes - 1, -1, -1)]
+
+
 def _switchable_chart(
-    title: str, series: list[DeploymentSeries], fields: list[tuple[str, str]], axis: dict[str, Any]
+    series: list[DeploymentSeries], fields: list[tuple[str, str]], axis: dict[str, Any], grid: list[datetime]
 ) -> dict[str, Any]:
-    """One trace per deployment showing the first field; buttons switch every trace to another field."""
-    x = [[point.minute.isoformat() for point in s.points] for s in series]
-    ys = {field: [[getattr(point, field) for point in s.points] for s in series] for field, _ in fields}
+    """One trace per deployment over every minute of the window (null where it took part in no decision,
+    so the line breaks instead of bridging a silence); buttons switch every trace to another field."""
+    x = [minute.isoformat() for minute in grid]
+    ys: dict[str, list[list[float | None]]] = {}
+    for field, _ in fields:
+        ys[field] = []
+        for deployment in series:
+            values = {point.minute: getattr(point, field) for point in deployment.points}
+            ys[field].append([values.get(minute) for minute in grid])
     first = fields[0][0]
     data = [
-        {"type": "scatter", "mode": "lines+markers", "name": _name(s), "x": x[i], "y": ys[first][i]}
+        {"type": "scatter", "mode": "lines+markers", "name": _name(s), "x": x, "y": ys[first][i],
+         "connectgaps": False, "marker": {"size": 5}}
         for i, s in enumerate(series)
     ]
-    buttons = [
-        {"label": label, "method": "restyle", "args": [{"y": ys[field]}]} for field, label in fields
-    ]
+    buttons = [{"label": label, "method": "restyle", "args": [{"y": ys[field]}]} for field, label in fields]
     return {
         "data": data,
         "layout": {
-            **_LAYOUT, "title": {"text": title, "x": 0, "font": {"size": 15}}, "yaxis": axis,
-            "xaxis": {"type": "date"},
-            "updatemenus": [{"type": "buttons", "direction": "right", "x": 1, "xanchor": "right", "y": 1.18,
-                             "showactive": True, "buttons": buttons}],
+            **_LAYOUT, "yaxis": axis, "xaxis": {"type": "date"},
+            "updatemenus": [{"type": "buttons", "direction": "right", "x": 0, "xanchor": "left", "y": 1.02,
+                             "yanchor": "bottom", "showactive": True, "buttons": buttons}],
         },
     }
 
 
-def latency_chart(series: list[DeploymentSeries]) -> dict[str, Any]:
+def latency_chart(series: list[DeploymentSeries], grid: list[datetime]) -> dict[str, Any]:
     return _switchable_chart(
-        "Scoring latency per deployment", series, [("p99_ms", "p99"), ("p95_ms", "p95"), ("p50_ms", "p50")],
-        {"title": {"text": "ms"}, "rangemode": "tozero"},
+        series, [("p99_ms", "p99"), ("p95_ms", "p95"), ("p50_ms", "p50")],
+        {"title": {"text": "ms"}, "rangemode": "tozero"}, grid,
     )
 
 
-def rates_chart(series: list[DeploymentSeries]) -> dict[str, Any]:
+def rates_chart(series: list[DeploymentSeries], grid: list[datetime]) -> dict[str, Any]:
     return _switchable_chart(
-        "Error, timeout and fallback rates", series,
-        [("error_rate", "errors"), ("timeout_rate", "timeouts"), ("fallback_rate", "fallbacks")],
-        {"tickformat": ".0%", "rangemode": "tozero"},
+        series, [("error_rate", "errors"), ("timeout_rate", "timeouts"), ("fallback_rate", "fallbacks")],
+        {"tickformat": ".0%", "rangemode": "tozero"}, grid,
     )
 
 
@@ -152,7 +161,10 @@ def drift_charts(*, service: Service, window: str, now: datetime) -> list[dict[s
         x = [point.at.isoformat() for point in feature.series]
         charts.append({
             "feature": feature.feature,
+            "kind": feature.kind,
             "flagged": feature.latest.flagged,
+            "score": feature.latest.score,
+            "threshold": feature.threshold,
             "figure": {
                 "data": [
                     {"type": "scatter", "mode": "lines+markers", "name": "score",
@@ -162,7 +174,7 @@ def drift_charts(*, service: Service, window: str, now: datetime) -> list[dict[s
                      "line": {"dash": "dash", "color": "#c0392b"}},
                 ],
                 "layout": {**_LAYOUT, "height": 240, "showlegend": False,
-                           "title": {"text": f"{feature.feature} ({feature.kind})", "x": 0, "font": {"size": 13}},
+                           "margin": {"l": 44, "r": 12, "t": 12, "b": 36},
                            "xaxis": {"type": "date"}, "yaxis": {"rangemode": "tozero"}},
             },
         })
@@ -206,10 +218,11 @@ def service_page(*, service: Service, window: str, now: float, minute_retention_
     minutes = WINDOWS[window]
     at = datetime.fromtimestamp(now, tz=UTC)
     series = minute_series(service=service, minutes=minutes, now=now)
+    grid = _minute_grid(minutes=minutes, now=now)
     metrics = service_metrics(service=service, minutes=minutes, now=now, minute_retention_s=minute_retention_s)
     return {
         "routing": deployments_list(service=service),
-        "charts": {"latency": latency_chart(series), "rates": rates_chart(series)},
+        "charts": {"latency": latency_chart(series, grid), "rates": rates_chart(series, grid)},
         "drift": drift_charts(service=service, window=window, now=at),
         "league": league(service=service, metrics=metrics.deployments, since=at - timedelta(minutes=minutes),
                          until=at),

@@ -21,7 +21,22 @@ def ms(value: float | None) -> str:
 def pct(value: float | None) -> str:
     if value is None:
         return DASH
+    if value == 0:
+        return "0 %"
     return f"{value * 100:.1f} %" if value < 0.1 else f"{value * 100:.0f} %"
+
+
+_RATE_KINDS = {"error_rate", "timeout_rate", "accuracy_drop"}
+
+
+@register.simple_tag
+def alert_value(value: float, kind: str) -> str:
+    """An alert's number in its own unit: milliseconds for p99, a percentage for rates, a score for drift."""
+    if kind == "p99":
+        return ms(value)
+    if kind in _RATE_KINDS:
+        return pct(value)
+    return f"{value:.3f}"
 
 
 @register.simple_tag
@@ -36,3 +51,14 @@ def sparkline(counts: list[int], width: int = 120, height: int = 24) -> str:
         '<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{}"/></svg>',
         width, height, width, height, sum(counts), points,
     )
+
+
+_KIND_LABELS = {
+    "p99": "p99 latency", "error_rate": "Error rate", "timeout_rate": "Timeout rate", "drift": "Drift",
+    "accuracy_drop": "Accuracy drop",
+}
+
+
+@register.filter
+def alert_kind(kind: str) -> str:
+    return _KIND_LABELS.get(kind, kind)

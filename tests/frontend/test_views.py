@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -96,16 +97,20 @@ def test_the_service_page_has_the_routing_the_charts_the_league_and_the_alerts()
     assert [trace["name"] for trace in latency["data"]] == [
         "iris v1 (champion)", "iris v2 (challenger)", "tree v4 (fallback)"
     ]
-    assert all(len(trace["x"]) == 3 and None not in trace["y"] for trace in latency["data"])
+    # Every minute of the hour, null where the deployment decided nothing: the line breaks there.
+    minutes = [datetime.fromtimestamp(m, tz=UTC).isoformat() for m in watched.minutes]
+    for trace in latency["data"]:
+        assert len(trace["x"]) == 60 and trace["connectgaps"] is False
+        assert [x for x, y in zip(trace["x"], trace["y"], strict=True) if y is not None] == minutes
     assert [b["label"] for b in latency["layout"]["updatemenus"][0]["buttons"]] == ["p99", "p95", "p50"]
     rates = _figure(html, "figure-rates")
-    assert len(rates["data"]) == 3 and all(0 <= y <= 1 for y in rates["data"][0]["y"])
+    assert len(rates["data"]) == 3 and all(0 <= y <= 1 for y in rates["data"][0]["y"] if y is not None)
     drift = _figure(html, "figure-drift")
     assert [(c["feature"], c["flagged"]) for c in drift] == [("petal_length", True), ("sepal_width", False)]
     assert drift[0]["figure"]["data"][1]["y"] == [0.2, 0.2, 0.2]  # the threshold line
     assert '<span class="role challenger">challenger</span>' in html
     assert "iris v2" in html.split('id="league"')[1]
-    assert 'class="firing"><td>p99</td>' in html
+    assert 'class="firing"><td>p99 latency</td>' in html and "90 ms" in html
     assert "/console/assets/plotly.min.js" in html and "cdn" not in html.lower()
 
 
