@@ -22,6 +22,7 @@ from controlplane.feedback.quality import quality_table
 from controlplane.monitoring.selectors import DeploymentSeries, MinutePoint, minute_series, service_metrics
 from controlplane.routing.models import Service
 from controlplane.routing.selectors import deployments_list
+from controlplane.tenancy.models import Tenant
 from controlplane.tenancy.selectors import tenants_visible_to
 
 User = AbstractBaseUser | AnonymousUser
@@ -44,6 +45,13 @@ def service_for_user(*, user: User, tenant: str, service: str) -> Service:
     found = services_visible_to(user=user).filter(tenant__slug=tenant, slug=service).first()
     if found is None:
         raise Http404("no such service")
+    return found
+
+
+def tenant_for_user(*, user: User, tenant: str) -> Tenant:
+    found = tenants_visible_to(user=user).filter(slug=tenant).first()
+    if found is None:
+        raise Http404("no such tenant")
     return found
 
 

@@ -14,4 +14,7 @@ urlpatterns = [
     path("console/assets/<str:name>", views.asset, name="asset"),
     path("console/t/<slug:tenant>/s/<slug:service>/", views.service, name="service"),
     path("console/t/<slug:tenant>/s/<slug:service>/charts.json", views.service_charts, name="service-charts"),
+    path("console/t/<slug:tenant>/s/<slug:service>/decisions/", views.decision, name="decision"),
+    path("console/t/<slug:tenant>/s/<slug:service>/alerts/", views.alerts, name="alerts"),
+    path("console/t/<slug:tenant>/audit/", views.audit, name="audit"),
 ]

@@ -7,11 +7,16 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from controlplane.alerts.selectors import alerts_list
+from controlplane.audit.selectors import audit_list
+from controlplane.decisions.selectors import decision_get
+from controlplane.errors import NotFound
 from frontend import selectors
 
 _STATIC = Path(__file__).resolve().parent / "static" / "console"
@@ -77,3 +82,36 @@ def service_charts(request: HttpRequest, tenant: str, service: str) -> JsonRespo
         service=row, window=_window(request), now=time.time(), minute_retention_s=_retention_s()
     )
     return JsonResponse({"charts": page["charts"], "drift": page["drift"]})
+
+
+@login_required
+@require_GET
+def decision(request: HttpRequest, tenant: str, service: str) -> HttpResponse:
+    """A decision by its request id, every candidate with its score; 404 when it is not (or no longer) stored."""
+    row = selectors.service_for_user(user=request.user, tenant=tenant, service=service)
+    request_id = request.GET.get("request_id", "").strip()[:128]
+    context: dict[str, object] = {"service": row, "request_id": request_id, "decision": None, "missing": None}
+    status = 200
+    if request_id:
+        try:
+            context["decision"] = decision_get(service=row, request_id=request_id)
+        except NotFound as exc:
+            context["missing"], status = exc.detail, 404
+    return render(request, "console/decision.html", context, status=status)
+
+
+@login_required
+@require_GET
+def alerts(request: HttpRequest, tenant: str, service: str) -> HttpResponse:
+    row = selectors.service_for_user(user=request.user, tenant=tenant, service=service)
+    page = Paginator(alerts_list(service=row), 50).get_page(request.GET.get("page"))
+    return render(request, "console/alerts.html", {"service": row, "page": page})
+
+
+@login_required
+@require_GET
+def audit(request: HttpRequest, tenant: str) -> HttpResponse:
+    row = selectors.tenant_for_user(user=request.user, tenant=tenant)
+    action = request.GET.get("action", "").strip()[:64]
+    page = Paginator(audit_list(tenant=row, action=action or None), 50).get_page(request.GET.get("page"))
+    return render(request, "console/audit.html", {"tenant": row, "page": page, "action": action})

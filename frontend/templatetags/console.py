@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django import template
 from django.utils.html import format_html
 
@@ -62,3 +65,13 @@ _KIND_LABELS = {
 @register.filter
 def alert_kind(kind: str) -> str:
     return _KIND_LABELS.get(kind, kind)
+
+
+@register.filter
+def jsonish(value: Any) -> str:
+    """A JSON value as compact text, cut at 300 characters: outputs and diffs are tenants' data, escaped
+    by the template like any other text."""
+    if value is None:
+        return DASH
+    text = json.dumps(value, separators=(", ", ": "), default=str)
+    return text if len(text) <= 300 else text[:299] + "…"

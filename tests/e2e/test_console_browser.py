@@ -89,6 +89,19 @@ def test_a_member_sees_one_latency_trace_per_deployment(live_server, browser: Br
         assert page.locator("[data-drift] .main-svg").count() >= 2
         page.screenshot(path=screenshots / f"service-{name}.png", full_page=True)
 
+        prefix = f"{base}/console/t/{service.tenant.slug}/s/{service.slug}"
+        page.click("nav.tabs >> text=Alerts")
+        page.wait_for_url(f"{prefix}/alerts/")
+        page.screenshot(path=screenshots / f"alerts-{name}.png", full_page=True)
+        page.click("nav.tabs >> text=Decision lookup")
+        page.fill("#request_id", watched.request_id)
+        page.click("form.inline button")
+        assert page.locator("#decision tbody tr").count() == 3
+        page.screenshot(path=screenshots / f"decision-{name}.png", full_page=True)
+        page.click("nav.tabs >> text=Audit log")
+        page.wait_for_url(f"{base}/console/t/{service.tenant.slug}/audit/")
+        page.screenshot(path=screenshots / f"audit-{name}.png", full_page=True)
+
         page.goto(f"{base}/console/t/{service.tenant.slug}/s/quiet-service/")
         page.wait_for_function("document.getElementById('chart-latency').data !== undefined")
         page.screenshot(path=screenshots / f"service-empty-{name}.png", full_page=True)
@@ -96,4 +109,4 @@ def test_a_member_sees_one_latency_trace_per_deployment(live_server, browser: Br
         # Nothing is fetched from anywhere but the control plane (no CDN).
         assert requested and all(url.startswith(base) for url in requested), requested
         page.close()
-    assert len(list(screenshots.glob("*.png"))) >= 8
+    assert len(list(screenshots.glob("*.png"))) >= 14

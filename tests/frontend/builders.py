@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 
 from controlplane.alerts.models import Alert
+from controlplane.audit.services import audit_record
+from controlplane.decisions.models import DecisionRecord
 from controlplane.drift.models import DriftPoint
 from controlplane.monitoring.services import RecordDecisions, rollups_store
 from controlplane.routing.models import Service
@@ -31,6 +33,7 @@ def member_of(tenant: Tenant | None, *, staff: bool = False) -> AbstractUser:
 class Watched:
     service: Service
     minutes: list[int]
+    request_id: str
 
 
 def watched_service(*, tenant: Tenant | None = None, minutes_ago: tuple[int, ...] = (50, 20, 2)) -> Watched:
@@ -63,4 +66,17 @@ def watched_service(*, tenant: Tenant | None = None, minutes_ago: tuple[int, ...
         service=service, kind="p99", subject="", threshold=50.0, value_at_raise=80.0, value_worst=95.0,
         value_latest=90.0, raised_at=end - timedelta(minutes=5),
     )
-    return Watched(service=service, minutes=minutes)
+    sample = decisions[0]
+    DecisionRecord.objects.create(
+        service=service, request_id=sample.request_id, status=sample.status, reason=sample.reason,
+        model=sample.model, version=sample.version, latency_ms=sample.latency_ms, config_revision=1,
+        output=sample.output, candidates=[candidate_json(c) for c in sample.candidates],
+        decided_at=datetime.fromtimestamp(sample.decided_at, tz=UTC),
+    )
+    audit_record(tenant=service.tenant, actor="token:ci", action="deployments.replace", target=service.slug,
+                 diff={"weight": {"before": 100, "after": 50}})
+    return Watched(service=service, minutes=minutes, request_id=sample.request_id)
+
+
+def candidate_json(candidate: object) -> dict:
+    return {name: getattr(candidate, name) for name in candidate.__struct_fields__}  # type: ignore[attr-defined]

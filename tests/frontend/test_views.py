@@ -130,3 +130,33 @@ def test_plotly_is_served_from_the_installed_package() -> None:
     assert b"plotly.js" in b"".join(response.streaming_content)[:2000]
     assert client.get("/console/assets/console.css").status_code == 200
     assert client.get("/console/assets/..%2Fsettings.py").status_code == 404
+
+
+def test_the_decision_lookup_shows_every_candidate_and_says_when_there_is_none() -> None:
+    watched = watched_service()
+    service = watched.service
+    client = _logged_in(member_of(service.tenant))
+    url = f"/console/t/{service.tenant.slug}/s/{service.slug}/decisions/"
+
+    found = client.get(url, {"request_id": watched.request_id})
+    missing = client.get(url, {"request_id": "no-such-request"})
+
+    assert found.status_code == 200
+    rows = found.content.decode().split('id="decision"')[1]
+    for deployment in ("iris v1", "iris v2", "tree v4"):
+        assert f"<td>{deployment}</td>" in rows
+    assert missing.status_code == 404 and "no decision for request" in missing.content.decode()
+    assert client.get(url).status_code == 200  # the empty form
+
+
+def test_the_alerts_and_audit_pages_list_the_tenants_records() -> None:
+    service = watched_service().service
+    client = _logged_in(member_of(service.tenant))
+
+    alerts = client.get(f"/console/t/{service.tenant.slug}/s/{service.slug}/alerts/").content.decode()
+    audit = client.get(f"/console/t/{service.tenant.slug}/audit/").content.decode()
+    filtered = client.get(f"/console/t/{service.tenant.slug}/audit/", {"action": "tokens.create"}).content.decode()
+
+    assert "<td>firing</td><td>p99 latency</td>" in alerts and "95 ms" in alerts
+    assert "token:ci" in audit and "deployments.replace" in audit
+    assert "token:ci" not in filtered and "Nothing recorded for this action" in filtered
