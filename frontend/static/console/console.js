@@ -9,6 +9,9 @@
       figure.layout.xaxis = {visible: false};
       figure.layout.yaxis = {visible: false};
       figure.layout.updatemenus = [];
+      figure.layout.height = 110;
+      figure.layout.margin = {l: 0, r: 0, t: 0, b: 0};
+      element.style.minHeight = "110px";
     }
     window.Plotly.newPlot(element, figure.data, figure.layout, config);
   }
