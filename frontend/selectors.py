@@ -19,9 +19,10 @@ from django.http import Http404
 from controlplane.alerts.models import Alert
 from controlplane.drift.selectors import drift_series
 from controlplane.feedback.quality import quality_table
+from controlplane.fleet.selectors import service_readiness
 from controlplane.monitoring.selectors import DeploymentSeries, MinutePoint, minute_series, service_metrics
 from controlplane.routing.models import Service
-from controlplane.routing.selectors import deployments_list
+from controlplane.routing.selectors import deployments_list, revision_latest
 from controlplane.tenancy.models import Tenant
 from controlplane.tenancy.selectors import tenants_visible_to
 
@@ -222,14 +223,33 @@ def league(
     return rows
 
 
+def routing_live(*, service: Service) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The routing table, each deployment with how many live runners of its pool hold it ready (or failed),
+    and the live revision's readiness (``GET …/readiness``); None before the first revision."""
+    routing = deployments_list(service=service)
+    latest = revision_latest(service=service)
+    if latest is None:
+        return routing, None
+    readiness = service_readiness(service=service, revision=latest, latest=latest)
+    placed = {(d["model"], d["version"], d["role"]): d for d in readiness["deployments"]}
+    for row in routing:
+        found = placed.get((row["model"], row["version"], row["role"]))
+        row["runners"] = (
+            {name: found[name] for name in ("runners_live", "runners_ready", "runners_failed")} if found else None
+        )
+    return routing, readiness
+
+
 def service_page(*, service: Service, window: str, now: float, minute_retention_s: int) -> dict[str, Any]:
     minutes = WINDOWS[window]
     at = datetime.fromtimestamp(now, tz=UTC)
     series = minute_series(service=service, minutes=minutes, now=now)
     grid = _minute_grid(minutes=minutes, now=now)
     metrics = service_metrics(service=service, minutes=minutes, now=now, minute_retention_s=minute_retention_s)
+    routing, readiness = routing_live(service=service)
     return {
-        "routing": deployments_list(service=service),
+        "routing": routing,
+        "readiness": readiness,
         "charts": {"latency": latency_chart(series, grid), "rates": rates_chart(series, grid)},
         "drift": drift_charts(service=service, window=window, now=at),
         "league": league(service=service, metrics=metrics.deployments, since=at - timedelta(minutes=minutes),

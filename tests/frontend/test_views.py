@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from controlplane.fleet.models import VersionPlacement, WorkerReport
+from controlplane.routing.models import ConfigRevision
 from tests.factories import ServiceFactory, TenantFactory
 from tests.frontend.builders import PASSWORD, member_of, watched_service
 
@@ -160,3 +163,37 @@ def test_the_alerts_and_audit_pages_list_the_tenants_records() -> None:
     assert "<td>firing</td><td>p99 latency</td>" in alerts and "95 ms" in alerts
     assert "token:ci" in audit and "deployments.replace" in audit
     assert "token:ci" not in filtered and "Nothing recorded for this action" in filtered
+
+
+def test_the_routing_table_says_on_how_many_live_runners_each_deployment_is_ready() -> None:
+    service = watched_service().service
+    deployments = list(service.deployments.select_related("version__model").order_by("role"))
+    snapshot = {"deployments": [
+        {"model": d.version.model.slug, "version": d.version.number, "sha256": d.version.sha256, "role": d.role,
+         "pool": d.pool} for d in deployments
+    ]}
+    ConfigRevision.objects.create(service=service, number=1, snapshot=snapshot, actor="test",
+                                  published_at=timezone.now())
+    for worker, states in (("runner-a", {"champion": "ready", "challenger": "failed"}),
+                           ("runner-b", {"champion": "ready"})):
+        report = WorkerReport.objects.create(
+            worker=f"{worker}-{service.slug}", kind="runner", pool="default", at=timezone.now(), interval_s=5,
+            revisions={f"{service.tenant.slug}/{service.slug}": {"revision": 1}},
+        )
+        for d in deployments:
+            if d.role in states:
+                VersionPlacement.objects.create(
+                    report=report, tenant=service.tenant.slug, model=d.version.model.slug, version=d.version.number,
+                    sha256=d.version.sha256, state=states[d.role], error="boom" if states[d.role] == "failed" else "",
+                )
+    client = _logged_in(member_of(service.tenant))
+
+    html = client.get(f"/console/t/{service.tenant.slug}/s/{service.slug}/").content.decode()
+    routing = html.split('id="routing"')[1].split("</section>")[0]
+
+    rows = {role: row for role in ("champion", "challenger", "fallback") for row in routing.split("<tr>")
+            if f'class="role {role}"' in row}
+    assert "2 of 2 runners" in rows["champion"]
+    assert "0 of 2 runners" in rows["challenger"] and "1 failed" in rows["challenger"]
+    assert "0 of 2 runners" in rows["fallback"]
+    assert "Revision 1:" in routing
