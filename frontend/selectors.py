@@ -7,6 +7,8 @@ figure shape (``data`` traces + ``layout``), rendered by the template with ``jso
 
 from __future__ import annotations
 
+import difflib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +23,7 @@ from controlplane.drift.selectors import drift_series
 from controlplane.feedback.quality import quality_table
 from controlplane.fleet.selectors import service_readiness
 from controlplane.monitoring.selectors import DeploymentSeries, MinutePoint, minute_series, service_metrics
-from controlplane.routing.models import Service
+from controlplane.routing.models import ConfigRevision, Service
 from controlplane.routing.selectors import deployments_list, revision_latest
 from controlplane.tenancy.models import Tenant
 from controlplane.tenancy.selectors import tenants_visible_to
@@ -256,3 +258,41 @@ def service_page(*, service: Service, window: str, now: float, minute_retention_
                          until=at),
         "alerts": list(Alert.objects.filter(service=service, state=Alert.FIRING)),
     }
+
+
+# --- config history ------------------------------------------------------------------------------------
+
+
+def _snapshot_lines(revision: ConfigRevision) -> list[str]:
+    # The revision number differs in every snapshot: left out so a diff shows only what changed.
+    body = {key: value for key, value in revision.snapshot.items() if key != "revision"}
+    return json.dumps(body, indent=2, sort_keys=True).splitlines()
+
+
+def revision_diff(*, older: ConfigRevision, newer: ConfigRevision) -> list[tuple[str, str]]:
+    """A unified diff of two revisions' snapshots as (kind, line): kind is ``add``, ``del``, ``hunk`` or
+    ``same``; empty when they route alike."""
+    lines = difflib.unified_diff(
+        _snapshot_lines(older), _snapshot_lines(newer), f"revision {older.number}", f"revision {newer.number}",
+        n=3, lineterm="",
+    )
+    kinds = {"+": "add", "-": "del", "@": "hunk"}
+    return [(kinds.get(line[:1], "same"), line) for line in list(lines)[2:]]
+
+
+def revisions_page(*, service: Service, older: int | None, newer: int | None) -> dict[str, Any]:
+    """Every revision, newest first, and the diff between two of them (by default the live one and the one
+    before it); an unknown number is a 404."""
+    revisions = list(ConfigRevision.objects.filter(service=service).order_by("-number"))
+    by_number = {revision.number: revision for revision in revisions}
+    if newer is None:
+        newer = revisions[0].number if revisions else None
+    if older is None and newer is not None:
+        older = max((n for n in by_number if n < newer), default=None)
+    for number in (older, newer):
+        if number is not None and number not in by_number:
+            raise Http404("no such revision")
+    diff = None
+    if older is not None and newer is not None:
+        diff = revision_diff(older=by_number[older], newer=by_number[newer])
+    return {"revisions": revisions, "older": older, "newer": newer, "diff": diff}

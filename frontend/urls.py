@@ -16,5 +16,6 @@ urlpatterns = [
     path("console/t/<slug:tenant>/s/<slug:service>/charts.json", views.service_charts, name="service-charts"),
     path("console/t/<slug:tenant>/s/<slug:service>/decisions/", views.decision, name="decision"),
     path("console/t/<slug:tenant>/s/<slug:service>/alerts/", views.alerts, name="alerts"),
+    path("console/t/<slug:tenant>/s/<slug:service>/revisions/", views.revisions, name="revisions"),
     path("console/t/<slug:tenant>/audit/", views.audit, name="audit"),
 ]

@@ -115,3 +115,20 @@ def audit(request: HttpRequest, tenant: str) -> HttpResponse:
     action = request.GET.get("action", "").strip()[:64]
     page = Paginator(audit_list(tenant=row, action=action or None), 50).get_page(request.GET.get("page"))
     return render(request, "console/audit.html", {"tenant": row, "page": page, "action": action})
+
+
+def _revision_number(request: HttpRequest, name: str) -> int | None:
+    text = request.GET.get(name, "")
+    if not text.isdecimal() or len(text) > 9:
+        return None
+    return int(text)
+
+
+@login_required
+@require_GET
+def revisions(request: HttpRequest, tenant: str, service: str) -> HttpResponse:
+    row = selectors.service_for_user(user=request.user, tenant=tenant, service=service)
+    page = selectors.revisions_page(
+        service=row, older=_revision_number(request, "older"), newer=_revision_number(request, "newer")
+    )
+    return render(request, "console/revisions.html", {"service": row, **page})

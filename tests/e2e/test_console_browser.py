@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from controlplane.routing.models import ConfigRevision
 from tests.factories import ServiceFactory
 from tests.frontend.builders import PASSWORD, member_of, watched_service
 
@@ -63,6 +64,10 @@ def test_a_member_sees_one_latency_trace_per_deployment(live_server, browser: Br
     service = watched.service
     ServiceFactory(tenant=service.tenant, slug="quiet-service", name="Quiet service")
     stranger = watched_service().service  # another tenant's: must not show
+    route = {"model": "iris", "version": 1, "role": "champion", "weight": 100, "pool": "default", "sha256": "0" * 64}
+    for number, weight in ((1, 100), (2, 50)):
+        ConfigRevision.objects.create(service=service, number=number, actor=f"token:r{number}",
+                                      snapshot={"revision": number, "deployments": [{**route, "weight": weight}]})
     user = member_of(service.tenant)
     base = live_server.url
 
@@ -98,6 +103,10 @@ def test_a_member_sees_one_latency_trace_per_deployment(live_server, browser: Br
         page.click("form.inline button")
         assert page.locator("#decision tbody tr").count() == 3
         page.screenshot(path=screenshots / f"decision-{name}.png", full_page=True)
+        page.click("nav.tabs >> text=Config history")
+        page.click("#compare button")
+        assert page.locator("#diff .add").count() >= 1
+        page.screenshot(path=screenshots / f"revisions-{name}.png", full_page=True)
         page.click("nav.tabs >> text=Audit log")
         page.wait_for_url(f"{base}/console/t/{service.tenant.slug}/audit/")
         page.screenshot(path=screenshots / f"audit-{name}.png", full_page=True)

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db
 PAGES = ("/console/t/{tenant}/s/{service}/", "/console/t/{tenant}/s/{service}/charts.json",
          "/console/t/{tenant}/s/{service}/?window=24h", "/console/t/{tenant}/s/{service}/charts.json?window=6h",
          "/console/t/{tenant}/s/{service}/alerts/", "/console/t/{tenant}/s/{service}/decisions/",
-         "/console/t/{tenant}/s/{service}/decisions/?request_id={request_id}", "/console/t/{tenant}/audit/")
+         "/console/t/{tenant}/s/{service}/decisions/?request_id={request_id}", "/console/t/{tenant}/audit/",
+         "/console/t/{tenant}/s/{service}/revisions/")
 
 
 def test_a_member_of_one_tenant_finds_nothing_of_another() -> None:

@@ -197,3 +197,23 @@ def test_the_routing_table_says_on_how_many_live_runners_each_deployment_is_read
     assert "0 of 2 runners" in rows["challenger"] and "1 failed" in rows["challenger"]
     assert "0 of 2 runners" in rows["fallback"]
     assert "Revision 1:" in routing
+
+
+def test_the_config_history_diffs_two_revisions() -> None:
+    service = watched_service().service
+    route = {"model": "iris", "version": 1, "role": "champion", "weight": 100, "pool": "default", "sha256": "0" * 64}
+    for number, weight in ((1, 100), (2, 50), (3, 50)):
+        ConfigRevision.objects.create(service=service, number=number, actor=f"token:r{number}",
+                                      snapshot={"revision": number, "deployments": [{**route, "weight": weight}]})
+    client = _logged_in(member_of(service.tenant))
+    url = f"/console/t/{service.tenant.slug}/s/{service.slug}/revisions/"
+
+    latest = client.get(url).content.decode()  # the live revision against the one before: alike
+    chosen = client.get(url, {"older": 1, "newer": 3}).content.decode()
+
+    assert "token:r1" in latest and "token:r3" in latest and "The two revisions route alike" in latest
+    diff = chosen.split('id="diff"')[1]
+    assert '<span class="del">-      &quot;weight&quot;: 100</span>' in diff
+    assert '<span class="add">+      &quot;weight&quot;: 50</span>' in diff
+    assert "&quot;revision&quot;" not in diff  # every snapshot's own number is left out of the diff
+    assert client.get(url, {"older": 9, "newer": 3}).status_code == 404
