@@ -29,8 +29,9 @@ from controlplane.tenancy.models import Tenant
 from controlplane.tenancy.selectors import tenants_visible_to
 
 User = AbstractBaseUser | AnonymousUser
-# The windows the service page offers: minute rows only (kept RDV_ROLLUP_MINUTE_RETENTION_HOURS).
-WINDOWS: dict[str, int] = {"1h": 60, "6h": 360, "24h": 1440}
+# The windows the service page offers (minute rows only, kept RDV_ROLLUP_MINUTE_RETENTION_HOURS): its length
+# and the minutes per chart point, so a chart has at most 144 points per deployment.
+WINDOWS: dict[str, tuple[int, int]] = {"1h": (60, 1), "6h": (360, 5), "24h": (1440, 10)}
 DEFAULT_WINDOW = "1h"
 OVERVIEW_MINUTES = 60
 
@@ -116,16 +117,17 @@ def _name(series: DeploymentSeries) -> str:
     return f"{series.model} v{series.version} ({series.role})"
 
 
-def _minute_grid(*, minutes: int, now: float) -> list[datetime]:
-    """Every minute of the window, oldest first, the current one last."""
-    last = int(now // 60) * 60
-    return [datetime.fromtimestamp(last - 60 * back, tz=UTC) for back in range(minutes - 1, -1, -1)]
+def _step_grid(*, minutes: int, step_minutes: int, now: float) -> list[datetime]:
+    """Every step of the window, oldest first, the current one last (as ``minute_series`` aligns them)."""
+    step_s = step_minutes * 60
+    last = int(now // step_s) * step_s
+    return [datetime.fromtimestamp(last - step_s * back, tz=UTC) for back in range(minutes // step_minutes - 1, -1, -1)]
 
 
 def _switchable_chart(
     series: list[DeploymentSeries], fields: list[tuple[str, str]], axis: dict[str, Any], grid: list[datetime]
 ) -> dict[str, Any]:
-    """One trace per deployment over every minute of the window (null where it took part in no decision,
+    """One trace per deployment over every step of the window (null where it took part in no decision,
     so the line breaks instead of bridging a silence); buttons switch every trace to another field."""
     x = [minute.isoformat() for minute in grid]
     ys: dict[str, list[list[float | None]]] = {}
@@ -243,10 +245,10 @@ def routing_live(*, service: Service) -> tuple[list[dict[str, Any]], dict[str, A
 
 
 def service_page(*, service: Service, window: str, now: float, minute_retention_s: int) -> dict[str, Any]:
-    minutes = WINDOWS[window]
+    minutes, step_minutes = WINDOWS[window]
     at = datetime.fromtimestamp(now, tz=UTC)
-    series = minute_series(service=service, minutes=minutes, now=now)
-    grid = _minute_grid(minutes=minutes, now=now)
+    series = minute_series(service=service, minutes=minutes, now=now, step_minutes=step_minutes)
+    grid = _step_grid(minutes=minutes, step_minutes=step_minutes, now=now)
     metrics = service_metrics(service=service, minutes=minutes, now=now, minute_retention_s=minute_retention_s)
     routing, readiness = routing_live(service=service)
     return {

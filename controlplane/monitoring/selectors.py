@@ -157,7 +157,8 @@ def watermarks_of(partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int]
 
 @dataclass(frozen=True, slots=True)
 class MinutePoint:
-    """One minute of one deployment: every minute row of it summed (rolled and unrolled rows alike)."""
+    """One step (a minute or more) of one deployment: every minute row in it summed (rolled and unrolled
+    rows alike); ``minute`` is the step's first minute."""
 
     minute: datetime
     count: int
@@ -190,24 +191,27 @@ def _minute_point(minute: datetime, rows: list[tuple[Any, ...]]) -> MinutePoint:
     )
 
 
-def minute_series(*, service: Service, minutes: int, now: float) -> list[DeploymentSeries]:
-    """Per deployment of the window's decisions, oldest minute first: one point per minute it took part in
-    (minutes without decisions are absent, so a chart shows a gap, not a zero). Reads minute rows only,
-    so ``minutes`` must stay within the minute rows' retention (``RDV_ROLLUP_MINUTE_RETENTION_HOURS``)."""
-    end = datetime.fromtimestamp((int(now // 60) + 1) * 60, tz=UTC)
+def minute_series(*, service: Service, minutes: int, now: float, step_minutes: int = 1) -> list[DeploymentSeries]:
+    """Per deployment of the window's decisions, oldest first: one point per ``step_minutes`` it took part in
+    (steps without decisions are absent, so a chart shows a gap, not a zero), a step's minutes merged (sums
+    and sketches, so its percentiles are exact over the step). Steps are aligned on the epoch, the current
+    one included. Reads minute rows only, so ``minutes`` must stay within the minute rows' retention
+    (``RDV_ROLLUP_MINUTE_RETENTION_HOURS``)."""
+    step_s = step_minutes * 60
+    end = datetime.fromtimestamp((int(now // step_s) + 1) * step_s, tz=UTC)
     start = datetime.fromtimestamp(end.timestamp() - minutes * 60, tz=UTC)
     rows = RollupMinute.objects.filter(service=service, minute__gte=start, minute__lt=end).values_list(
         "model", "version", "role", "minute", "count", "errors", "timeouts", "fallbacks", "latency"
     )
-    grouped: dict[Deployment, dict[datetime, list[tuple[Any, ...]]]] = defaultdict(lambda: defaultdict(list))
+    grouped: dict[Deployment, dict[int, list[tuple[Any, ...]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        grouped[(row[0], row[1], row[2])][row[3]].append(row)
+        grouped[(row[0], row[1], row[2])][int(row[3].timestamp()) // step_s * step_s].append(row)
     ordered = sorted(grouped, key=lambda d: (_ROLE_ORDER.get(d[2], 9), d[2], d[0], d[1]))
     return [
         DeploymentSeries(
             model=model, version=version, role=role,
-            points=[_minute_point(minute, by_minute[minute]) for minute in sorted(by_minute)],
+            points=[_minute_point(datetime.fromtimestamp(at, tz=UTC), by_step[at]) for at in sorted(by_step)],
         )
         for model, version, role in ordered
-        for by_minute in (grouped[(model, version, role)],)
+        for by_step in (grouped[(model, version, role)],)
     ]

@@ -58,3 +58,22 @@ def test_minutes_outside_the_window_and_other_services_are_left_out() -> None:
 
     assert minute_series(service=service, minutes=60, now=now) == []
     assert len(minute_series(service=service, minutes=240, now=now)[0].points) == 1
+
+
+def test_a_step_of_several_minutes_merges_them_into_one_point() -> None:
+    service = ServiceFactory()
+    now = time.time()
+    step = int(now // 600) * 600 - 600  # a whole ten-minute step, before the current one
+    topic = f"rdv.{service.tenant.slug}.{service.slug}.decisions"
+    first = random_decisions(service.tenant.slug, service.slug, 30, seed=8, decided_at=step + 60)
+    second = random_decisions(service.tenant.slug, service.slug, 20, seed=9, decided_at=step + 420)
+    rollups_store(records=[RecordDecisions(service.pk, topic, 0, 0, first + second)])
+
+    by_minute = minute_series(service=service, minutes=60, now=now)
+    by_step = minute_series(service=service, minutes=60, now=now, step_minutes=10)
+
+    assert [len(s.points) for s in by_minute] == [2, 2, 2]
+    champion = by_step[0]
+    assert [(int(p.minute.timestamp()), p.count) for p in champion.points] == [(step, 50)]
+    expected = expected_numbers(first + second)[("iris", 1, "champion")]
+    assert champion.points[0].error_rate == expected["errors"] / 50
