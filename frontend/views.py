@@ -68,8 +68,10 @@ def service(request: HttpRequest, tenant: str, service: str) -> HttpResponse:
     row = selectors.service_for_user(user=request.user, tenant=tenant, service=service)
     window = _window(request)
     page = selectors.service_page(service=row, window=window, now=time.time(), minute_retention_s=_retention_s())
+    step_minutes = selectors.WINDOWS[window][1]
     return render(request, "console/service.html", {
-        "service": row, "window": window, "windows": list(selectors.WINDOWS), **page,
+        "service": row, "window": window, "windows": list(selectors.WINDOWS),
+        "step": "minute" if step_minutes == 1 else f"{step_minutes} minutes", **page,
     })
 
 
