@@ -57,9 +57,14 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "console/overview.html", {"tenants": tenants})
 
 
+def _windows() -> list[str]:
+    """The windows the minute roll-ups still cover (``RDV_ROLLUP_MINUTE_RETENTION_HOURS`` may be as low as 2)."""
+    return [name for name, (minutes, _) in selectors.WINDOWS.items() if minutes * 60 <= _retention_s()]
+
+
 def _window(request: HttpRequest) -> str:
     window = request.GET.get("window", selectors.DEFAULT_WINDOW)
-    return window if window in selectors.WINDOWS else selectors.DEFAULT_WINDOW
+    return window if window in _windows() else selectors.DEFAULT_WINDOW
 
 
 @login_required
@@ -70,7 +75,7 @@ def service(request: HttpRequest, tenant: str, service: str) -> HttpResponse:
     page = selectors.service_page(service=row, window=window, now=time.time(), minute_retention_s=_retention_s())
     step_minutes = selectors.WINDOWS[window][1]
     return render(request, "console/service.html", {
-        "service": row, "window": window, "windows": list(selectors.WINDOWS),
+        "service": row, "window": window, "windows": _windows(),
         "step": "minute" if step_minutes == 1 else f"{step_minutes} minutes", **page,
     })
 

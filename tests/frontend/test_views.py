@@ -217,3 +217,15 @@ def test_the_config_history_diffs_two_revisions() -> None:
     assert '<span class="add">+      &quot;weight&quot;: 50</span>' in diff
     assert "&quot;revision&quot;" not in diff  # every snapshot's own number is left out of the diff
     assert client.get(url, {"older": 9, "newer": 3}).status_code == 404
+
+
+def test_only_the_windows_the_minute_roll_ups_still_cover_are_offered(settings) -> None:  # noqa: ANN001
+    service = ServiceFactory()
+    client = _logged_in(member_of(service.tenant))
+    url = f"/console/t/{service.tenant.slug}/s/{service.slug}/"
+    settings.RDV_ROLLUP_MINUTE_RETENTION_HOURS = 6
+
+    html = client.get(url, {"window": "24h"}).content.decode()
+
+    assert 'href="?window=6h"' in html and 'href="?window=24h"' not in html
+    assert 'class="active" aria-current="page">1h</a>' in html  # 24h asked, not covered: the default
