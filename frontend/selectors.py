@@ -83,23 +83,43 @@ def overview(*, user: User, now: float, minute_retention_s: int) -> dict[str, li
         metrics = service_metrics(
             service=service, minutes=OVERVIEW_MINUTES, now=now, minute_retention_s=minute_retention_s
         )
-        head = metrics.deployments[0] if metrics.deployments else {}
-        series = minute_series(service=service, minutes=OVERVIEW_MINUTES, now=now)
+        champions = [s for s in minute_series(service=service, minutes=OVERVIEW_MINUTES, now=now)
+                     if s.role == "champion"]
         by_tenant.setdefault(service.tenant.slug, []).append(
-            ServiceSummary(
-                service=service, requests=head.get("count", 0), p99_ms=head.get("p99_ms"),
-                error_rate=head.get("error_rate"), timeout_rate=head.get("timeout_rate"),
-                fallback_rate=head.get("fallback_rate"), active_alerts=service.firing,
-                sparkline=_sparkline(series[0].points if series else [], now=now),
+            champion_summary(
+                service=service, deployments=metrics.deployments, active_alerts=service.firing,
+                sparkline=_sparkline([point for s in champions for point in s.points], now=now),
             )
         )
     return by_tenant
 
 
+def champion_summary(
+    *, service: Service, deployments: list[dict[str, Any]], active_alerts: int, sparkline: list[int]
+) -> ServiceSummary:
+    """The service's numbers from its champions' (more than one when a promotion happened in the window):
+    counts and rates summed over them, the worst p99."""
+    champions = [d for d in deployments if d["role"] == "champion"]
+    count = sum(d["count"] for d in champions)
+
+    def rate(name: str) -> float | None:
+        return sum(d[name] for d in champions) / count if count else None
+
+    p99s = [d["p99_ms"] for d in champions if d["p99_ms"] is not None]
+    return ServiceSummary(
+        service=service, requests=count, p99_ms=max(p99s, default=None), error_rate=rate("errors"),
+        timeout_rate=rate("timeouts"), fallback_rate=rate("fallbacks"), active_alerts=active_alerts,
+        sparkline=sparkline,
+    )
+
+
 def _sparkline(points: list[MinutePoint], *, now: float) -> list[int]:
     """Requests per minute over the last hour, zeros where nothing was decided (oldest first)."""
     last = int(now // 60) * 60
-    counts = {int(point.minute.timestamp()): point.count for point in points}
+    counts: dict[int, int] = {}
+    for point in points:
+        at = int(point.minute.timestamp())
+        counts[at] = counts.get(at, 0) + point.count
     return [counts.get(last - 60 * back, 0) for back in range(OVERVIEW_MINUTES - 1, -1, -1)]
 
 

@@ -21,20 +21,12 @@ class ApiTokenInline(admin.TabularInline):
         return False
 
 
-class MembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-    fields = ("user", "role", "created_at")
-    readonly_fields = ("created_at",)
-    autocomplete_fields = ("user",)
-
-
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "trusted_code", "created_at")
     list_filter = ("trusted_code",)
     search_fields = ("slug", "name")
-    inlines = [MembershipInline, ApiTokenInline]
+    inlines = [ApiTokenInline]
     actions = ["create_token"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> tuple[str, ...]:
@@ -73,6 +65,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Who may see which tenant in the console (*extension (console)*); staff users see every tenant."""
+
     list_display = ("user", "tenant", "role", "created_at")
     list_filter = ("role", "tenant")
     search_fields = ("user__username", "tenant__slug")
