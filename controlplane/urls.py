@@ -1,4 +1,4 @@
-"""Root URLs: the console, the Django admin, REST API v1 (incl. the prediction gateway), health probes and Prometheus."""
+"""Root URLs: the console, the Django admin, REST API v1 (incl. the prediction gateway), health and Prometheus."""
 
 from django.contrib import admin
 from django.urls import include, path
