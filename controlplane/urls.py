@@ -1,4 +1,4 @@
-"""Root URLs: admin console, REST API v1 (incl. the prediction gateway), health probes and Prometheus."""
+"""Root URLs: the console, the Django admin, REST API v1 (incl. the prediction gateway), health and Prometheus."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -14,4 +14,6 @@ urlpatterns = [
     path("metrics", prometheus.metrics, name="metrics"),
     path("api/v1/", include("controlplane.api.urls")),
     path("api/v1/", include("controlplane.gateway.urls")),
+    # The console (*extension (console)*): `/`, login/logout and the console pages.
+    path("", include("frontend.urls")),
 ]

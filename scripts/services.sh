@@ -69,6 +69,8 @@ ensure_packages() {
   { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; } || missing+=(redis-server)
   command -v bwrap >/dev/null || missing+=(bubblewrap)
   command -v prometheus >/dev/null || missing+=(prometheus)
+  # chromium: the browser the console's Playwright tests drive (tests/e2e/test_console_browser.py).
+  command -v chromium >/dev/null || missing+=(chromium)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   [[ $EUID -eq 0 ]] || die "${missing[*]} missing; install them (apt-get install ${missing[*]}) or run as root"
   local t0
@@ -82,6 +84,7 @@ ensure_packages() {
   command -v redis-server >/dev/null || die "redis-server still missing after apt-get install"
   command -v bwrap >/dev/null || die "bwrap still missing after apt-get install bubblewrap"
   command -v prometheus >/dev/null || die "prometheus still missing after apt-get install prometheus"
+  command -v chromium >/dev/null || die "chromium still missing after apt-get install chromium"
 }
 
 # Run a command as the postgres OS user when we are root (postgres refuses to run as root).

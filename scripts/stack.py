@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.rendezvous} rendezvous worker(s)", flush=True)
         if args.demo:
             print("[stack] try a prediction:\n\n    " + demo_hint(args.port) + "\n", flush=True)
+            print(f"[stack] the console: http://127.0.0.1:{args.port}/ (log in as demo / demo)\n", flush=True)
         while not stop.is_set():
             for child in children:
                 if child.process.poll() is not None:

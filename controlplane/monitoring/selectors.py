@@ -150,3 +150,68 @@ def watermarks_of(partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int]
         "topic", "partition", "offset"
     )
     return {(topic, partition): offset for topic, partition, offset in rows if (topic, partition) in wanted}
+
+
+# --- per-minute series (the console's charts, *extension (console)*) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MinutePoint:
+    """One step (a minute or more) of one deployment: every minute row in it summed (rolled and unrolled
+    rows alike); ``minute`` is the step's first minute."""
+
+    minute: datetime
+    count: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    error_rate: float | None
+    timeout_rate: float | None
+    fallback_rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSeries:
+    model: str
+    version: int
+    role: str
+    points: list[MinutePoint]
+
+
+def _minute_point(minute: datetime, rows: list[tuple[Any, ...]]) -> MinutePoint:
+    # Row: model, version, role, minute, count, errors, timeouts, fallbacks, latency.
+    count = sum(row[4] for row in rows)
+    latency = merge_serialised(row[8] for row in rows if row[8])
+    return MinutePoint(
+        minute=minute, count=count,
+        p50_ms=latency.quantile(0.50), p95_ms=latency.quantile(0.95), p99_ms=latency.quantile(0.99),
+        error_rate=_rate(sum(row[5] for row in rows), count),
+        timeout_rate=_rate(sum(row[6] for row in rows), count),
+        fallback_rate=_rate(sum(row[7] for row in rows), count),
+    )
+
+
+def minute_series(*, service: Service, minutes: int, now: float, step_minutes: int = 1) -> list[DeploymentSeries]:
+    """Per deployment of the window's decisions, oldest first: one point per ``step_minutes`` it took part in
+    (steps without decisions are absent, so a chart shows a gap, not a zero), a step's minutes merged (sums
+    and sketches, so its percentiles are exact over the step). Steps are aligned on the epoch, the current
+    one included. Reads minute rows only, so ``minutes`` must stay within the minute rows' retention
+    (``RDV_ROLLUP_MINUTE_RETENTION_HOURS``)."""
+    step_s = step_minutes * 60
+    end = datetime.fromtimestamp((int(now // step_s) + 1) * step_s, tz=UTC)
+    start = datetime.fromtimestamp(end.timestamp() - minutes * 60, tz=UTC)
+    rows = RollupMinute.objects.filter(service=service, minute__gte=start, minute__lt=end).values_list(
+        "model", "version", "role", "minute", "count", "errors", "timeouts", "fallbacks", "latency"
+    )
+    grouped: dict[Deployment, dict[int, list[tuple[Any, ...]]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        grouped[(row[0], row[1], row[2])][int(row[3].timestamp()) // step_s * step_s].append(row)
+    ordered = sorted(grouped, key=lambda d: (_ROLE_ORDER.get(d[2], 9), d[2], d[0], d[1]))
+    return [
+        DeploymentSeries(
+            model=model, version=version, role=role,
+            points=[_minute_point(datetime.fromtimestamp(at, tz=UTC), by_step[at]) for at in sorted(by_step)],
+        )
+        for model, version, role in ordered
+        for by_step in (grouped[(model, version, role)],)
+    ]

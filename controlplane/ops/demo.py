@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from controlplane.ops.seeding import Say, tenant_model_ensure, token_ensure, version_ensure
 from controlplane.routing.models import Service
@@ -20,8 +21,13 @@ from controlplane.routing.services import (
     service_create,
     service_topics_ensure,
 )
+from controlplane.tenancy.models import Membership, Tenant
 
 TENANT = "demo"
+# The console's demo login (*extension (console)*): a member (owner) of the demo tenant, not staff, so it
+# sees what a tenant's engineer sees. Its password is set when the user is created, never reset.
+CONSOLE_USER = "demo"
+CONSOLE_PASSWORD = "demo"
 MODEL = "iris"
 SERVICE = "iris"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -67,6 +73,15 @@ def _train(number: int) -> Any:
     return estimator.fit(features, labels)
 
 
+def console_user_ensure(*, tenant: Tenant, say: Say) -> None:
+    user, created = get_user_model().objects.get_or_create(username=CONSOLE_USER)
+    if created:
+        user.set_password(CONSOLE_PASSWORD)
+        user.save(update_fields=["password"])
+        say(f"console user {CONSOLE_USER}: created (password {CONSOLE_PASSWORD!r})")
+    Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER})
+
+
 def demo_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
     model = tenant_model_ensure(tenant=TENANT, tenant_name="Demo", model=MODEL, model_name="Iris classifier", say=say)
     tenant = model.tenant
@@ -102,6 +117,7 @@ def demo_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
         revision = config_publish(service=service, actor="rdv_demo").number
         say(f"routing: unchanged, republished as revision {revision}")
     token_ensure(tenant=tenant, token_path=token_path, name="demo", say=say)
+    console_user_ensure(tenant=tenant, say=say)
     return {
         "tenant": tenant.slug,
         "service": service.slug,
@@ -113,4 +129,5 @@ def demo_seed(*, token_path: Path, say: Say = lambda _: None) -> dict[str, Any]:
         "token_file": str(token_path),
         "predict_url": f"{settings.RDV_PUBLIC_URL}/api/v1/tenants/{TENANT}/services/{SERVICE}/predict",
         "example": {"inputs": EXAMPLE},
+        "console": {"url": f"{settings.RDV_PUBLIC_URL}/", "username": CONSOLE_USER, "password": CONSOLE_PASSWORD},
     }

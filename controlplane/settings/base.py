@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "controlplane.ops",
     "controlplane.drift",
     "controlplane.monitoring",
+    "frontend",
 ]
 
 MIDDLEWARE = [
@@ -53,6 +54,10 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "controlplane.urls"
+# The console's session login (*extension (console)*).
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:overview"
+LOGOUT_REDIRECT_URL = "console:login"
 WSGI_APPLICATION = "controlplane.wsgi.application"
 ASGI_APPLICATION = "controlplane.asgi.application"
 

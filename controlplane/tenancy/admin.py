@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from controlplane.tenancy.models import ApiToken, Tenant
+from controlplane.tenancy.models import ApiToken, Membership, Tenant
 from controlplane.tenancy.services import token_create, token_revoke
 
 
@@ -61,3 +61,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             token_revoke(token=token, actor=f"admin:{request.user.get_username()}")
         messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    """Who may see which tenant in the console (*extension (console)*); staff users see every tenant."""
+
+    list_display = ("user", "tenant", "role", "created_at")
+    list_filter = ("role", "tenant")
+    search_fields = ("user__username", "tenant__slug")
+    autocomplete_fields = ("user", "tenant")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -79,3 +80,26 @@ class ApiToken(models.Model):
     def has_scope(self, scope: str) -> bool:
         """``admin`` implies every other scope within the token's own tenant."""
         return scope in self.scopes or "admin" in self.scopes
+
+
+class Membership(models.Model):
+    """A console user's place in a tenant (*extension (console)*): non-staff users see only the tenants they
+    are members of. The role is recorded now and enforced by the console's actions (issue 18 builds signup
+    and invitations on it); reading needs any role."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        DEPLOYER = "deployer"
+        VIEWER = "viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant__slug", "user_id"]
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="tenancy_one_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant.slug} ({self.role})"

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
+
 from controlplane.errors import NotFound
 from controlplane.tenancy.models import ApiToken, Tenant
 
@@ -57,3 +61,13 @@ def tenant_get(*, slug: str) -> Tenant:
     if tenant is None:
         raise NotFound(f"tenant {slug!r} does not exist")
     return tenant
+
+
+def tenants_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
+    """The tenants a console user may see (*extension (console)*): every one for staff, the tenants the user
+    is a member of otherwise, none for an anonymous or inactive user."""
+    if not user.is_authenticated or not user.is_active:
+        return Tenant.objects.none()
+    if user.is_staff:
+        return Tenant.objects.all()
+    return Tenant.objects.filter(memberships__user=user).distinct()

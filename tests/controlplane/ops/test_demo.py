@@ -7,9 +7,11 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from controlplane.routing.models import ConfigRevision, Deployment
+from controlplane.tenancy.models import Membership
 from controlplane.tenancy.selectors import token_authenticate
 
 
@@ -43,3 +45,8 @@ def test_demo_seed_is_idempotent(kafka, tmp_path: Path) -> None:  # noqa: ANN001
     )
     roles = {(d.version.number, d.role) for d in Deployment.objects.select_related("version")}
     assert roles == {(1, "champion"), (2, "challenger")}
+    # The console's demo login: a member (not staff) of the demo tenant, password demo (*extension (console)*).
+    user = get_user_model().objects.get(username="demo")
+    assert user.check_password("demo") and not user.is_staff
+    assert list(Membership.objects.filter(user=user).values_list("tenant__slug", "role")) == [("demo", "owner")]
+    assert first["console"]["username"] == "demo"
