@@ -5,7 +5,6 @@ labels DESIGN.md §7 names and at least as many requests as the test sent."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
@@ -94,7 +93,8 @@ def scraped(  # noqa: ANN001
         gateway = GatewayThread(port).start()
         tenant, service, api_token, _ = _seed(_train())
         env = {
-            "RDV_KAFKA_CLIENT": os.environ.get("RDV_KAFKA_CLIENT", "confluent"),
+            # The default client, whatever an e2e platform fixture of the same session left in os.environ.
+            "RDV_KAFKA_CLIENT": "confluent",
             "RDV_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "RDV_RUNNER_POOL": "default",
             "RDV_RUNNER_TOKEN": pool_token(secret=settings.RDV_RUNNER_SECRET, pool="default"),

@@ -42,7 +42,9 @@ def test_healthy_champion_answers_without_waiting_for_slower_models(
 ) -> None:
     service = make_service(client, (CHAMPION, SHADOW, BACKUP_1), deadline_ms=1000)
     service.start_worker()
-    slow_ms = 300
+    # kafka-python answers later under a loaded suite (see DEADLINE_TOLERANCE_S: 246 ms measured in CI):
+    # its slower models are slower still, so "did not wait for them" stays a clear-cut question.
+    slow_ms, answer_within_s = {"confluent": (300, 0.2), "kafka-python": (600, 0.4)}[client]
     plan = {"champ": ok(0), "shadow": ok(slow_ms), "backup-1": ok(slow_ms)}
     service.warm_up(plan)
 
@@ -54,9 +56,9 @@ def test_healthy_champion_answers_without_waiting_for_slower_models(
         assert result.output == output_of("champ", request.request_id)
         answered_after = received.timestamp - request.sent_at
         # Produced before the slower models had even answered, with room to spare.
-        assert answered_after < 0.2, f"answered {answered_after * 1000:.0f} ms after sending"
+        assert answered_after < answer_within_s, f"answered {answered_after * 1000:.0f} ms after sending"
         assert received.received_at - request.sent_at < slow_ms / 1000
-        assert 0 <= result.latency_ms < 200
+        assert 0 <= result.latency_ms < answer_within_s * 1000
 
     decision = service.decision(requests[0].request_id)
     by_model = {c.model: c for c in decision.candidates}
