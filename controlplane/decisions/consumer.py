@@ -78,6 +78,23 @@ def wrong_topic(record: Record, decision: Decision) -> str | None:
     return None
 
 
+def decisions_of(record: Record) -> list[Decision] | str:
+    """The decisions of one record of a ``decisions`` topic, or why it goes to the DLQ.
+
+    A DecisionBatch (what rendezvous workers write, *changed (runtime)*) or a single Decision, refused
+    whole when one decision names another service than the topic; a decision without ``decided_at``
+    takes the record's timestamp."""
+    try:
+        decisions = decode_decisions(record.value or b"")
+    except DecodeError as exc:
+        return str(exc)
+    problem = next(filter(None, (wrong_topic(record, d) for d in decisions)), None)
+    if problem is not None:
+        return problem
+    written_at = record.timestamp_ms / 1000.0
+    return [d if d.decided_at > 0 else msgspec.structs.replace(d, decided_at=written_at) for d in decisions]
+
+
 class DecisionsStep(StoringStep):
     """Stores each batch of decisions; poison (and what the database refuses) goes to the DLQ."""
 
@@ -93,21 +110,11 @@ class DecisionsStep(StoringStep):
     def process(self, records: Sequence[Record], io: StepIO) -> None:
         decoded: list[tuple[Record, Decision]] = []
         for record in records:
-            try:
-                # A DecisionBatch (what rendezvous workers write, *changed (runtime)*) or a single Decision.
-                decisions = decode_decisions(record.value or b"")
-            except DecodeError as exc:
-                self.dead_letter(record, str(exc), io)
+            admitted = decisions_of(record)
+            if isinstance(admitted, str):
+                self.dead_letter(record, admitted, io)
                 continue
-            # Refused whole: one decision naming another service sends the entire record to the DLQ.
-            problem = next(filter(None, (wrong_topic(record, d) for d in decisions)), None)
-            if problem is not None:
-                self.dead_letter(record, problem, io)
-                continue
-            for decision in decisions:
-                if decision.decided_at <= 0:
-                    decision = msgspec.structs.replace(decision, decided_at=record.timestamp_ms / 1000.0)
-                decoded.append((record, decision))
+            decoded += [(record, decision) for decision in admitted]
         self._store(decoded, io)
 
     def _store(self, decoded: list[tuple[Record, Decision]], io: StepIO) -> None:

@@ -14,11 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import msgspec
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections
 
-from contracts.codec import DecodeError, decode_decisions
 from contracts.config import ServiceConfig
 from contracts.kafka import (
     KafkaSettings,
@@ -30,7 +28,7 @@ from contracts.keys import ServiceKey
 from contracts.messages import Decision
 from contracts.topics import parse_service_topic
 from controlplane.consuming import ConsumerProcess, StoringStep
-from controlplane.decisions.consumer import decisions_topic_specs, wrong_topic
+from controlplane.decisions.consumer import decisions_of, decisions_topic_specs
 from controlplane.monitoring.selectors import service_ids_by_key, watermarks_of
 from controlplane.monitoring.services import RecordDecisions, rollups_store
 from streaming import LoopSettings, StepIO
@@ -93,19 +91,11 @@ class RollupsStep(StoringStep):
             topic = parse_service_topic(record.topic)
             if topic is None or topic.kind != "decisions":
                 continue
-            try:
-                decisions = decode_decisions(record.value or b"")
-            except DecodeError as exc:
-                self.dead_letter(record, str(exc), io)
+            admitted = decisions_of(record)
+            if isinstance(admitted, str):
+                self.dead_letter(record, admitted, io)
                 continue
-            problem = next(filter(None, (wrong_topic(record, d) for d in decisions)), None)
-            if problem is not None:
-                self.dead_letter(record, problem, io)
-                continue
-            written_at = record.timestamp_ms / 1000.0
-            decoded.append((record, (topic.tenant, topic.service), [
-                d if d.decided_at > 0 else msgspec.structs.replace(d, decided_at=written_at) for d in decisions
-            ]))
+            decoded.append((record, (topic.tenant, topic.service), admitted))
         if not decoded:
             return
         # A long-running process outlives connections (server restarts, CONN_MAX_AGE): drop dead ones.

@@ -25,7 +25,8 @@ from tests.kafka_auth import worker_env
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None, reason="the `prometheus` binary is missing: `apt-get install prometheus` (scripts/bootstrap.sh)"
+    PROMETHEUS is None,
+    reason="the `prometheus` binary is missing: `apt-get install prometheus` (scripts/services.sh does)",
 )
 SENT = 12
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "rendezvous.json"
